@@ -1,0 +1,1 @@
+//! Streaming metrics, run summaries and per-invocation record files.
