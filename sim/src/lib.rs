@@ -2,9 +2,22 @@
 //! that changes platform state and calls policies), the backend seam with its simulated
 //! implementation, the policy traits, and the record sink through which results leave.
 
+pub mod backend;
+pub mod controller;
+pub mod engine;
+pub mod platform;
+pub mod policy;
 pub mod record;
+pub mod run;
+pub mod sim_backend;
 
+pub use backend::{Backend, Completion};
+pub use controller::{Controller, ControllerConfig, QueueMode};
+pub use platform::{Platform, Sandbox, SandboxId, SandboxState, Worker, WorkerSpec};
+pub use policy::{IdleDecision, KeepAlive, Scheduler};
 pub use record::{Record, RecordSink};
+pub use run::{RunStats, SimError, simulate};
+pub use sim_backend::{CostModel, SimBackend};
 
 /// Dense index of a worker in the cluster.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]

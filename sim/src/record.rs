@@ -242,10 +242,20 @@ impl DestroyReason {
 /// A change in a sandbox's life that metrics count.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub enum SandboxEvent {
-    Created { function: FunctionId, memory_mb: u32 },
-    Paused { function: FunctionId },
-    Unpaused { function: FunctionId },
-    Destroyed { function: FunctionId, reason: DestroyReason },
+    Created {
+        function: FunctionId,
+        memory_mb: u32,
+    },
+    Paused {
+        function: FunctionId,
+    },
+    Unpaused {
+        function: FunctionId,
+    },
+    Destroyed {
+        function: FunctionId,
+        reason: DestroyReason,
+    },
 }
 
 /// Static facts about a run that sinks need before the first record.

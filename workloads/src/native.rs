@@ -1,0 +1,677 @@
+//! lambdasim's own trace format: a directory with two CSV files.
+//!
+//! - `functions.csv`, header `function,app,memory_mb,concurrency`: one row per function. An empty
+//!   `concurrency` (or no such column) takes the platform default.
+//! - `invocations.csv`, header `function,arrival_us,duration_us`: one row per invocation, sorted by
+//!   `arrival_us`, naming the function by its name.
+//!
+//! Columns are found by name, so extra columns are ignored and their order is free. Function ids
+//! follow the order of `functions.csv`; app ids follow each app's first appearance. The catalog is
+//! read eagerly and the invocations lazily, so a trace of any length is replayed in memory
+//! proportional to its functions.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::Path;
+
+use csv::{ByteRecord, StringRecord};
+
+use crate::{App, AppId, Catalog, Function, FunctionId, Invocation, Time, Workload, WorkloadError};
+
+/// Name of the catalog file inside a trace directory.
+pub const FUNCTIONS_FILE: &str = "functions.csv";
+/// Name of the invocation file inside a trace directory.
+pub const INVOCATIONS_FILE: &str = "invocations.csv";
+
+/// Writes the catalog and all invocations (consuming the stream) into `dir`, creating it if
+/// missing. Returns the number of invocations written; stream errors are passed on.
+///
+/// Refuses what could not be read back the same: empty, duplicate or space-padded names, zero
+/// memory or concurrency, invocations of unknown functions and arrivals out of order.
+pub fn write(
+    dir: &Path,
+    catalog: &Catalog,
+    invocations: impl Iterator<Item = Result<Invocation, WorkloadError>>,
+) -> Result<u64, WorkloadError> {
+    fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
+    check_catalog(catalog)?;
+
+    let path = dir.join(FUNCTIONS_FILE);
+    let mut out = csv_writer(&path)?;
+    let fail = |e: csv::Error| csv_error(&path, e);
+    out.write_record(["function", "app", "memory_mb", "concurrency"])
+        .map_err(fail)?;
+    for f in &catalog.functions {
+        let concurrency = f.concurrency.map(|c| c.to_string()).unwrap_or_default();
+        out.write_record([
+            f.name.as_str(),
+            catalog.app(f.app).name.as_str(),
+            &f.memory_mb.to_string(),
+            &concurrency,
+        ])
+        .map_err(fail)?;
+    }
+    finish(out, &path)?;
+
+    let path = dir.join(INVOCATIONS_FILE);
+    let mut out = csv_writer(&path)?;
+    let fail = |e: csv::Error| csv_error(&path, e);
+    out.write_record(["function", "arrival_us", "duration_us"])
+        .map_err(fail)?;
+    // Reused across rows so that writing allocates nothing per invocation.
+    let (mut arrival, mut duration) = (Vec::new(), Vec::new());
+    let mut written = 0u64;
+    let mut previous = 0;
+    for inv in invocations {
+        let inv = inv?;
+        let name = catalog
+            .functions
+            .get(inv.function.index())
+            .map(|f| f.name.as_bytes())
+            .ok_or_else(|| {
+                WorkloadError::Parameter(format!(
+                    "invocation {written} names function id {}, but the catalog has only {} functions",
+                    inv.function.0,
+                    catalog.functions.len()
+                ))
+            })?;
+        if inv.arrival < previous {
+            return Err(WorkloadError::Parameter(format!(
+                "invocation {written} arrives at {}us, before the previous one at {previous}us; \
+                 a trace must be sorted by arrival",
+                inv.arrival
+            )));
+        }
+        previous = inv.arrival;
+        arrival.clear();
+        duration.clear();
+        // Writing into a Vec cannot fail.
+        let _ = write!(arrival, "{}", inv.arrival);
+        let _ = write!(duration, "{}", inv.duration);
+        out.write_record([name, &arrival, &duration])
+            .map_err(fail)?;
+        written += 1;
+    }
+    finish(out, &path)?;
+    Ok(written)
+}
+
+/// Reads the catalog eagerly and returns a workload whose invocation stream reads
+/// `invocations.csv` lazily. Every error names the file, the line and the field.
+pub fn read(dir: &Path) -> Result<Workload, WorkloadError> {
+    let (catalog, ids) = read_functions(&dir.join(FUNCTIONS_FILE))?;
+    let invocations = InvocationReader::open(&dir.join(INVOCATIONS_FILE), ids)?;
+    Ok(Workload {
+        catalog,
+        invocations: Box::new(invocations),
+    })
+}
+
+fn check_catalog(catalog: &Catalog) -> Result<(), WorkloadError> {
+    let unreadable = |kind: &str, name: &str| {
+        WorkloadError::Parameter(format!(
+            "{kind} name {name:?} cannot be written: names must be non-empty and must not start \
+             or end with spaces"
+        ))
+    };
+    for a in &catalog.apps {
+        if a.name.is_empty() || a.name.trim_ascii() != a.name {
+            return Err(unreadable("app", &a.name));
+        }
+    }
+    let mut seen = HashSet::new();
+    for f in &catalog.functions {
+        if f.name.is_empty() || f.name.trim_ascii() != f.name {
+            return Err(unreadable("function", &f.name));
+        }
+        if !seen.insert(f.name.as_str()) {
+            return Err(WorkloadError::Parameter(format!(
+                "function name {:?} appears twice in the catalog; names must be unique",
+                f.name
+            )));
+        }
+        if f.app.index() >= catalog.apps.len() {
+            return Err(WorkloadError::Parameter(format!(
+                "function {:?} belongs to app id {}, but the catalog has only {} apps",
+                f.name,
+                f.app.0,
+                catalog.apps.len()
+            )));
+        }
+        if f.memory_mb == 0 || f.concurrency == Some(0) {
+            return Err(WorkloadError::Parameter(format!(
+                "function {:?} cannot be written: memory_mb and concurrency must be positive",
+                f.name
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn csv_writer(path: &Path) -> Result<csv::Writer<File>, WorkloadError> {
+    let file = File::create(path).map_err(|e| io_error(path, e))?;
+    Ok(csv::WriterBuilder::new()
+        .buffer_capacity(1 << 16)
+        .from_writer(file))
+}
+
+/// Flushes explicitly because dropping a writer would swallow the error.
+fn finish(mut out: csv::Writer<File>, path: &Path) -> Result<(), WorkloadError> {
+    out.flush().map_err(|e| io_error(path, e))
+}
+
+fn read_functions(path: &Path) -> Result<(Catalog, HashMap<String, FunctionId>), WorkloadError> {
+    let mut reader = csv_reader(path)?;
+    let header = reader.headers().map_err(|e| csv_error(path, e))?.clone();
+    let name_col = column(path, &header, "function")?;
+    let app_col = column(path, &header, "app")?;
+    let memory_col = column(path, &header, "memory_mb")?;
+    let concurrency_col = header.iter().position(|h| h == "concurrency");
+
+    let mut catalog = Catalog::default();
+    let mut ids: HashMap<String, FunctionId> = HashMap::new();
+    let mut first_line: Vec<u64> = Vec::new();
+    let mut app_ids: HashMap<String, AppId> = HashMap::new();
+    let mut record = StringRecord::new();
+    while reader
+        .read_record(&mut record)
+        .map_err(|e| csv_error(path, e))?
+    {
+        let line = record.position().map_or(0, |p| p.line());
+        let row_error = |message: String| row_error(path, line, message);
+        let field = |col: usize| record.get(col).unwrap_or_default().trim_ascii();
+        let name = field(name_col);
+        if name.is_empty() {
+            return Err(row_error(
+                "function is empty; every function needs a name".into(),
+            ));
+        }
+        if let Some(id) = ids.get(name) {
+            return Err(row_error(format!(
+                "function {name:?} is defined twice, first on line {}",
+                first_line[id.index()]
+            )));
+        }
+        let app = field(app_col);
+        if app.is_empty() {
+            return Err(row_error(format!(
+                "app of function {name:?} is empty; every function belongs to a named app"
+            )));
+        }
+        let memory_mb = positive(field(memory_col)).ok_or_else(|| {
+            row_error(format!(
+                "memory_mb must be a positive whole number of MB, got {:?}",
+                field(memory_col)
+            ))
+        })?;
+        let concurrency = match concurrency_col.map(field) {
+            None | Some("") => None,
+            Some(text) => Some(positive(text).ok_or_else(|| {
+                row_error(format!(
+                    "concurrency must be a positive whole number or empty for the platform \
+                     default, got {text:?}"
+                ))
+            })?),
+        };
+        let app = match app_ids.get(app) {
+            Some(&id) => id,
+            None => {
+                let id = AppId(catalog.apps.len() as u32);
+                app_ids.insert(app.to_owned(), id);
+                catalog.apps.push(App {
+                    name: app.to_owned(),
+                });
+                id
+            }
+        };
+        ids.insert(name.to_owned(), FunctionId(catalog.functions.len() as u32));
+        first_line.push(line);
+        catalog.functions.push(Function {
+            name: name.to_owned(),
+            app,
+            memory_mb,
+            concurrency,
+        });
+    }
+    if catalog.functions.is_empty() {
+        return Err(WorkloadError::File {
+            path: path.display().to_string(),
+            message: "has no functions; expected a header `function,app,memory_mb,concurrency` \
+                      and one row per function"
+                .into(),
+        });
+    }
+    Ok((catalog, ids))
+}
+
+/// Streams `invocations.csv`, checking each row as it is read. After the first error the stream
+/// ends, so a consumer never sees rows past a problem.
+struct InvocationReader {
+    path: String,
+    reader: csv::Reader<File>,
+    record: ByteRecord,
+    ids: HashMap<String, FunctionId>,
+    function_col: usize,
+    arrival_col: usize,
+    duration_col: usize,
+    previous: Time,
+    failed: bool,
+}
+
+impl InvocationReader {
+    fn open(path: &Path, ids: HashMap<String, FunctionId>) -> Result<Self, WorkloadError> {
+        let mut reader = csv_reader(path)?;
+        let header = reader.headers().map_err(|e| csv_error(path, e))?.clone();
+        Ok(InvocationReader {
+            function_col: column(path, &header, "function")?,
+            arrival_col: column(path, &header, "arrival_us")?,
+            duration_col: column(path, &header, "duration_us")?,
+            path: path.display().to_string(),
+            reader,
+            record: ByteRecord::new(),
+            ids,
+            previous: 0,
+            failed: false,
+        })
+    }
+
+    fn read_row(&mut self) -> Result<Option<Invocation>, WorkloadError> {
+        let more = self
+            .reader
+            .read_byte_record(&mut self.record)
+            .map_err(|e| csv_error(Path::new(&self.path), e))?;
+        if !more {
+            return Ok(None);
+        }
+        let line = self.record.position().map_or(0, |p| p.line());
+        let row_error = |message: String| WorkloadError::Row {
+            path: self.path.clone(),
+            line,
+            message,
+        };
+        let field = |col: usize| self.record.get(col).unwrap_or_default().trim_ascii();
+        let name = field(self.function_col);
+        let function = std::str::from_utf8(name)
+            .ok()
+            .and_then(|n| self.ids.get(n))
+            .copied()
+            .ok_or_else(|| {
+                row_error(format!(
+                    "function {:?} is not in {FUNCTIONS_FILE}",
+                    String::from_utf8_lossy(name)
+                ))
+            })?;
+        let number = |col: usize, column: &str| {
+            let text = field(col);
+            parse_u64(text).ok_or_else(|| {
+                row_error(format!(
+                    "{column} must be a non-negative whole number of microseconds, got {:?}",
+                    String::from_utf8_lossy(text)
+                ))
+            })
+        };
+        let arrival = number(self.arrival_col, "arrival_us")?;
+        let duration = number(self.duration_col, "duration_us")?;
+        if arrival < self.previous {
+            return Err(row_error(format!(
+                "arrival_us {arrival} comes after {} on the previous row; {INVOCATIONS_FILE} must \
+                 be sorted by arrival_us",
+                self.previous
+            )));
+        }
+        self.previous = arrival;
+        Ok(Some(Invocation {
+            function,
+            arrival,
+            duration,
+        }))
+    }
+}
+
+impl Iterator for InvocationReader {
+    type Item = Result<Invocation, WorkloadError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        let row = self.read_row();
+        self.failed = row.is_err();
+        row.transpose()
+    }
+}
+
+/// Fields are trimmed by the callers rather than by the csv crate, whose trimming allocates a new
+/// record for every row and, for string records, trims Unicode spaces where byte records trim
+/// ASCII ones.
+fn csv_reader(path: &Path) -> Result<csv::Reader<File>, WorkloadError> {
+    let file = File::open(path).map_err(|e| io_error(path, e))?;
+    Ok(csv::ReaderBuilder::new()
+        .trim(csv::Trim::Headers)
+        .from_reader(file))
+}
+
+fn column(path: &Path, header: &StringRecord, name: &str) -> Result<usize, WorkloadError> {
+    header
+        .iter()
+        .position(|h| h == name)
+        .ok_or_else(|| WorkloadError::File {
+            path: path.display().to_string(),
+            message: format!(
+                "the header has no column {name:?} (found {:?})",
+                header.iter().collect::<Vec<_>>().join(",")
+            ),
+        })
+}
+
+/// Parses digits only: `str::parse` would also accept a leading `+`.
+fn parse_u64(text: &[u8]) -> Option<u64> {
+    if text.is_empty() || !text.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(text).ok()?.parse().ok()
+}
+
+fn positive(text: &str) -> Option<u32> {
+    parse_u64(text.as_bytes())
+        .and_then(|n| u32::try_from(n).ok())
+        .filter(|&n| n > 0)
+}
+
+fn io_error(path: &Path, source: io::Error) -> WorkloadError {
+    WorkloadError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+fn row_error(path: &Path, line: u64, message: String) -> WorkloadError {
+    WorkloadError::Row {
+        path: path.display().to_string(),
+        line,
+        message,
+    }
+}
+
+/// Turns the csv crate's errors into ours, keeping the line where it knows one.
+fn csv_error(path: &Path, e: csv::Error) -> WorkloadError {
+    let line = e.position().map(|p| p.line());
+    let fallback = e.to_string();
+    let message = match e.into_kind() {
+        csv::ErrorKind::Io(source) => return io_error(path, source),
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => format!("has {len} fields, but the header has {expected_len}"),
+        csv::ErrorKind::Utf8 { err, .. } => {
+            format!("field {} is not valid UTF-8", err.field() + 1)
+        }
+        _ => fallback,
+    };
+    match line {
+        Some(line) => row_error(path, line, message),
+        None => WorkloadError::File {
+            path: path.display().to_string(),
+            message,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::Duration;
+    use crate::synthetic::SyntheticSpec;
+
+    /// A fresh directory under the system's temporary directory, removed when dropped.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(test: &str) -> Self {
+            let dir = std::env::temp_dir()
+                .join(format!("lambdasim-native-{}-{test}", std::process::id()));
+            let _ = fs::remove_dir_all(&dir);
+            fs::create_dir_all(&dir).unwrap();
+            Scratch(dir)
+        }
+
+        fn with(test: &str, functions: &str, invocations: &str) -> Self {
+            let s = Scratch::new(test);
+            fs::write(s.0.join(FUNCTIONS_FILE), functions).unwrap();
+            fs::write(s.0.join(INVOCATIONS_FILE), invocations).unwrap();
+            s
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    const FUNCTIONS: &str = "function,app,memory_mb,concurrency\nf,a,128,\ng,a,256,4\n";
+
+    /// The first error from reading the trace, whether `read` or the stream reports it.
+    fn first_error(test: &str, functions: &str, invocations: &str) -> String {
+        let dir = Scratch::with(test, functions, invocations);
+        match read(&dir.0) {
+            Err(e) => e.to_string(),
+            Ok(w) => w
+                .invocations
+                .filter_map(Result::err)
+                .next()
+                .expect("the trace should be rejected")
+                .to_string(),
+        }
+    }
+
+    fn assert_mentions(message: &str, needles: &[&str]) {
+        for needle in needles {
+            assert!(message.contains(needle), "{message:?} lacks {needle:?}");
+        }
+    }
+
+    #[test]
+    fn round_trip_keeps_catalog_and_invocations() {
+        let spec = SyntheticSpec {
+            functions: 20,
+            apps: 5,
+            duration: Duration::from_mins(10),
+            ..SyntheticSpec::default()
+        };
+        let mut original = spec.build(3).unwrap();
+        original.catalog.functions[3].concurrency = Some(4);
+        let dir = Scratch::new("round-trip");
+        let written = write(&dir.0, &original.catalog, original.invocations).unwrap();
+        // 20/s for 600 s.
+        assert!((11_000..13_000).contains(&written), "{written}");
+
+        let back = read(&dir.0).unwrap();
+        assert_eq!(back.catalog, original.catalog);
+        let expected: Vec<_> = spec
+            .build(3)
+            .unwrap()
+            .invocations
+            .map(Result::unwrap)
+            .collect();
+        let got: Vec<_> = back.invocations.map(Result::unwrap).collect();
+        assert_eq!(got.len() as u64, written);
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn columns_are_found_by_name() {
+        // Extra columns, another order, no concurrency column, padded fields and no newline at
+        // the end of the last line.
+        let dir = Scratch::with(
+            "columns",
+            "memory_mb, note ,app,function\n 128 ,x, web , f \n64,y,batch,g\n32,z,web,h",
+            "duration_us,function,arrival_us,extra\n5,g,10,q\n7, f ,10,r\n9,h,12,s",
+        );
+        let w = read(&dir.0).unwrap();
+        let names: Vec<_> = w
+            .catalog
+            .functions
+            .iter()
+            .map(|f| f.name.as_str())
+            .collect();
+        assert_eq!(names, ["f", "g", "h"]);
+        let apps: Vec<_> = w.catalog.apps.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(apps, ["web", "batch"]);
+        assert_eq!(w.catalog.functions[2].app, AppId(0));
+        assert_eq!(w.catalog.functions[0].memory_mb, 128);
+        assert_eq!(w.catalog.functions[0].concurrency, None);
+        let got: Vec<_> = w.invocations.map(Result::unwrap).collect();
+        let inv = |f, arrival, duration| Invocation {
+            function: FunctionId(f),
+            arrival,
+            duration,
+        };
+        assert_eq!(got, [inv(1, 10, 5), inv(0, 10, 7), inv(2, 12, 9)]);
+    }
+
+    #[test]
+    fn missing_files_name_the_path() {
+        let dir = Scratch::new("missing");
+        assert_mentions(&read(&dir.0).unwrap_err().to_string(), &[FUNCTIONS_FILE]);
+        fs::write(dir.0.join(FUNCTIONS_FILE), FUNCTIONS).unwrap();
+        let err = read(&dir.0).unwrap_err();
+        assert!(matches!(err, WorkloadError::Io { .. }));
+        assert_mentions(&err.to_string(), &[INVOCATIONS_FILE]);
+    }
+
+    #[test]
+    fn missing_column_names_file_and_column() {
+        let err = first_error(
+            "no-memory",
+            "function,app\nf,a\n",
+            "function,arrival_us,duration_us\n",
+        );
+        assert_mentions(&err, &["functions.csv", "\"memory_mb\""]);
+        let err = first_error("no-duration", FUNCTIONS, "function,arrival_us\nf,1\n");
+        assert_mentions(&err, &["invocations.csv", "\"duration_us\""]);
+    }
+
+    #[test]
+    fn bad_function_rows_name_file_line_and_field() {
+        let invocations = "function,arrival_us,duration_us\n";
+        let cases: [(&str, &[&str]); 8] = [
+            ("f,a,128,\n ,a,64,\n", &["line 3", "function is empty"]),
+            (
+                "f,a,128,\ng,a,64,\nf,b,32,\n",
+                &["line 4", "\"f\"", "first on line 2"],
+            ),
+            ("f,a,abc,\n", &["line 2", "memory_mb", "\"abc\""]),
+            ("f,a,0,\n", &["line 2", "memory_mb", "\"0\""]),
+            ("f,a,-5,\n", &["line 2", "memory_mb", "\"-5\""]),
+            ("f,a,128,0\n", &["line 2", "concurrency", "\"0\""]),
+            ("f,a,128,two\n", &["line 2", "concurrency", "\"two\""]),
+            (
+                "f,a,128,\ng,a,64\n",
+                &["line 3", "has 3 fields, but the header has 4"],
+            ),
+        ];
+        for (i, (rows, needles)) in cases.into_iter().enumerate() {
+            let functions = format!("function,app,memory_mb,concurrency\n{rows}");
+            let err = first_error(&format!("functions-{i}"), &functions, invocations);
+            assert_mentions(&err, &[&["functions.csv"], needles].concat());
+        }
+    }
+
+    #[test]
+    fn functions_file_without_functions_is_rejected() {
+        let err = first_error(
+            "no-functions",
+            "function,app,memory_mb\n",
+            "function,arrival_us,duration_us\n",
+        );
+        assert_mentions(&err, &["functions.csv", "has no functions"]);
+    }
+
+    #[test]
+    fn bad_invocation_rows_name_file_line_and_field() {
+        let header = "function,arrival_us,duration_us\n";
+        let cases: [(&str, &[&str]); 6] = [
+            (
+                "f,1,1\nnope,2,1\n",
+                &["line 3", "function \"nope\" is not in functions.csv"],
+            ),
+            ("f,-1,1\n", &["line 2", "arrival_us", "\"-1\""]),
+            ("f,1,1.5\n", &["line 2", "duration_us", "\"1.5\""]),
+            ("f,1,\n", &["line 2", "duration_us", "\"\""]),
+            (
+                "f,100,1\ng,250,1\ng,250,1\nf,100,1\n",
+                &["line 5", "arrival_us 100 comes after 250", "sorted"],
+            ),
+            (
+                "f,1,1\ng,2\n",
+                &["line 3", "has 2 fields, but the header has 3"],
+            ),
+        ];
+        for (i, (rows, needles)) in cases.into_iter().enumerate() {
+            let err = first_error(
+                &format!("invocations-{i}"),
+                FUNCTIONS,
+                &format!("{header}{rows}"),
+            );
+            assert_mentions(&err, &[&["invocations.csv"], needles].concat());
+        }
+    }
+
+    #[test]
+    fn stream_error_appears_at_its_row() {
+        let dir = Scratch::with(
+            "stream-error",
+            FUNCTIONS,
+            "function,arrival_us,duration_us\nf,1,10\ng,2,20\nf,x,30\ng,4,40\n",
+        );
+        let mut stream = read(&dir.0).unwrap().invocations;
+        assert_eq!(stream.next().unwrap().unwrap().arrival, 1);
+        assert_eq!(stream.next().unwrap().unwrap().arrival, 2);
+        assert_mentions(
+            &stream.next().unwrap().unwrap_err().to_string(),
+            &["invocations.csv, line 4", "arrival_us", "\"x\""],
+        );
+        assert!(stream.next().is_none());
+    }
+
+    #[test]
+    fn write_refuses_what_could_not_be_read_back() {
+        let dir = Scratch::new("write-refuses");
+        let mut catalog = Catalog {
+            functions: vec![Function {
+                name: " f".into(),
+                app: AppId(0),
+                memory_mb: 128,
+                concurrency: None,
+            }],
+            apps: vec![App { name: "a".into() }],
+        };
+        let none = std::iter::empty();
+        assert_mentions(
+            &write(&dir.0, &catalog, none).unwrap_err().to_string(),
+            &["\" f\""],
+        );
+
+        catalog.functions[0].name = "f".into();
+        let unsorted = [(0, 5), (0, 3)].map(|(f, arrival)| {
+            Ok(Invocation {
+                function: FunctionId(f),
+                arrival,
+                duration: 1,
+            })
+        });
+        let err = write(&dir.0, &catalog, unsorted.into_iter()).unwrap_err();
+        assert_mentions(&err.to_string(), &["arrives at 3us", "5us"]);
+
+        let unknown = [Ok(Invocation {
+            function: FunctionId(1),
+            arrival: 0,
+            duration: 1,
+        })];
+        let err = write(&dir.0, &catalog, unknown.into_iter()).unwrap_err();
+        assert_mentions(&err.to_string(), &["function id 1", "only 1 functions"]);
+    }
+}

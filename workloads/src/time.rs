@@ -170,8 +170,19 @@ mod tests {
 
     #[test]
     fn rejects_missing_or_unknown_units() {
-        assert!("10".parse::<Duration>().unwrap_err().0.contains("unit is missing"));
-        assert!("10 weeks".parse::<Duration>().unwrap_err().0.contains("unknown unit"));
+        assert!(
+            "10".parse::<Duration>()
+                .unwrap_err()
+                .0
+                .contains("unit is missing")
+        );
+        assert!(
+            "10 weeks"
+                .parse::<Duration>()
+                .unwrap_err()
+                .0
+                .contains("unknown unit")
+        );
         assert!("".parse::<Duration>().is_err());
         assert!("-5s".parse::<Duration>().is_err());
     }

@@ -1,0 +1,788 @@
+//! Streaming metrics of one run: counters, per-app cold-start counts, latency histograms and
+//! integrated worker memory. Memory use is proportional to apps and workers, never to
+//! invocations, so a trace of any length can be summarized.
+
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use sim::WorkerId;
+use sim::record::{
+    DestroyReason, DropReason, FailReason, MemoryState, Outcome, Record, RecordSink, RunInfo,
+    SandboxEvent, StartKind,
+};
+use workloads::Time;
+use workloads::time::{MICROS_PER_MS, MICROS_PER_SEC};
+
+/// Everything a run's summary reports. Counts keyed by a reason or start kind list every reason
+/// or kind, zeros included, so that the JSON schema does not depend on what happened in a run.
+#[derive(Serialize, Clone, Debug, PartialEq)]
+pub struct Summary {
+    /// Simulated (or wall-clock) time from 0 to the end of the run, in seconds.
+    pub span_s: f64,
+    pub invocations: InvocationCounts,
+    pub starts: StartCounts,
+    pub cold_start_per_app: ColdStartPerApp,
+    /// End-to-end latency (`end - arrival`) of completed invocations.
+    pub latency_ms: LatencyStats,
+    /// Startup delay (`start - arrival`) of started invocations.
+    pub startup_delay_ms: LatencyStats,
+    pub phases_ms: PhaseStats,
+    pub memory: MemoryStats,
+    pub sandboxes: SandboxCounts,
+}
+
+/// What became of the invocations.
+#[derive(Serialize, Clone, Debug, PartialEq)]
+pub struct InvocationCounts {
+    /// Records seen, whatever their outcome.
+    pub total: u64,
+    pub completed: u64,
+    pub dropped: u64,
+    /// Keyed by [`DropReason::as_str`].
+    pub dropped_by_reason: BTreeMap<&'static str, u64>,
+    pub failed: u64,
+    /// Keyed by [`FailReason::as_str`].
+    pub failed_by_reason: BTreeMap<&'static str, u64>,
+}
+
+/// How started invocations got their sandbox.
+#[derive(Serialize, Clone, Debug, PartialEq)]
+pub struct StartCounts {
+    /// Invocations that got a sandbox (completed or failed later).
+    pub started: u64,
+    /// Keyed by [`StartKind::as_str`].
+    pub by_kind: BTreeMap<&'static str, u64>,
+    /// Starts that paid for a new sandbox ([`StartKind::is_cold`]).
+    pub cold: u64,
+    /// `cold / started`, a fraction in [0, 1]; 0 when nothing started.
+    pub cold_start_ratio: f64,
+}
+
+/// Distribution over apps of each app's cold-start percentage, as Serverless in the Wild
+/// (Shahrad et al., ATC'20, Fig. 15) reports it. Only apps with at least one started invocation
+/// have a percentage. Percentiles use the nearest-rank method over the sorted per-app values:
+/// the p-th percentile of n values is the value of rank `ceil(p * n / 100)`, so it is always a
+/// percentage that some app actually had.
+#[derive(Serialize, Clone, Debug, PartialEq)]
+pub struct ColdStartPerApp {
+    /// Apps with at least one started invocation.
+    pub apps: u64,
+    pub p25_pct: f64,
+    pub p50_pct: f64,
+    /// The paper's headline number: 75% of apps had at most this percentage of cold starts.
+    pub p75_pct: f64,
+    pub p90_pct: f64,
+    pub p99_pct: f64,
+    /// Fraction in [0, 1] of those apps that never started cold.
+    pub zero_cold_start_fraction: f64,
+}
+
+/// A latency distribution in milliseconds. Mean and max are exact; percentiles come from a
+/// histogram with 3 significant digits (relative error at most 0.1%) and never exceed the max.
+#[derive(Serialize, Clone, Debug, PartialEq)]
+pub struct LatencyStats {
+    pub count: u64,
+    pub mean: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+}
+
+/// Where started invocations spent their time, per phase of [`sim::record::Phases`].
+#[derive(Serialize, Clone, Debug, PartialEq)]
+pub struct PhaseStats {
+    pub queue: PhaseStat,
+    pub create: PhaseStat,
+    pub install: PhaseStat,
+    pub import: PhaseStat,
+    pub init: PhaseStat,
+    pub exec: PhaseStat,
+}
+
+/// Total and mean over started invocations of one phase, in milliseconds.
+#[derive(Serialize, Clone, Debug, PartialEq)]
+pub struct PhaseStat {
+    pub total: f64,
+    pub mean: f64,
+}
+
+/// Memory integrated over the run. Memory-time is in GB-s, with 1 GB = 1024 MB.
+#[derive(Serialize, Clone, Debug, PartialEq)]
+pub struct MemoryStats {
+    /// Memory-time held by sandboxes that ran nothing: `idle_gb_s + paused_gb_s`.
+    pub wasted_gb_s: f64,
+    pub idle_gb_s: f64,
+    pub paused_gb_s: f64,
+    /// Memory-time held by all sandboxes (busy, idle and paused).
+    pub used_gb_s: f64,
+    /// Largest peak of any worker.
+    pub max_worker_peak_used_mb: u64,
+    /// Mean over workers of each worker's time-weighted mean.
+    pub mean_worker_mean_used_mb: f64,
+    pub workers: Vec<WorkerMemory>,
+}
+
+/// Memory of one worker over the run.
+#[derive(Serialize, Clone, Debug, PartialEq)]
+pub struct WorkerMemory {
+    pub worker: u32,
+    pub capacity_mb: u64,
+    /// Highest used memory of any reported state, even one that lasted no time.
+    pub peak_used_mb: u64,
+    /// Used memory averaged over the run's span.
+    pub mean_used_mb: f64,
+}
+
+/// Sandbox life-cycle events.
+#[derive(Serialize, Clone, Debug, PartialEq)]
+pub struct SandboxCounts {
+    pub created: u64,
+    pub paused: u64,
+    pub unpaused: u64,
+    pub destroyed: u64,
+    /// Keyed by [`DestroyReason::as_str`].
+    pub destroyed_by_reason: BTreeMap<&'static str, u64>,
+}
+
+/// A [`RecordSink`] that keeps streaming counters and histograms; [`Metrics::summary`] turns them
+/// into a [`Summary`] at any point, usually after [`RecordSink::end`].
+#[derive(Clone, Debug)]
+pub struct Metrics {
+    invocations: u64,
+    completed: u64,
+    dropped: [u64; DropReason::ALL.len()],
+    failed: [u64; FailReason::ALL.len()],
+    starts: [u64; StartKind::ALL.len()],
+    apps: Vec<AppStarts>,
+    latency: Distribution,
+    startup_delay: Distribution,
+    /// Microseconds per phase, in the order of [`PhaseStats`]' fields.
+    phase_us: [u128; 6],
+    workers: Vec<WorkerAccumulator>,
+    created: u64,
+    paused: u64,
+    unpaused: u64,
+    destroyed: [u64; DestroyReason::ALL.len()],
+    end: Option<Time>,
+    /// Latest time seen in any call, the span when `end` never came.
+    latest: Time,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct AppStarts {
+    started: u64,
+    cold: u64,
+}
+
+#[derive(Clone, Debug)]
+struct Distribution {
+    histogram: Histogram<u64>,
+    /// Exact, because a histogram's mean is only as precise as its buckets.
+    sum_us: u128,
+    max_us: u64,
+}
+
+/// Piecewise-constant integration of one worker's memory: `state` holds from `since` until the
+/// next call, so each call first credits the previous state for the time it lasted. Sums are in
+/// MB·µs as integers, exact and independent of call order within a worker.
+#[derive(Clone, Copy, Debug, Default)]
+struct WorkerAccumulator {
+    capacity_mb: u64,
+    peak_used_mb: u64,
+    since: Time,
+    state: MemoryState,
+    used_mb_us: u128,
+    idle_mb_us: u128,
+    paused_mb_us: u128,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Empty metrics; [`RecordSink::begin`] sizes the per-app and per-worker tables.
+    pub fn new() -> Self {
+        Metrics {
+            invocations: 0,
+            completed: 0,
+            dropped: [0; DropReason::ALL.len()],
+            failed: [0; FailReason::ALL.len()],
+            starts: [0; StartKind::ALL.len()],
+            apps: Vec::new(),
+            latency: Distribution::new(),
+            startup_delay: Distribution::new(),
+            phase_us: [0; 6],
+            workers: Vec::new(),
+            created: 0,
+            paused: 0,
+            unpaused: 0,
+            destroyed: [0; DestroyReason::ALL.len()],
+            end: None,
+            latest: 0,
+        }
+    }
+
+    /// The metrics so far. Memory states still open are credited up to the end of the run, or up
+    /// to the latest time seen when the run has not ended.
+    pub fn summary(&self) -> Summary {
+        let span = self.end.unwrap_or(self.latest);
+        let started: u64 = self.starts.iter().sum();
+        let cold: u64 = StartKind::ALL
+            .iter()
+            .filter(|k| k.is_cold())
+            .map(|&k| self.starts[k as usize])
+            .sum();
+        Summary {
+            span_s: span as f64 / MICROS_PER_SEC as f64,
+            invocations: InvocationCounts {
+                total: self.invocations,
+                completed: self.completed,
+                dropped: self.dropped.iter().sum(),
+                dropped_by_reason: DropReason::ALL
+                    .iter()
+                    .map(|&r| (r.as_str(), self.dropped[r as usize]))
+                    .collect(),
+                failed: self.failed.iter().sum(),
+                failed_by_reason: FailReason::ALL
+                    .iter()
+                    .map(|&r| (r.as_str(), self.failed[r as usize]))
+                    .collect(),
+            },
+            starts: StartCounts {
+                started,
+                by_kind: StartKind::ALL
+                    .iter()
+                    .map(|&k| (k.as_str(), self.starts[k as usize]))
+                    .collect(),
+                cold,
+                cold_start_ratio: ratio(cold, started),
+            },
+            cold_start_per_app: self.cold_start_per_app(),
+            latency_ms: self.latency.stats(),
+            startup_delay_ms: self.startup_delay.stats(),
+            phases_ms: self.phase_stats(started),
+            memory: self.memory_stats(span),
+            sandboxes: SandboxCounts {
+                created: self.created,
+                paused: self.paused,
+                unpaused: self.unpaused,
+                destroyed: self.destroyed.iter().sum(),
+                destroyed_by_reason: DestroyReason::ALL
+                    .iter()
+                    .map(|&r| (r.as_str(), self.destroyed[r as usize]))
+                    .collect(),
+            },
+        }
+    }
+
+    fn cold_start_per_app(&self) -> ColdStartPerApp {
+        let mut percents: Vec<f64> = self
+            .apps
+            .iter()
+            .filter(|a| a.started > 0)
+            .map(|a| 100.0 * a.cold as f64 / a.started as f64)
+            .collect();
+        percents.sort_by(f64::total_cmp);
+        let zero = percents.iter().filter(|&&p| p == 0.0).count() as u64;
+        let n = percents.len() as u64;
+        ColdStartPerApp {
+            apps: n,
+            p25_pct: nearest_rank(&percents, 25),
+            p50_pct: nearest_rank(&percents, 50),
+            p75_pct: nearest_rank(&percents, 75),
+            p90_pct: nearest_rank(&percents, 90),
+            p99_pct: nearest_rank(&percents, 99),
+            zero_cold_start_fraction: ratio(zero, n),
+        }
+    }
+
+    fn phase_stats(&self, started: u64) -> PhaseStats {
+        let stat = |i: usize| {
+            let total = self.phase_us[i] as f64 / MICROS_PER_MS as f64;
+            PhaseStat {
+                total,
+                mean: if started == 0 {
+                    0.0
+                } else {
+                    total / started as f64
+                },
+            }
+        };
+        PhaseStats {
+            queue: stat(0),
+            create: stat(1),
+            install: stat(2),
+            import: stat(3),
+            init: stat(4),
+            exec: stat(5),
+        }
+    }
+
+    fn memory_stats(&self, span: Time) -> MemoryStats {
+        const MB_US_PER_GB_S: f64 = 1024.0 * MICROS_PER_SEC as f64;
+        let (mut used, mut idle, mut paused) = (0u128, 0u128, 0u128);
+        let workers: Vec<WorkerMemory> = self
+            .workers
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                let open = u128::from(span.saturating_sub(w.since));
+                let used_mb_us = w.used_mb_us + u128::from(w.state.used_mb()) * open;
+                used += used_mb_us;
+                idle += w.idle_mb_us + u128::from(w.state.idle_mb) * open;
+                paused += w.paused_mb_us + u128::from(w.state.paused_mb) * open;
+                WorkerMemory {
+                    worker: i as u32,
+                    capacity_mb: w.capacity_mb,
+                    peak_used_mb: w.peak_used_mb,
+                    mean_used_mb: if span == 0 {
+                        0.0
+                    } else {
+                        used_mb_us as f64 / span as f64
+                    },
+                }
+            })
+            .collect();
+        let mean_worker_mean_used_mb = if workers.is_empty() {
+            0.0
+        } else {
+            workers.iter().map(|w| w.mean_used_mb).sum::<f64>() / workers.len() as f64
+        };
+        MemoryStats {
+            wasted_gb_s: (idle + paused) as f64 / MB_US_PER_GB_S,
+            idle_gb_s: idle as f64 / MB_US_PER_GB_S,
+            paused_gb_s: paused as f64 / MB_US_PER_GB_S,
+            used_gb_s: used as f64 / MB_US_PER_GB_S,
+            max_worker_peak_used_mb: workers.iter().map(|w| w.peak_used_mb).max().unwrap_or(0),
+            mean_worker_mean_used_mb,
+            workers,
+        }
+    }
+
+    fn see(&mut self, now: Time) {
+        self.latest = self.latest.max(now);
+    }
+}
+
+impl RecordSink for Metrics {
+    fn begin(&mut self, info: &RunInfo<'_>) {
+        self.apps = vec![AppStarts::default(); info.catalog.apps.len()];
+        self.workers = info
+            .worker_memory_mb
+            .iter()
+            .map(|&capacity_mb| WorkerAccumulator {
+                capacity_mb,
+                ..WorkerAccumulator::default()
+            })
+            .collect();
+    }
+
+    fn invocation(&mut self, record: &Record) {
+        self.see(record.end);
+        self.invocations += 1;
+        match record.outcome {
+            Outcome::Ok => {
+                self.completed += 1;
+                self.latency.record(record.latency());
+            }
+            Outcome::Dropped(reason) => self.dropped[reason as usize] += 1,
+            Outcome::Failed(reason) => self.failed[reason as usize] += 1,
+        }
+        let Some(kind) = record.start_kind else {
+            return;
+        };
+        self.starts[kind as usize] += 1;
+        let app = record.app.index();
+        if app >= self.apps.len() {
+            self.apps.resize(app + 1, AppStarts::default());
+        }
+        self.apps[app].started += 1;
+        self.apps[app].cold += u64::from(kind.is_cold());
+        self.startup_delay.record(record.startup_delay());
+        let p = &record.phases;
+        for (total, us) in self
+            .phase_us
+            .iter_mut()
+            .zip([p.queue, p.create, p.install, p.import, p.init, p.exec])
+        {
+            *total += u128::from(us);
+        }
+    }
+
+    fn memory(&mut self, now: Time, worker: WorkerId, state: &MemoryState) {
+        self.see(now);
+        let i = worker.index();
+        if i >= self.workers.len() {
+            self.workers.resize(i + 1, WorkerAccumulator::default());
+        }
+        let w = &mut self.workers[i];
+        let lasted = u128::from(now.saturating_sub(w.since));
+        w.used_mb_us += u128::from(w.state.used_mb()) * lasted;
+        w.idle_mb_us += u128::from(w.state.idle_mb) * lasted;
+        w.paused_mb_us += u128::from(w.state.paused_mb) * lasted;
+        w.since = now;
+        w.state = *state;
+        w.capacity_mb = state.capacity_mb;
+        w.peak_used_mb = w.peak_used_mb.max(state.used_mb());
+    }
+
+    fn sandbox(&mut self, now: Time, _worker: WorkerId, event: SandboxEvent) {
+        self.see(now);
+        match event {
+            SandboxEvent::Created { .. } => self.created += 1,
+            SandboxEvent::Paused { .. } => self.paused += 1,
+            SandboxEvent::Unpaused { .. } => self.unpaused += 1,
+            SandboxEvent::Destroyed { reason, .. } => self.destroyed[reason as usize] += 1,
+        }
+    }
+
+    fn end(&mut self, now: Time) {
+        self.see(now);
+        self.end = Some(now);
+    }
+}
+
+impl Distribution {
+    fn new() -> Self {
+        Distribution {
+            histogram: Histogram::new(3).expect("3 significant digits is a valid precision"),
+            sum_us: 0,
+            max_us: 0,
+        }
+    }
+
+    fn record(&mut self, us: Time) {
+        // Auto-resizing fails only beyond 2^62 µs (146,000 years); clamp rather than lose it.
+        if self.histogram.record(us).is_err() {
+            self.histogram.saturating_record(us);
+        }
+        self.sum_us += u128::from(us);
+        self.max_us = self.max_us.max(us);
+    }
+
+    fn stats(&self) -> LatencyStats {
+        let count = self.histogram.len();
+        let ms = |us: u64| us as f64 / MICROS_PER_MS as f64;
+        let at = |q: f64| {
+            if count == 0 {
+                0.0
+            } else {
+                ms(self.histogram.value_at_quantile(q).min(self.max_us))
+            }
+        };
+        LatencyStats {
+            count,
+            mean: if count == 0 {
+                0.0
+            } else {
+                self.sum_us as f64 / count as f64 / MICROS_PER_MS as f64
+            },
+            p50: at(0.50),
+            p90: at(0.90),
+            p99: at(0.99),
+            p999: at(0.999),
+            max: ms(self.max_us),
+        }
+    }
+}
+
+/// `part / whole`, or 0 when there is no whole.
+fn ratio(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
+}
+
+/// The nearest-rank `pct`-th percentile of `sorted`: the value of rank `ceil(pct * n / 100)`
+/// (1-based), computed in integers so that ranks are exact; 0 for no values.
+fn nearest_rank(sorted: &[f64], pct: usize) -> f64 {
+    let n = sorted.len();
+    if n == 0 {
+        return 0.0;
+    }
+    let rank = (pct * n).div_ceil(100).max(1);
+    sorted[rank - 1]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixture::{self, MS, S};
+    use workloads::{App, Catalog};
+
+    fn scenario() -> Summary {
+        let mut metrics = Metrics::new();
+        fixture::run(&mut metrics);
+        metrics.summary()
+    }
+
+    /// Asserts `actual` is within hdrhistogram's 3-significant-digit precision of `expected`.
+    fn close(actual: f64, expected: f64) {
+        assert!(
+            (actual - expected).abs() <= expected * 1e-3,
+            "{actual} is not within 0.1% of {expected}"
+        );
+    }
+
+    #[test]
+    fn counts_outcomes_and_starts() {
+        // Records 0, 1, 2, 5 completed; 3 (queue-full) and 4 (no-memory) dropped; 6 failed.
+        // Started: 0 cold, 1 and 6 warm, 2 unpause, 5 zygote-fork; cold ones: 0 and 5, so 2/5.
+        let s = scenario();
+        let inv = &s.invocations;
+        assert_eq!(
+            (inv.total, inv.completed, inv.dropped, inv.failed),
+            (7, 4, 2, 1)
+        );
+        let dropped: Vec<_> = inv.dropped_by_reason.clone().into_iter().collect();
+        assert_eq!(
+            dropped,
+            [("no-memory", 1), ("queue-full", 1), ("too-large", 0)]
+        );
+        let failed: Vec<_> = inv.failed_by_reason.clone().into_iter().collect();
+        assert_eq!(failed, [("out-of-memory", 0), ("sandbox-crashed", 1)]);
+
+        let st = &s.starts;
+        assert_eq!((st.started, st.cold), (5, 2));
+        let kinds: Vec<_> = st.by_kind.clone().into_iter().collect();
+        assert_eq!(
+            kinds,
+            [
+                ("cold", 1),
+                ("prewarmed", 0),
+                ("unpause", 1),
+                ("warm", 2),
+                ("zygote-fork", 1)
+            ]
+        );
+        assert_eq!(st.cold_start_ratio, 0.4);
+        assert_eq!(s.span_s, 10.0);
+    }
+
+    #[test]
+    fn cold_start_per_app_of_the_scenario() {
+        // shop started 0, 1, 2, 6 with one cold start: 25%; blog started only 5, a zygote fork:
+        // 100%. Sorted [25, 100], n = 2: p25 and p50 have rank ceil(0.5) = ceil(1) = 1, so 25;
+        // p75, p90, p99 have rank 2, so 100. No app is free of cold starts.
+        let app = scenario().cold_start_per_app;
+        assert_eq!(
+            app,
+            ColdStartPerApp {
+                apps: 2,
+                p25_pct: 25.0,
+                p50_pct: 25.0,
+                p75_pct: 100.0,
+                p90_pct: 100.0,
+                p99_pct: 100.0,
+                zero_cold_start_fraction: 0.0,
+            }
+        );
+    }
+
+    #[test]
+    fn per_app_percentiles_use_nearest_rank() {
+        // (started, cold) per app: a0 (4, 0) = 0%, a1 (4, 1) = 25%, a2 (2, 1) = 50%,
+        // a3 (1, 1) = 100%, a4 only dropped (no percentage), a5 (10, 1) = 10%.
+        // Sorted [0, 10, 25, 50, 100], n = 5: ranks p25 ceil(1.25) = 2 -> 10, p50 ceil(2.5) = 3
+        // -> 25, p75 ceil(3.75) = 4 -> 50, p90 ceil(4.5) = 5 -> 100, p99 ceil(4.95) = 5 -> 100.
+        // One app in five had no cold start: 0.2.
+        let catalog = Catalog {
+            functions: Vec::new(),
+            apps: (0..6)
+                .map(|i| App {
+                    name: format!("a{i}"),
+                })
+                .collect(),
+        };
+        let mut metrics = Metrics::new();
+        metrics.begin(&RunInfo {
+            catalog: &catalog,
+            worker_memory_mb: &[1024],
+            worker_cores: &[1],
+        });
+        let mut id = 0;
+        let mut feed = |app: u32, kind: Option<StartKind>, n: u32| {
+            for _ in 0..n {
+                let mut r = fixture::record(
+                    id,
+                    0,
+                    0,
+                    id * MS,
+                    kind,
+                    Default::default(),
+                    match kind {
+                        Some(_) => Outcome::Ok,
+                        None => Outcome::Dropped(DropReason::TooLarge),
+                    },
+                );
+                r.app = workloads::AppId(app);
+                metrics.invocation(&r);
+                id += 1;
+            }
+        };
+        for (app, started, cold) in [(0, 4, 0), (1, 4, 1), (2, 2, 1), (3, 1, 1), (5, 10, 1)] {
+            feed(app, Some(StartKind::Cold), cold);
+            feed(app, Some(StartKind::Warm), started - cold);
+        }
+        feed(4, None, 3);
+        assert_eq!(
+            metrics.summary().cold_start_per_app,
+            ColdStartPerApp {
+                apps: 5,
+                p25_pct: 10.0,
+                p50_pct: 25.0,
+                p75_pct: 50.0,
+                p90_pct: 100.0,
+                p99_pct: 100.0,
+                zero_cold_start_fraction: 0.2,
+            }
+        );
+    }
+
+    #[test]
+    fn latency_and_startup_delay() {
+        // Latency of completed records 0, 1, 2, 5: 700, 301, 100, 100 ms; mean 1201 / 4 =
+        // 300.25. p50 is rank 2 -> 100; p90, p99, p99.9 are rank 4 -> 700 (clamped to the max).
+        let s = scenario();
+        let l = &s.latency_ms;
+        assert_eq!((l.count, l.mean, l.max), (4, 300.25, 700.0));
+        close(l.p50, 100.0);
+        assert_eq!((l.p90, l.p99, l.p999), (700.0, 700.0, 700.0));
+
+        // Startup delay of started records 0, 1, 2, 5, 6: 200, 1, 10, 60, 5 ms; mean 276 / 5 =
+        // 55.2. Sorted [1, 5, 10, 60, 200]: p50 is rank 3 -> 10, p90 rank 5 -> 200.
+        let d = &s.startup_delay_ms;
+        assert_eq!((d.count, d.max), (5, 200.0));
+        close(d.mean, 55.2);
+        close(d.p50, 10.0);
+        assert_eq!(d.p90, 200.0);
+    }
+
+    #[test]
+    fn phase_totals_and_means_over_started() {
+        // Five started. queue 4 (record 6); create 100 + 40; install 50; import 30 + 10;
+        // init 20 + 1 + 10 + 10 + 1 = 42; exec 500 + 300 + 90 + 40 + 95 = 1025.
+        let p = scenario().phases_ms;
+        let totals = [
+            p.queue.total,
+            p.create.total,
+            p.install.total,
+            p.import.total,
+            p.init.total,
+            p.exec.total,
+        ];
+        assert_eq!(totals, [4.0, 140.0, 50.0, 40.0, 42.0, 1025.0]);
+        let means = [
+            p.queue.mean,
+            p.create.mean,
+            p.install.mean,
+            p.import.mean,
+            p.init.mean,
+            p.exec.mean,
+        ];
+        assert_eq!(means, [0.8, 28.0, 10.0, 8.0, 8.4, 205.0]);
+    }
+
+    #[test]
+    fn memory_is_integrated_per_worker() {
+        // Worker 0 (MB x s): used 256 x 2 + 1024 x 5 + 512 x 3 = 7168, idle 1024 x 5 = 5120,
+        // paused 512 x 3 = 1536; mean used 7168 / 10 = 716.8, peak 1024.
+        // Worker 1: 0 for 1 s, then used 2048 x 1 + 1024 x 8 = 10240, idle 1024 x 8 = 8192;
+        // mean used 1024, peak 2048.
+        // GB-s (/1024): idle (5120 + 8192) = 13, paused 1.5, wasted 14.5,
+        // used (7168 + 10240) = 17. Mean of means (716.8 + 1024) / 2 = 870.4.
+        let m = scenario().memory;
+        assert_eq!(
+            (m.wasted_gb_s, m.idle_gb_s, m.paused_gb_s, m.used_gb_s),
+            (14.5, 13.0, 1.5, 17.0)
+        );
+        assert_eq!(m.max_worker_peak_used_mb, 2048);
+        assert!((m.mean_worker_mean_used_mb - 870.4).abs() < 1e-9);
+        assert_eq!(
+            m.workers,
+            [
+                WorkerMemory {
+                    worker: 0,
+                    capacity_mb: 1024,
+                    peak_used_mb: 1024,
+                    mean_used_mb: 716.8,
+                },
+                WorkerMemory {
+                    worker: 1,
+                    capacity_mb: 2048,
+                    peak_used_mb: 2048,
+                    mean_used_mb: 1024.0,
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn idle_gigabyte_for_ten_seconds_wastes_ten_gb_s() {
+        // 1024 MB idle from 0 to the end at 10 s: 1 GB x 10 s.
+        let mut metrics = Metrics::new();
+        metrics.memory(0, WorkerId(0), &fixture::memory(4096, 0, 1024, 0));
+        metrics.end(10 * S);
+        let m = metrics.summary().memory;
+        assert_eq!(
+            (m.wasted_gb_s, m.idle_gb_s, m.paused_gb_s),
+            (10.0, 10.0, 0.0)
+        );
+        assert_eq!(m.workers[0].mean_used_mb, 1024.0);
+        assert_eq!(m.workers[0].capacity_mb, 4096);
+    }
+
+    #[test]
+    fn summary_before_the_end_credits_up_to_the_latest_call() {
+        // Paused 2048 MB from 1 s; the latest call is a sandbox event at 3 s, so 2 GB x 2 s = 4.
+        let mut metrics = Metrics::new();
+        metrics.memory(S, WorkerId(0), &fixture::memory(4096, 0, 0, 2048));
+        metrics.sandbox(
+            3 * S,
+            WorkerId(0),
+            SandboxEvent::Paused {
+                function: workloads::FunctionId(0),
+            },
+        );
+        let s = metrics.summary();
+        assert_eq!((s.span_s, s.memory.paused_gb_s), (3.0, 4.0));
+    }
+
+    #[test]
+    fn sandbox_events() {
+        let sb = scenario().sandboxes;
+        assert_eq!(
+            (sb.created, sb.paused, sb.unpaused, sb.destroyed),
+            (3, 2, 1, 4)
+        );
+        let reasons: Vec<_> = sb.destroyed_by_reason.into_iter().collect();
+        assert_eq!(
+            reasons,
+            [
+                ("crashed", 0),
+                ("evicted", 1),
+                ("expired", 1),
+                ("not-kept", 0),
+                ("shutdown", 2)
+            ]
+        );
+    }
+
+    #[test]
+    fn empty_run_has_zeros_not_nans() {
+        let s = Metrics::new().summary();
+        assert_eq!(s.starts.cold_start_ratio, 0.0);
+        assert_eq!(s.latency_ms.mean, 0.0);
+        assert_eq!(s.phases_ms.exec.mean, 0.0);
+        assert_eq!(s.cold_start_per_app.p75_pct, 0.0);
+        assert_eq!(s.memory.mean_worker_mean_used_mb, 0.0);
+    }
+}

@@ -1,0 +1,80 @@
+//! The seam between the control plane and a data plane.
+//!
+//! The controller issues commands; a backend carries them out and reports completions, each with
+//! the time it took. The simulated backend computes those times from a cost model; a real backend
+//! measures them on a host. The controller cannot tell which one it drives.
+//!
+//! Commands to one sandbox are carried out in the order they were issued: an invocation started
+//! right after an unpause runs once the unpause is done.
+
+use workloads::Time;
+
+use crate::platform::SandboxId;
+
+/// What a sandbox is created for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CreateRequest {
+    pub function: workloads::FunctionId,
+    pub worker: crate::WorkerId,
+    pub memory_mb: u32,
+}
+
+/// A timer the controller asked for. The generation lets the controller ignore timers it no
+/// longer wants instead of removing them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timer {
+    pub sandbox: SandboxId,
+    pub generation: u32,
+}
+
+/// Handle of an invocation the controller is tracking.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InvocationHandle(pub u32);
+
+/// A backend's report that something finished.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Completion {
+    /// The sandbox is ready to run invocations; creation and runtime initialization took `create`
+    /// and `init`.
+    SandboxReady {
+        sandbox: SandboxId,
+        create: Time,
+        init: Time,
+    },
+    /// The invocation's handler ran from `started` until now.
+    InvocationDone {
+        sandbox: SandboxId,
+        invocation: InvocationHandle,
+        started: Time,
+    },
+    /// A timer set with [`Backend::set_timer`] fired.
+    Timer(Timer),
+}
+
+/// The commands a data plane carries out for the controller.
+pub trait Backend {
+    /// Creates a sandbox; reports [`Completion::SandboxReady`].
+    fn create_sandbox(&mut self, now: Time, sandbox: SandboxId, request: &CreateRequest);
+
+    /// Runs an invocation for `duration` (its trace execution time) in a sandbox that is ready or
+    /// about to be; reports [`Completion::InvocationDone`].
+    fn start_invocation(
+        &mut self,
+        now: Time,
+        sandbox: SandboxId,
+        invocation: InvocationHandle,
+        duration: Time,
+    );
+
+    /// Freezes a sandbox. Nothing is reported: a paused sandbox only matters when it is used again.
+    fn pause(&mut self, now: Time, sandbox: SandboxId);
+
+    /// Thaws a paused sandbox. Nothing is reported; an invocation started after it waits for it.
+    fn unpause(&mut self, now: Time, sandbox: SandboxId);
+
+    /// Destroys a sandbox and frees its resources. Nothing is reported.
+    fn destroy(&mut self, now: Time, sandbox: SandboxId);
+
+    /// Asks for [`Completion::Timer`] at time `at`.
+    fn set_timer(&mut self, at: Time, timer: Timer);
+}

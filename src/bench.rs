@@ -1,0 +1,219 @@
+//! `lambdasim bench`: simulation throughput and memory on a fixed synthetic scenario.
+//!
+//! The scenario is fixed so that numbers are comparable across commits: 1000 functions in 400
+//! apps, Zipf 1.0, 500 invocations per second, on 100 workers with 4 GB each, a 10-minute
+//! keep-alive and the least-loaded scheduler. Each measurement runs in a child process, so that
+//! its peak resident memory (`VmHWM`) is its own. The baseline, in the same run, is generating
+//! the workload alone: the difference is the cost of simulating it.
+//!
+//! The simulations are run at several trace lengths: if memory is O(functions + live sandboxes)
+//! as designed, peak memory stays flat while the trace gets longer.
+
+use std::fmt::Write as _;
+use std::process::Command;
+use std::time::Instant;
+
+use analysis::Metrics;
+use clap::Args;
+use policies::{KeepAliveConfig, SchedulerConfig};
+use workloads::Duration;
+use workloads::synthetic::SyntheticSpec;
+
+use crate::scenario::{RawCluster, RawPolicies, RawScenario, RawWorkload};
+use crate::{Error, load_workload};
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Trace lengths to simulate, comma separated.
+    #[arg(long, value_delimiter = ',', default_value = "1h,4h,16h")]
+    lengths: Vec<Duration>,
+    /// Runs per length; the fastest is reported.
+    #[arg(long, default_value_t = 3)]
+    repeat: u32,
+    /// Internal: run one measurement in this process and print it as one line.
+    #[arg(long, hide = true, value_parser = ["simulate", "generate"])]
+    child: Option<String>,
+    /// Internal: trace length of the child's measurement.
+    #[arg(long, hide = true)]
+    length: Option<Duration>,
+}
+
+/// The benchmark scenario for a trace of `length`.
+pub fn scenario(length: Duration) -> RawScenario {
+    RawScenario {
+        seed: 1,
+        cluster: RawCluster {
+            workers: 100,
+            memory_mb: 4096,
+            cores: 16,
+            ..RawCluster::default()
+        },
+        costs: Default::default(),
+        policies: RawPolicies {
+            keep_alive: KeepAliveConfig::Ttl {
+                idle: Duration::from_mins(10),
+            },
+            scheduler: SchedulerConfig::LeastLoaded,
+        },
+        workload: RawWorkload::Synthetic(SyntheticSpec {
+            functions: 1000,
+            apps: 400,
+            duration: length,
+            rate: 500.0,
+            zipf: 1.0,
+            ..SyntheticSpec::default()
+        }),
+    }
+}
+
+/// One measurement.
+#[derive(Clone, Copy, Debug)]
+struct Sample {
+    invocations: u64,
+    events: u64,
+    seconds: f64,
+    peak_rss_kb: u64,
+}
+
+fn peak_rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn measure(kind: &str, length: Duration) -> Result<Sample, Error> {
+    let scenario = scenario(length).validate()?;
+    match kind {
+        "generate" => {
+            let workload = load_workload(&scenario)?;
+            let started = Instant::now();
+            let mut invocations = 0u64;
+            let mut checksum = 0u64;
+            for inv in workload.invocations {
+                let inv = inv.map_err(|e| Error::Input(e.to_string()))?;
+                invocations += 1;
+                checksum = checksum.wrapping_add(inv.duration);
+            }
+            std::hint::black_box(checksum);
+            Ok(Sample {
+                invocations,
+                events: invocations,
+                seconds: started.elapsed().as_secs_f64(),
+                peak_rss_kb: peak_rss_kb(),
+            })
+        }
+        _ => {
+            let result = crate::run(&scenario, None)?;
+            std::hint::black_box(Metrics::new());
+            Ok(Sample {
+                invocations: result.stats.invocations,
+                events: result.stats.events,
+                seconds: result.elapsed_secs,
+                peak_rss_kb: peak_rss_kb(),
+            })
+        }
+    }
+}
+
+fn spawn(kind: &str, length: Duration) -> Result<Sample, Error> {
+    let exe = std::env::current_exe()
+        .map_err(|e| Error::Output(format!("cannot find the lambdasim executable: {e}")))?;
+    let out = Command::new(exe)
+        .args(["bench", "--child", kind, "--length", &length.to_string()])
+        .output()
+        .map_err(|e| Error::Output(format!("cannot start a benchmark process: {e}")))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let fields: Vec<&str> = text.split_whitespace().collect();
+    let parse = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
+    match (parse(0), parse(1), parse(2), parse(3)) {
+        (Some(i), Some(e), Some(s), Some(p)) if out.status.success() => Ok(Sample {
+            invocations: i as u64,
+            events: e as u64,
+            seconds: s,
+            peak_rss_kb: p as u64,
+        }),
+        _ => Err(Error::Output(format!(
+            "benchmark process failed: {}{}",
+            text,
+            String::from_utf8_lossy(&out.stderr)
+        ))),
+    }
+}
+
+fn best_of(kind: &str, length: Duration, repeat: u32) -> Result<Sample, Error> {
+    let mut best: Option<Sample> = None;
+    for _ in 0..repeat.max(1) {
+        let s = spawn(kind, length)?;
+        if best.is_none_or(|b| s.seconds < b.seconds) {
+            best = Some(s);
+        }
+    }
+    Ok(best.expect("at least one run"))
+}
+
+/// Runs the benchmark (or, with `--child`, one measurement) and returns the report text.
+pub fn run(args: &BenchArgs) -> Result<String, Error> {
+    if let Some(kind) = &args.child {
+        let length = args.length.unwrap_or(Duration(4 * 3_600_000_000));
+        let s = measure(kind, length)?;
+        return Ok(format!(
+            "{} {} {:.6} {}\n",
+            s.invocations, s.events, s.seconds, s.peak_rss_kb
+        ));
+    }
+    let mut report = String::new();
+    let _ = writeln!(
+        report,
+        "lambdasim bench: 1000 functions in 400 apps, 500 invocations/s, 100 workers x 4096 MB,"
+    );
+    let _ = writeln!(
+        report,
+        "keep-alive ttl(idle=10m), scheduler least-loaded, seed 1; best of {} runs, one process each\n",
+        args.repeat.max(1)
+    );
+    let _ = writeln!(
+        report,
+        "{:<22} {:>7} {:>12} {:>12} {:>9} {:>11} {:>11} {:>10}",
+        "measurement",
+        "trace",
+        "invocations",
+        "events",
+        "seconds",
+        "M inv/s",
+        "M events/s",
+        "peak MB"
+    );
+    let mut rows = Vec::new();
+    for &length in &args.lengths {
+        rows.push((
+            "generate only (baseline)",
+            length,
+            best_of("generate", length, args.repeat)?,
+        ));
+        rows.push((
+            "simulate",
+            length,
+            best_of("simulate", length, args.repeat)?,
+        ));
+    }
+    for (name, length, s) in rows {
+        let _ = writeln!(
+            report,
+            "{:<22} {:>7} {:>12} {:>12} {:>9.3} {:>11.2} {:>11.2} {:>10.1}",
+            name,
+            length.to_string(),
+            s.invocations,
+            s.events,
+            s.seconds,
+            s.invocations as f64 / s.seconds / 1e6,
+            s.events as f64 / s.seconds / 1e6,
+            s.peak_rss_kb as f64 / 1024.0
+        );
+    }
+    Ok(report)
+}

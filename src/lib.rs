@@ -1,0 +1,116 @@
+//! lambdasim: replay serverless invocation traces against keep-alive and scheduling policies on
+//! a discrete-event model of an OpenLambda-style cluster.
+//!
+//! This crate wires the library crates together for the command line: scenario files
+//! ([`scenario`]), running one simulation ([`run`]) and the throughput benchmark ([`bench`]).
+
+pub mod bench;
+pub mod scenario;
+pub mod spec;
+
+use std::io::Write;
+use std::time::Instant;
+
+use analysis::{CsvRecords, Metrics, Summary};
+use sim::record::Tee;
+use sim::{Controller, RunStats, SimBackend, SimError, simulate};
+use workloads::Workload;
+
+use scenario::{RawWorkload, Scenario};
+
+/// A failure the user can act on. `Input` errors (bad scenario, flags or trace files) exit with
+/// code 2, everything else with 1.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Input(String),
+    #[error("{0}")]
+    Output(String),
+}
+
+impl Error {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Input(_) => 2,
+            Error::Output(_) => 1,
+        }
+    }
+}
+
+/// What one simulation produced.
+#[derive(Debug)]
+pub struct RunResult {
+    pub summary: Summary,
+    pub stats: RunStats,
+    /// Wall-clock time of the simulation proper, in seconds (not part of any saved output, so
+    /// that outputs stay reproducible).
+    pub elapsed_secs: f64,
+}
+
+/// Seeds for independent consumers of randomness, derived from the scenario seed with
+/// SplitMix64 so that, say, the random scheduler's choices do not echo the workload generator's.
+pub fn derive_seed(seed: u64, stream: u64) -> u64 {
+    let mut z = seed ^ stream.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+const SCHEDULER_STREAM: u64 = 1;
+
+/// Builds the scenario's workload: generates it or opens the trace.
+pub fn load_workload(scenario: &Scenario) -> Result<Workload, Error> {
+    match &scenario.workload {
+        RawWorkload::Synthetic(spec) => spec
+            .build(scenario.seed)
+            .map_err(|e| Error::Input(format!("workload: {e}"))),
+        RawWorkload::Native(spec) => {
+            workloads::native::read(&spec.dir).map_err(|e| Error::Input(e.to_string()))
+        }
+    }
+}
+
+/// Runs one simulation of `scenario`, writing per-invocation records to `records` if given.
+pub fn run(scenario: &Scenario, records: Option<&mut dyn Write>) -> Result<RunResult, Error> {
+    let workload = load_workload(scenario)?;
+    let mut controller = Controller::new(
+        workload.catalog,
+        &scenario.controller,
+        scenario.keep_alive.build(),
+        scenario
+            .scheduler
+            .build(derive_seed(scenario.seed, SCHEDULER_STREAM)),
+    );
+    let mut backend = SimBackend::new(scenario.costs);
+    let mut metrics = Metrics::new();
+    let started = Instant::now();
+    let stats = match records {
+        None => simulate(
+            &mut controller,
+            &mut backend,
+            workload.invocations,
+            &mut metrics,
+        ),
+        Some(out) => {
+            let mut csv = CsvRecords::new(out);
+            let stats = simulate(
+                &mut controller,
+                &mut backend,
+                workload.invocations,
+                &mut Tee(&mut metrics, &mut csv),
+            );
+            csv.finish()
+                .map_err(|e| Error::Output(format!("cannot write records: {e}")))?;
+            stats
+        }
+    }
+    .map_err(|e| match e {
+        SimError::Workload(w) => Error::Input(w.to_string()),
+        other => Error::Input(other.to_string()),
+    })?;
+    Ok(RunResult {
+        summary: metrics.summary(),
+        stats,
+        elapsed_secs: started.elapsed().as_secs_f64(),
+    })
+}

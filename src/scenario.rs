@@ -1,0 +1,263 @@
+//! Scenario files: what to simulate, in two stages as ripgrep does with its flags. [`RawScenario`]
+//! is exactly what serde reads from TOML (unknown fields are errors); [`Scenario`] is the
+//! validated, typed configuration a run is built from. Command-line flags are applied to the raw
+//! form, so a flag and a file field go through the same checks.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use policies::{KeepAliveConfig, SchedulerConfig};
+use serde::{Deserialize, Serialize};
+use sim::{ControllerConfig, CostModel, QueueMode, WorkerSpec};
+use workloads::synthetic::SyntheticSpec;
+
+use crate::Error;
+
+/// The scenario `lambdasim run` simulates when given no file: a day of an Azure-like synthetic
+/// workload on a small cluster.
+pub const DEFAULT_SCENARIO: &str = include_str!("../scenarios/default.toml");
+
+/// A scenario file as written.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScenario {
+    /// Seeds every random choice: the workload generator and randomized policies.
+    #[serde(default)]
+    pub seed: u64,
+    #[serde(default)]
+    pub cluster: RawCluster,
+    #[serde(default)]
+    pub costs: CostModel,
+    #[serde(default)]
+    pub policies: RawPolicies,
+    #[serde(default)]
+    pub workload: RawWorkload,
+}
+
+/// `[cluster]`: identical workers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawCluster {
+    pub workers: u32,
+    /// Memory of each worker for sandboxes, in MB.
+    pub memory_mb: u64,
+    pub cores: u32,
+    /// Invocations one sandbox runs at once (functions may override it in native traces).
+    pub concurrency: u32,
+    /// `"queue"`: wait in the worker's FIFO queue when memory is short; `"drop"`: drop at once.
+    pub queue: QueueKind,
+    /// Invocations a worker's queue holds before it drops.
+    pub queue_capacity: u32,
+}
+
+impl Default for RawCluster {
+    fn default() -> Self {
+        RawCluster {
+            workers: 4,
+            memory_mb: 8192,
+            cores: 8,
+            concurrency: 1,
+            queue: QueueKind::Queue,
+            queue_capacity: 1000,
+        }
+    }
+}
+
+/// What happens to an invocation that finds no memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum QueueKind {
+    Queue,
+    Drop,
+}
+
+/// `[policies]`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawPolicies {
+    pub keep_alive: KeepAliveConfig,
+    pub scheduler: SchedulerConfig,
+}
+
+/// `[workload]`: where invocations come from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum RawWorkload {
+    /// Generated from the Azure 2019 fits (see `workloads::synthetic`).
+    Synthetic(SyntheticSpec),
+    /// lambdasim's own trace format: a directory with `functions.csv` and `invocations.csv`.
+    Native(NativeSpec),
+}
+
+impl Default for RawWorkload {
+    fn default() -> Self {
+        RawWorkload::Synthetic(SyntheticSpec::default())
+    }
+}
+
+/// A native trace on disk.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NativeSpec {
+    /// The trace directory; relative paths are taken from the scenario file's directory.
+    pub dir: PathBuf,
+}
+
+/// A validated scenario, ready to run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scenario {
+    pub seed: u64,
+    pub controller: ControllerConfig,
+    pub costs: CostModel,
+    pub keep_alive: KeepAliveConfig,
+    pub scheduler: SchedulerConfig,
+    pub workload: RawWorkload,
+    /// The raw form, for writing the effective scenario next to the results.
+    pub raw: RawScenario,
+}
+
+impl RawScenario {
+    /// Parses TOML text; `origin` names the file in messages.
+    pub fn parse(text: &str, origin: &str) -> Result<Self, Error> {
+        toml::from_str(text).map_err(|e| Error::Input(format!("{origin}: {e}")))
+    }
+
+    /// Reads a scenario file. Relative trace paths in it are made relative to its directory.
+    pub fn load(path: &Path) -> Result<Self, Error> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::Input(format!("cannot read scenario {}: {e}", path.display())))?;
+        let mut raw = Self::parse(&text, &path.display().to_string())?;
+        if let RawWorkload::Native(spec) = &mut raw.workload
+            && spec.dir.is_relative()
+        {
+            let base = path.parent().unwrap_or(Path::new(""));
+            spec.dir = base.join(&spec.dir);
+        }
+        Ok(raw)
+    }
+
+    /// The embedded default scenario.
+    pub fn default_scenario() -> Self {
+        Self::parse(DEFAULT_SCENARIO, "embedded default scenario")
+            .expect("the embedded default scenario parses")
+    }
+
+    /// Checks every value and builds the typed scenario. Messages name the field, the value and
+    /// what is allowed.
+    pub fn validate(self) -> Result<Scenario, Error> {
+        let c = &self.cluster;
+        let positive = |field: &str, value: u64| {
+            if value == 0 {
+                Err(Error::Input(format!(
+                    "cluster.{field} must be a positive integer, got 0"
+                )))
+            } else {
+                Ok(())
+            }
+        };
+        positive("workers", u64::from(c.workers))?;
+        positive("memory_mb", c.memory_mb)?;
+        positive("cores", u64::from(c.cores))?;
+        positive("concurrency", u64::from(c.concurrency))?;
+        if c.queue == QueueKind::Queue {
+            positive("queue_capacity", u64::from(c.queue_capacity))?;
+        }
+        self.policies
+            .keep_alive
+            .validate()
+            .map_err(|e| Error::Input(format!("policies.{e}")))?;
+        let costs = &self.costs;
+        if costs.create.micros() + costs.init.micros() == 0 {
+            return Err(Error::Input(
+                "costs.create and costs.init are both 0s: a cold start would cost nothing; give at least one a duration"
+                    .to_string(),
+            ));
+        }
+        match &self.workload {
+            RawWorkload::Synthetic(spec) => spec
+                .validate()
+                .map_err(|e| Error::Input(format!("workload: {e}")))?,
+            RawWorkload::Native(spec) => {
+                if spec.dir.as_os_str().is_empty() {
+                    return Err(Error::Input(
+                        "workload.dir must name a trace directory".to_string(),
+                    ));
+                }
+            }
+        }
+        let worker = WorkerSpec {
+            memory_mb: c.memory_mb,
+            cores: c.cores,
+        };
+        Ok(Scenario {
+            seed: self.seed,
+            controller: ControllerConfig {
+                workers: vec![worker; c.workers as usize],
+                concurrency: c.concurrency,
+                queue: match c.queue {
+                    QueueKind::Queue => QueueMode::Queue {
+                        capacity: c.queue_capacity,
+                    },
+                    QueueKind::Drop => QueueMode::Drop,
+                },
+            },
+            costs: self.costs,
+            keep_alive: self.policies.keep_alive.clone(),
+            scheduler: self.policies.scheduler.clone(),
+            workload: self.workload.clone(),
+            raw: self,
+        })
+    }
+
+    /// The scenario as TOML, for saving next to results.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("a scenario serializes to TOML")
+    }
+}
+
+impl Scenario {
+    /// One line per setting, for the header of a run's output.
+    pub fn describe(&self) -> String {
+        let r = &self.raw;
+        let c = &r.cluster;
+        let mut s = String::new();
+        let queue = match c.queue {
+            QueueKind::Queue => format!("queue up to {}", c.queue_capacity),
+            QueueKind::Drop => "drop".to_string(),
+        };
+        let _ = writeln!(
+            s,
+            "cluster     {} workers x {} MB, {} cores; {} invocation(s) per sandbox; when memory is short: {}",
+            c.workers, c.memory_mb, c.cores, c.concurrency, queue
+        );
+        let _ = writeln!(
+            s,
+            "policies    keep-alive {}, scheduler {}",
+            self.keep_alive.label(),
+            self.scheduler.label()
+        );
+        let k = &self.costs;
+        let _ = writeln!(
+            s,
+            "costs       create {}, init {}, dispatch {}, pause {}, unpause {}",
+            k.create, k.init, k.dispatch, k.pause, k.unpause
+        );
+        match &self.workload {
+            RawWorkload::Synthetic(w) => {
+                let diurnal = match &w.diurnal {
+                    Some(d) => format!(", diurnal amplitude {} peaking at {}", d.amplitude, d.peak),
+                    None => String::new(),
+                };
+                let _ = writeln!(
+                    s,
+                    "workload    synthetic: {} functions in {} apps, {} at {}/s (Zipf {}){diurnal}, seed {}",
+                    w.functions, w.apps, w.duration, w.rate, w.zipf, self.seed
+                );
+            }
+            RawWorkload::Native(n) => {
+                let _ = writeln!(s, "workload    native trace {}", n.dir.display());
+            }
+        }
+        s
+    }
+}

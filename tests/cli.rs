@@ -1,0 +1,283 @@
+//! The `lambdasim` command line: the main job, outputs, determinism and errors on bad input.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// A fresh directory under the system's temporary directory, removed when dropped.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> Self {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("lambdasim-test-{}-{n}-{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn lambdasim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lambdasim"))
+        .args(args)
+        .output()
+        .expect("lambdasim runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Runs and expects exit code 2 with every `needles` in the error message.
+fn fails_with(args: &[&str], needles: &[&str]) {
+    let o = lambdasim(args);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+    for n in needles {
+        assert!(err.contains(n), "{args:?}: expected {n:?} in: {err}");
+    }
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn run_with_no_arguments_simulates_the_default_day_and_prints_a_summary() {
+    let o = lambdasim(&["run"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    for needle in [
+        "200 functions in 80 apps, 1d at 20/s",
+        "keep-alive ttl(idle=10m), scheduler least-loaded",
+        "cold",
+        "p99",
+        "GB-s",
+    ] {
+        assert!(out.contains(needle), "expected {needle:?} in:\n{out}");
+    }
+}
+
+#[test]
+fn same_scenario_and_seed_give_byte_identical_summary_and_records() {
+    let a = TempDir::new("det-a");
+    let b = TempDir::new("det-b");
+    let args = |dir: &Path| {
+        vec![
+            "run".to_string(),
+            "--duration".into(),
+            "2h".into(),
+            "--memory-mb".into(),
+            "2048".into(),
+            "--scheduler".into(),
+            "random".into(),
+            "--seed".into(),
+            "11".into(),
+            "--out".into(),
+            dir.display().to_string(),
+            "--records".into(),
+        ]
+    };
+    for dir in [a.path(), b.path()] {
+        let args = args(dir);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = lambdasim(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    for file in ["summary.json", "records.csv", "scenario.toml"] {
+        let x = fs::read(a.path().join(file)).unwrap();
+        let y = fs::read(b.path().join(file)).unwrap();
+        assert!(!x.is_empty(), "{file} is empty");
+        assert!(x == y, "{file} differs between identical runs");
+    }
+    // A different seed gives a different run.
+    let c = TempDir::new("det-c");
+    let mut other = args(c.path());
+    other[8] = "12".into();
+    let other: Vec<&str> = other.iter().map(String::as_str).collect();
+    assert!(lambdasim(&other).status.success());
+    assert_ne!(
+        fs::read(a.path().join("summary.json")).unwrap(),
+        fs::read(c.path().join("summary.json")).unwrap()
+    );
+}
+
+#[test]
+fn a_generated_native_trace_replays_to_the_same_summary_as_its_synthetic_source() {
+    let dir = TempDir::new("native");
+    let trace = dir.path().join("trace");
+    let trace_arg = trace.display().to_string();
+    let common = ["--duration", "1h", "--rate", "5", "--seed", "3"];
+    let mut gen_args = vec!["generate", "--out", &trace_arg];
+    gen_args.extend(common);
+    let o = lambdasim(&gen_args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(trace.join("functions.csv").exists());
+
+    let synthetic = dir.path().join("synthetic");
+    let synthetic_arg = synthetic.display().to_string();
+    let mut run_args = vec!["run", "--out", &synthetic_arg];
+    run_args.extend(common);
+    assert!(lambdasim(&run_args).status.success());
+
+    let replayed = dir.path().join("replayed");
+    let replayed_arg = replayed.display().to_string();
+    let o = lambdasim(&["run", "--trace", &trace_arg, "--out", &replayed_arg]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        fs::read_to_string(synthetic.join("summary.json")).unwrap(),
+        fs::read_to_string(replayed.join("summary.json")).unwrap()
+    );
+}
+
+#[test]
+fn records_csv_has_the_documented_header_and_one_row_per_invocation() {
+    let dir = TempDir::new("records");
+    let out = dir.path().display().to_string();
+    let o = lambdasim(&[
+        "run",
+        "--duration",
+        "30m",
+        "--rate",
+        "2",
+        "--out",
+        &out,
+        "--records",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let total = summary["invocations"]["total"].as_u64().unwrap();
+    let csv = fs::read_to_string(dir.path().join("records.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some(
+            "id,function,app,worker,arrival_us,start_us,end_us,start_kind,queue_us,create_us,install_us,import_us,init_us,exec_us,outcome,reason"
+        )
+    );
+    assert_eq!(lines.count() as u64, total);
+    assert!(
+        total > 3000,
+        "30 minutes at 2/s is about 3600 invocations, got {total}"
+    );
+}
+
+#[test]
+fn unknown_policy_names_are_rejected_with_the_allowed_names() {
+    fails_with(
+        &["run", "--keep-alive", "forever"],
+        &[
+            "--keep-alive",
+            "unknown variant `forever`",
+            "`ttl`",
+            "`lru`",
+        ],
+    );
+    fails_with(
+        &["run", "--scheduler", "fastest"],
+        &["--scheduler", "`least-loaded`", "`hash`"],
+    );
+}
+
+#[test]
+fn impossible_parameters_are_rejected_naming_the_field() {
+    fails_with(
+        &["run", "--memory-mb", "0"],
+        &["cluster.memory_mb must be a positive integer"],
+    );
+    fails_with(&["run", "--workers", "0"], &["cluster.workers"]);
+    fails_with(&["run", "--rate", "-3"], &["rate", "-3"]);
+    fails_with(
+        &["run", "--keep-alive", "ttl,idle=0s"],
+        &["keep_alive.idle"],
+    );
+    fails_with(&["run", "--duration", "10"], &["unit is missing"]);
+}
+
+#[test]
+fn scenario_files_are_checked_field_by_field() {
+    let dir = TempDir::new("scenario");
+    let bad_field = dir.path().join("bad-field.toml");
+    fs::write(
+        &bad_field,
+        "seed = 1\n[cluster]\nworkers = 2\nmemroy_mb = 100\n",
+    )
+    .unwrap();
+    fails_with(
+        &["run", "--config", &bad_field.display().to_string()],
+        &[
+            "bad-field.toml",
+            "line 4",
+            "unknown field `memroy_mb`",
+            "memory_mb",
+        ],
+    );
+    let bad_kind = dir.path().join("bad-kind.toml");
+    fs::write(
+        &bad_kind,
+        "[policies]\nkeep_alive = { kind = \"ttl\", idle = 5 }\n",
+    )
+    .unwrap();
+    fails_with(
+        &["run", "--config", &bad_kind.display().to_string()],
+        &["bad-kind.toml", "line 2", "duration"],
+    );
+    fails_with(
+        &["run", "--config", "/nonexistent/scenario.toml"],
+        &["cannot read scenario /nonexistent/scenario.toml"],
+    );
+    // A file with every field at its default runs.
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/default.toml");
+    let o = lambdasim(&[
+        "run",
+        "--config",
+        &example.display().to_string(),
+        "--duration",
+        "10m",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
+fn malformed_traces_are_reported_with_file_and_line() {
+    let dir = TempDir::new("bad-trace");
+    let trace = dir.path();
+    fs::write(
+        trace.join("functions.csv"),
+        "function,app,memory_mb,concurrency\nf0,a0,128,\nf1,a0,256,\n",
+    )
+    .unwrap();
+    fs::write(
+        trace.join("invocations.csv"),
+        "function,arrival_us,duration_us\nf0,0,1000\nf1,5,1000\nf2,9,1000\n",
+    )
+    .unwrap();
+    let arg = trace.display().to_string();
+    fails_with(
+        &["run", "--trace", &arg],
+        &["invocations.csv", "line 4", "f2"],
+    );
+    fails_with(
+        &["run", "--trace", "/nonexistent/trace"],
+        &["/nonexistent/trace"],
+    );
+    fails_with(
+        &["run", "--trace", &arg, "--rate", "3"],
+        &["--rate", "native trace"],
+    );
+}

@@ -1,0 +1,178 @@
+//! Helpers: tiny hand-made workloads and a sink that keeps everything it is told.
+
+use policies::{KeepAliveConfig, SchedulerConfig};
+use sim::record::{MemoryState, RunInfo, SandboxEvent};
+use sim::{
+    Controller, ControllerConfig, CostModel, KeepAlive, QueueMode, Record, RecordSink, RunStats,
+    SimBackend, WorkerId, WorkerSpec, simulate,
+};
+use workloads::{App, AppId, Catalog, Function, FunctionId, Invocation, Time};
+
+pub const MS: Time = 1_000;
+pub const SEC: Time = 1_000_000;
+pub const MIN: Time = 60 * SEC;
+
+/// Functions given as (app, memory MB); names f0, f1, ... and apps a0, a1, ...
+pub fn catalog(functions: &[(u32, u32)]) -> Catalog {
+    let apps = functions.iter().map(|&(a, _)| a).max().map_or(0, |m| m + 1);
+    Catalog {
+        functions: functions
+            .iter()
+            .enumerate()
+            .map(|(i, &(app, memory_mb))| Function {
+                name: format!("f{i}"),
+                app: AppId(app),
+                memory_mb,
+                concurrency: None,
+            })
+            .collect(),
+        apps: (0..apps)
+            .map(|a| App {
+                name: format!("a{a}"),
+            })
+            .collect(),
+    }
+}
+
+pub fn inv(function: u32, arrival: Time, duration: Time) -> Invocation {
+    Invocation {
+        function: FunctionId(function),
+        arrival,
+        duration,
+    }
+}
+
+/// 10 ms create, 25 ms init, 1 ms dispatch, pause and unpause: the defaults, spelled out so
+/// that the tests' arithmetic does not depend on them.
+pub fn costs() -> CostModel {
+    CostModel {
+        create: workloads::Duration(10 * MS),
+        init: workloads::Duration(25 * MS),
+        dispatch: workloads::Duration(MS),
+        pause: workloads::Duration(MS),
+        unpause: workloads::Duration(MS),
+    }
+}
+
+/// Everything a run reported, in order.
+#[derive(Default)]
+pub struct Collect {
+    pub capacity: Vec<u64>,
+    pub records: Vec<Record>,
+    pub memory: Vec<(Time, WorkerId, MemoryState)>,
+    pub sandboxes: Vec<(Time, WorkerId, SandboxEvent)>,
+    pub end: Option<Time>,
+}
+
+impl RecordSink for Collect {
+    fn begin(&mut self, info: &RunInfo<'_>) {
+        self.capacity = info.worker_memory_mb.to_vec();
+    }
+    fn invocation(&mut self, record: &Record) {
+        self.records.push(*record);
+    }
+    fn memory(&mut self, now: Time, worker: WorkerId, state: &MemoryState) {
+        self.memory.push((now, worker, *state));
+    }
+    fn sandbox(&mut self, now: Time, worker: WorkerId, event: SandboxEvent) {
+        self.sandboxes.push((now, worker, event));
+    }
+    fn end(&mut self, now: Time) {
+        self.end = Some(now);
+    }
+}
+
+impl Collect {
+    /// The record of invocation `id`.
+    pub fn record(&self, id: u64) -> &Record {
+        self.records
+            .iter()
+            .find(|r| r.id == id)
+            .unwrap_or_else(|| panic!("no record for invocation {id}"))
+    }
+
+    /// Start kinds in invocation order ("cold", "warm", ...; "dropped" for dropped ones).
+    pub fn kinds(&self) -> Vec<&'static str> {
+        let mut recs = self.records.clone();
+        recs.sort_by_key(|r| r.id);
+        recs.iter()
+            .map(|r| r.start_kind.map_or("dropped", |k| k.as_str()))
+            .collect()
+    }
+
+    /// (function, reason) of every destroyed sandbox, in order.
+    pub fn destroyed(&self) -> Vec<(u32, &'static str)> {
+        self.sandboxes
+            .iter()
+            .filter_map(|(_, _, e)| match e {
+                SandboxEvent::Destroyed { function, reason } => Some((function.0, reason.as_str())),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// A small cluster run with explicit policies.
+pub struct Setup {
+    pub catalog: Catalog,
+    pub workers: Vec<WorkerSpec>,
+    pub concurrency: u32,
+    pub queue: QueueMode,
+    pub costs: CostModel,
+}
+
+impl Setup {
+    pub fn new(catalog: Catalog, workers: usize, memory_mb: u64) -> Self {
+        Setup {
+            catalog,
+            workers: vec![
+                WorkerSpec {
+                    memory_mb,
+                    cores: 4
+                };
+                workers
+            ],
+            concurrency: 1,
+            queue: QueueMode::Queue { capacity: 100 },
+            costs: costs(),
+        }
+    }
+
+    pub fn run(
+        &self,
+        keep_alive: KeepAliveConfig,
+        scheduler: SchedulerConfig,
+        invocations: Vec<Invocation>,
+    ) -> (Collect, RunStats) {
+        self.run_with(keep_alive.build(), scheduler, invocations)
+    }
+
+    pub fn run_with(
+        &self,
+        keep_alive: Box<dyn KeepAlive>,
+        scheduler: SchedulerConfig,
+        invocations: Vec<Invocation>,
+    ) -> (Collect, RunStats) {
+        let config = ControllerConfig {
+            workers: self.workers.clone(),
+            concurrency: self.concurrency,
+            queue: self.queue,
+        };
+        let mut controller = Controller::new(
+            self.catalog.clone(),
+            &config,
+            keep_alive,
+            scheduler.build(7),
+        );
+        let mut backend = SimBackend::new(self.costs);
+        let mut sink = Collect::default();
+        let stats = simulate(
+            &mut controller,
+            &mut backend,
+            invocations.into_iter().map(Ok),
+            &mut sink,
+        )
+        .expect("the simulation runs");
+        (sink, stats)
+    }
+}
