@@ -174,7 +174,7 @@ impl Controller {
         });
         self.next_id += 1;
         self.in_flight += 1;
-        self.platform.worker_mut(worker).in_flight += 1;
+        self.platform.add_in_flight(worker, 1);
 
         if let Some(sandbox) = self.find_reusable(function, worker) {
             self.start_in(now, handle, sandbox, backend);
@@ -225,10 +225,9 @@ impl Controller {
                 p.init = init;
                 let duration = p.duration;
                 let sb = self.platform.sandbox_mut(sandbox);
-                sb.running = 1;
                 sb.uses = 1;
                 sb.last_used = now;
-                self.platform.set_state(sandbox, SandboxState::Running);
+                self.platform.transition(sandbox, SandboxState::Running, 1);
                 backend.start_invocation(now, sandbox, handle, duration);
             }
             Completion::InvocationDone {
@@ -248,17 +247,16 @@ impl Controller {
         sink: &mut S,
     ) {
         assert_eq!(self.in_flight, 0, "shutdown with invocations in flight");
-        for w in 0..self.platform.workers().len() {
-            let worker = WorkerId(w as u32);
-            let mut ids = self.platform.worker(worker).sandboxes().to_vec();
-            if ids.is_empty() {
-                continue;
+        let ids: Vec<(WorkerId, SandboxId)> = self
+            .platform
+            .all_sandboxes()
+            .map(|sb| (sb.worker, sb.id))
+            .collect();
+        for &(worker, id) in &ids {
+            self.destroy(now, id, DestroyReason::Shutdown, backend, sink);
+            if self.platform.worker(worker).sandboxes == 0 {
+                self.notify_memory(now, worker, sink);
             }
-            ids.sort_unstable();
-            for id in ids {
-                self.destroy(now, id, DestroyReason::Shutdown, backend, sink);
-            }
-            self.notify_memory(now, worker, sink);
         }
     }
 
@@ -279,30 +277,13 @@ impl Controller {
         let p = self.pending[handle.0 as usize];
         self.free_pending.push(handle.0);
         self.in_flight -= 1;
-        self.platform.worker_mut(p.worker).in_flight -= 1;
+        self.platform.add_in_flight(p.worker, -1);
         p
     }
 
-    /// A sandbox of `function` on `worker` that can take an invocation now: a running one with
-    /// room, else the most recently used idle one, else the most recently used paused one.
+    /// A sandbox of `function` on `worker` that can take an invocation now.
     fn find_reusable(&self, function: FunctionId, worker: WorkerId) -> Option<SandboxId> {
-        let mut best: Option<(u8, Time, SandboxId)> = None;
-        for &id in self.platform.sandboxes_of(function) {
-            let sb = self.platform.sandbox(id);
-            if sb.worker != worker || !sb.has_room() {
-                continue;
-            }
-            let rank = match sb.state {
-                SandboxState::Running => 2,
-                SandboxState::Idle => 1,
-                _ => 0,
-            };
-            let key = (rank, sb.last_used, id);
-            if best.is_none_or(|b| (key.0, key.1) > (b.0, b.1)) {
-                best = Some(key);
-            }
-        }
-        best.map(|(_, _, id)| id)
+        self.platform.reusable_on(function, worker)
     }
 
     /// Starts an invocation in an existing sandbox that has room.
@@ -326,11 +307,12 @@ impl Controller {
         p.placed = now;
         let duration = p.duration;
         let sb = self.platform.sandbox_mut(sandbox);
-        sb.running += 1;
         sb.uses += 1;
         sb.last_used = now;
         sb.deadline = None;
-        self.platform.set_state(sandbox, SandboxState::Running);
+        let running = sb.running + 1;
+        self.platform
+            .transition(sandbox, SandboxState::Running, running);
         backend.start_invocation(now, sandbox, handle, duration);
     }
 
@@ -442,8 +424,8 @@ impl Controller {
 
         let worker = p.worker;
         let sb = self.platform.sandbox_mut(sandbox);
-        sb.running -= 1;
         sb.last_used = now;
+        let running = sb.running - 1;
         let queued = &self.platform.worker(worker).queue;
         let waiting = queued
             .iter()
@@ -455,9 +437,14 @@ impl Controller {
                 .queue
                 .remove(pos)
                 .expect("position is in the queue");
+            self.platform
+                .transition(sandbox, SandboxState::Running, running);
             self.start_in(now, InvocationHandle(h), sandbox, backend);
-        } else if self.platform.sandbox(sandbox).running == 0 {
-            self.platform.set_state(sandbox, SandboxState::Idle);
+        } else if running > 0 {
+            self.platform
+                .transition(sandbox, SandboxState::Running, running);
+        } else {
+            self.platform.transition(sandbox, SandboxState::Idle, 0);
             let decision =
                 self.keep_alive
                     .on_idle(now, self.platform.sandbox(sandbox), &self.platform);

@@ -62,7 +62,15 @@ pub struct Sandbox {
     pub deadline: Option<Time>,
     /// When the pending timer for this sandbox fires, if one is pending.
     pub(crate) timer_at: Option<Time>,
+    /// Index of its (function, worker) pool.
+    pool: u32,
+    /// Neighbours in its worker's recency list of idle and paused sandboxes.
+    lru_prev: u32,
+    lru_next: u32,
 }
+
+/// End of a recency list.
+const NIL: u32 = u32::MAX;
 
 impl Sandbox {
     /// Whether one more invocation can start in it without creating anything.
@@ -92,13 +100,15 @@ pub struct Worker {
     pub id: WorkerId,
     pub memory: MemoryState,
     pub cores: u32,
-    /// Invocations assigned to this worker that have not ended: queued, waiting for a sandbox,
-    /// or running.
-    pub in_flight: u32,
     /// Invocations waiting for memory, oldest first (handles into the controller's table).
     pub(crate) queue: VecDeque<u32>,
-    /// Sandboxes on this worker, in no particular order.
-    pub(crate) sandboxes: Vec<SandboxId>,
+    /// Live sandboxes on this worker.
+    pub sandboxes: u32,
+    /// Ends of the recency list: idle and paused sandboxes in the order they became idle, which
+    /// is the order of their last use. Intrusive (the links live in the sandboxes), so keeping it
+    /// costs O(1) per state change and an LRU eviction walks only its victims.
+    lru_head: u32,
+    lru_tail: u32,
 }
 
 impl Worker {
@@ -106,14 +116,65 @@ impl Worker {
         self.queue.len()
     }
 
-    pub fn sandboxes(&self) -> &[SandboxId] {
-        &self.sandboxes
-    }
-
     /// Memory that running or starting sandboxes hold; the rest of the capacity is free or
     /// reclaimable by eviction.
     pub fn committed_mb(&self) -> u64 {
         self.memory.busy_mb
+    }
+}
+
+/// The sandboxes of one function on one worker that could take an invocation now, by kind.
+/// Finding a sandbox for an arrival is the hot path of every simulation, so it is a lookup in
+/// this index rather than a scan (a popular function can have hundreds of sandboxes).
+///
+/// `idle` and `paused` are in the order the sandboxes entered that state, so the last one is the
+/// most recently used; reuse takes it from the end in O(1).
+#[derive(Clone, Debug, Default)]
+struct Pool {
+    function: u32,
+    /// Position of its entry in the function's `reusable` list.
+    slot: u32,
+    /// Running sandboxes below their concurrency limit.
+    running: Vec<SandboxId>,
+    idle: Vec<SandboxId>,
+    paused: Vec<SandboxId>,
+}
+
+impl Pool {
+    fn list(&mut self, kind: Reuse) -> &mut Vec<SandboxId> {
+        match kind {
+            Reuse::Running => &mut self.running,
+            Reuse::Idle => &mut self.idle,
+            Reuse::Paused => &mut self.paused,
+        }
+    }
+}
+
+/// A function's entry for one worker.
+#[derive(Clone, Copy, Debug)]
+struct PoolRef {
+    worker: WorkerId,
+    /// How many of the pool's sandboxes could take an invocation now.
+    available: u32,
+    pool: u32,
+}
+
+/// Which of a pool's lists a sandbox belongs in, if any.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Reuse {
+    Running,
+    Idle,
+    Paused,
+}
+
+impl Sandbox {
+    fn reuse(&self) -> Option<Reuse> {
+        match self.state {
+            SandboxState::Running if self.running < self.concurrency => Some(Reuse::Running),
+            SandboxState::Idle => Some(Reuse::Idle),
+            SandboxState::Paused => Some(Reuse::Paused),
+            _ => None,
+        }
     }
 }
 
@@ -125,7 +186,15 @@ pub struct Platform {
     /// A generation per slot, bumped whenever a slot's sandbox changes or its timer is replaced.
     generations: Vec<u32>,
     free_slots: Vec<u32>,
-    by_function: Vec<Vec<SandboxId>>,
+    /// One pool per (function, worker) pair that has ever had a sandbox; pools are kept when they
+    /// empty, so their number is bounded by the pairs a run touches.
+    pools: Vec<Pool>,
+    /// For each function, one entry per pool, sorted by worker: found by binary search on every
+    /// arrival and scanned by schedulers, so it is kept small and contiguous.
+    reusable: Vec<Vec<PoolRef>>,
+    /// Invocations assigned to each worker that have not ended (queued, waiting for a sandbox or
+    /// running). Dense, because load-aware schedulers read every worker's on every arrival.
+    in_flight: Vec<u32>,
     live: usize,
 }
 
@@ -158,7 +227,7 @@ impl Platform {
                 name_hash: fnv1a(f.name.as_bytes()),
             })
             .collect::<Vec<_>>();
-        let workers = workers
+        let workers: Vec<Worker> = workers
             .iter()
             .enumerate()
             .map(|(i, spec)| Worker {
@@ -168,13 +237,16 @@ impl Platform {
                     ..MemoryState::default()
                 },
                 cores: spec.cores,
-                in_flight: 0,
                 queue: VecDeque::new(),
-                sandboxes: Vec::new(),
+                sandboxes: 0,
+                lru_head: NIL,
+                lru_tail: NIL,
             })
             .collect();
         Platform {
-            by_function: vec![Vec::new(); functions.len()],
+            reusable: vec![Vec::new(); functions.len()],
+            in_flight: vec![0; workers.len()],
+            pools: Vec::new(),
             workers,
             functions,
             sandboxes: Vec::new(),
@@ -192,6 +264,19 @@ impl Platform {
         &self.workers[id.index()]
     }
 
+    /// Invocations assigned to `worker` that have not ended: queued, waiting for a sandbox, or
+    /// running.
+    pub fn in_flight(&self, worker: WorkerId) -> u32 {
+        self.in_flight[worker.index()]
+    }
+
+    pub(crate) fn add_in_flight(&mut self, worker: WorkerId, delta: i32) {
+        let n = &mut self.in_flight[worker.index()];
+        *n = n
+            .checked_add_signed(delta)
+            .expect("in-flight count stays valid");
+    }
+
     pub fn function(&self, id: FunctionId) -> &FunctionInfo {
         &self.functions[id.index()]
     }
@@ -206,9 +291,27 @@ impl Platform {
             .expect("sandbox id refers to a live sandbox")
     }
 
-    /// Live sandboxes of a function, on any worker.
-    pub fn sandboxes_of(&self, function: FunctionId) -> &[SandboxId] {
-        &self.by_function[function.index()]
+    /// The sandbox an invocation of `function` on `worker` would reuse: a running one below its
+    /// concurrency limit, else the most recently used idle one, else the most recently used
+    /// paused one.
+    pub fn reusable_on(&self, function: FunctionId, worker: WorkerId) -> Option<SandboxId> {
+        let pool = &self.pools[self.pool_ref(function, worker)?.pool as usize];
+        pool.running
+            .last()
+            .or_else(|| pool.idle.last())
+            .or_else(|| pool.paused.last())
+            .copied()
+    }
+
+    /// Workers that hold a sandbox of `function` able to take an invocation now, in worker order.
+    pub fn workers_with_reusable(
+        &self,
+        function: FunctionId,
+    ) -> impl Iterator<Item = WorkerId> + '_ {
+        self.reusable[function.index()]
+            .iter()
+            .filter(|r| r.available > 0)
+            .map(|r| r.worker)
     }
 
     /// Number of live sandboxes.
@@ -216,12 +319,31 @@ impl Platform {
         self.live
     }
 
+    /// Live sandboxes, in id order.
+    pub fn all_sandboxes(&self) -> impl Iterator<Item = &Sandbox> + '_ {
+        self.sandboxes.iter().flatten()
+    }
+
+    /// Idle and paused sandboxes on `worker`, least recently used first (ties in the order they
+    /// became idle).
+    pub fn evictable(&self, worker: WorkerId) -> Evictable<'_> {
+        Evictable {
+            platform: self,
+            next: self.workers[worker.index()].lru_head,
+        }
+    }
+
     /// Whether `worker` could start `function` now without creating a sandbox.
     pub fn has_reusable(&self, function: FunctionId, worker: WorkerId) -> bool {
-        self.by_function[function.index()].iter().any(|&id| {
-            let sb = self.sandbox(id);
-            sb.worker == worker && sb.has_room()
-        })
+        self.pool_ref(function, worker)
+            .is_some_and(|r| r.available > 0)
+    }
+
+    fn pool_ref(&self, function: FunctionId, worker: WorkerId) -> Option<&PoolRef> {
+        let refs = &self.reusable[function.index()];
+        refs.binary_search_by_key(&worker, |r| r.worker)
+            .ok()
+            .map(|i| &refs[i])
     }
 
     /// Memory on `worker` that is free now or held by idle and paused sandboxes.
@@ -240,10 +362,62 @@ impl Platform {
         *g
     }
 
+    /// For fields that do not affect the indexes; `set_state` and `add_running` change the rest.
     pub(crate) fn sandbox_mut(&mut self, id: SandboxId) -> &mut Sandbox {
         self.sandboxes[id.index()]
             .as_mut()
             .expect("sandbox id refers to a live sandbox")
+    }
+
+    /// Keeps a sandbox's pool lists in step with a change of its state or running count.
+    fn move_in_pool(
+        &mut self,
+        pool: usize,
+        id: SandboxId,
+        before: Option<Reuse>,
+        after: Option<Reuse>,
+    ) {
+        if before == after {
+            return;
+        }
+        let pool = &mut self.pools[pool];
+        if let Some(kind) = before {
+            remove_id(pool.list(kind), id);
+        }
+        if let Some(kind) = after {
+            pool.list(kind).push(id);
+        }
+        let entry = &mut self.reusable[pool.function as usize][pool.slot as usize];
+        entry.available =
+            entry.available + u32::from(after.is_some()) - u32::from(before.is_some());
+    }
+
+    fn pool_for(&mut self, function: FunctionId, worker: WorkerId) -> u32 {
+        let refs = &mut self.reusable[function.index()];
+        match refs.binary_search_by_key(&worker, |r| r.worker) {
+            Ok(i) => refs[i].pool,
+            Err(i) => {
+                let pool = self.pools.len() as u32;
+                refs.insert(
+                    i,
+                    PoolRef {
+                        worker,
+                        available: 0,
+                        pool,
+                    },
+                );
+                self.pools.push(Pool {
+                    function: function.0,
+                    ..Pool::default()
+                });
+                // Entries after the new one moved up by one; a new (function, worker) pair is
+                // rare next to the state changes that use the slots.
+                for (slot, r) in refs.iter().enumerate().skip(i) {
+                    self.pools[r.pool as usize].slot = slot as u32;
+                }
+                pool
+            }
+        }
     }
 
     pub(crate) fn is_live(&self, id: SandboxId) -> bool {
@@ -263,6 +437,7 @@ impl Platform {
         function: FunctionId,
         worker: WorkerId,
     ) -> SandboxId {
+        let pool = self.pool_for(function, worker);
         let info = &self.functions[function.index()];
         let id = match self.free_slots.pop() {
             Some(slot) => SandboxId(slot),
@@ -285,10 +460,12 @@ impl Platform {
             uses: 0,
             deadline: None,
             timer_at: None,
+            pool,
+            lru_prev: NIL,
+            lru_next: NIL,
         };
         self.workers[worker.index()].memory.busy_mb += u64::from(info.memory_mb);
-        self.workers[worker.index()].sandboxes.push(id);
-        self.by_function[function.index()].push(id);
+        self.workers[worker.index()].sandboxes += 1;
         self.sandboxes[id.index()] = Some(sandbox);
         self.bump_generation(id);
         self.live += 1;
@@ -297,33 +474,105 @@ impl Platform {
 
     /// Moves a sandbox to a new state, keeping the worker's memory split in step.
     pub(crate) fn set_state(&mut self, id: SandboxId, state: SandboxState) {
+        let running = self.sandbox(id).running;
+        self.transition(id, state, running);
+    }
+
+    /// Sets a sandbox's state and running count together, and keeps every index in step: the
+    /// worker's memory split, the pool lists and the recency list.
+    pub(crate) fn transition(&mut self, id: SandboxId, state: SandboxState, running: u32) {
         let sb = self.sandboxes[id.index()]
             .as_mut()
             .expect("sandbox id refers to a live sandbox");
         let old = sb.state;
-        if old == state {
-            return;
-        }
+        let before = sb.reuse();
         sb.state = state;
-        let mb = u64::from(sb.memory_mb);
-        let memory = &mut self.workers[sb.worker.index()].memory;
-        *bucket(memory, old) -= mb;
-        *bucket(memory, state) += mb;
+        sb.running = running;
+        let after = sb.reuse();
+        let (pool, worker) = (sb.pool as usize, sb.worker);
+        if old != state {
+            let mb = u64::from(sb.memory_mb);
+            let memory = &mut self.workers[worker.index()].memory;
+            *bucket(memory, old) -= mb;
+            *bucket(memory, state) += mb;
+        }
+        self.move_in_pool(pool, id, before, after);
+        match (old.is_evictable(), state.is_evictable()) {
+            (false, true) => self.lru_push_back(id),
+            (true, false) => self.lru_unlink(id),
+            _ => {}
+        }
+    }
+
+    fn lru_push_back(&mut self, id: SandboxId) {
+        let worker = self.sandbox(id).worker.index();
+        let tail = self.workers[worker].lru_tail;
+        {
+            let sb = self.sandbox_mut(id);
+            sb.lru_prev = tail;
+            sb.lru_next = NIL;
+        }
+        if tail == NIL {
+            self.workers[worker].lru_head = id.0;
+        } else {
+            self.sandbox_mut(SandboxId(tail)).lru_next = id.0;
+        }
+        self.workers[worker].lru_tail = id.0;
+    }
+
+    fn lru_unlink(&mut self, id: SandboxId) {
+        let sb = self.sandbox(id);
+        let (prev, next, worker) = (sb.lru_prev, sb.lru_next, sb.worker.index());
+        if prev == NIL {
+            self.workers[worker].lru_head = next;
+        } else {
+            self.sandbox_mut(SandboxId(prev)).lru_next = next;
+        }
+        if next == NIL {
+            self.workers[worker].lru_tail = prev;
+        } else {
+            self.sandbox_mut(SandboxId(next)).lru_prev = prev;
+        }
+        let sb = self.sandbox_mut(id);
+        sb.lru_prev = NIL;
+        sb.lru_next = NIL;
     }
 
     /// Removes a sandbox and releases its memory.
     pub(crate) fn remove_sandbox(&mut self, id: SandboxId) -> Sandbox {
+        if self.sandbox(id).state.is_evictable() {
+            self.lru_unlink(id);
+        }
         let sb = self.sandboxes[id.index()]
             .take()
             .expect("sandbox id refers to a live sandbox");
         let worker = &mut self.workers[sb.worker.index()];
         *bucket(&mut worker.memory, sb.state) -= u64::from(sb.memory_mb);
-        remove_id(&mut worker.sandboxes, id);
-        remove_id(&mut self.by_function[sb.function.index()], id);
+        worker.sandboxes -= 1;
+        self.move_in_pool(sb.pool as usize, id, sb.reuse(), None);
         self.bump_generation(id);
         self.free_slots.push(id.0);
         self.live -= 1;
         sb
+    }
+}
+
+/// Iterator over a worker's idle and paused sandboxes, least recently used first.
+pub struct Evictable<'a> {
+    platform: &'a Platform,
+    next: u32,
+}
+
+impl<'a> Iterator for Evictable<'a> {
+    type Item = &'a Sandbox;
+
+    fn next(&mut self) -> Option<&'a Sandbox> {
+        if self.next == NIL {
+            return None;
+        }
+        let sb = self.platform.sandbox(SandboxId(self.next));
+        self.next = sb.lru_next;
+        Some(sb)
     }
 }
 
@@ -335,8 +584,12 @@ fn bucket(memory: &mut MemoryState, state: SandboxState) -> &mut u64 {
     }
 }
 
+/// Removes `id` keeping the order of the rest; pool lists depend on it for recency. Reuse takes
+/// the last element and expiry the oldest, so those two are found at once.
 fn remove_id(list: &mut Vec<SandboxId>, id: SandboxId) {
-    if let Some(pos) = list.iter().position(|&x| x == id) {
-        list.swap_remove(pos);
+    if list.last() == Some(&id) {
+        list.pop();
+    } else if let Some(pos) = list.iter().position(|&x| x == id) {
+        list.remove(pos);
     }
 }

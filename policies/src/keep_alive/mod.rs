@@ -75,28 +75,19 @@ impl KeepAliveConfig {
 }
 
 /// Picks idle and paused sandboxes on `worker`, least recently used first, until they free
-/// `need_mb`. Ties go to the lower sandbox id so that the choice is reproducible.
+/// `need_mb`. The platform keeps them in recency order, so this walks only the victims.
 pub fn evict_least_recently_used(
     worker: WorkerId,
     need_mb: u64,
     platform: &Platform,
     victims: &mut Vec<SandboxId>,
 ) {
-    let mut candidates: Vec<(u64, SandboxId, u32)> = platform
-        .worker(worker)
-        .sandboxes()
-        .iter()
-        .map(|&id| platform.sandbox(id))
-        .filter(|sb| sb.state.is_evictable())
-        .map(|sb| (sb.last_used, sb.id, sb.memory_mb))
-        .collect();
-    candidates.sort_unstable();
     let mut freed = 0u64;
-    for (_, id, mb) in candidates {
+    for sb in platform.evictable(worker) {
         if freed >= need_mb {
             break;
         }
-        victims.push(id);
-        freed += u64::from(mb);
+        victims.push(sb.id);
+        freed += u64::from(sb.memory_mb);
     }
 }

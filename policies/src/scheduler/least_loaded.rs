@@ -20,18 +20,10 @@ impl Scheduler for LeastLoaded {
     }
 
     fn select(&mut self, _now: Time, function: FunctionId, platform: &Platform) -> WorkerId {
-        let mut warm: Option<(u32, WorkerId)> = None;
-        for &id in platform.sandboxes_of(function) {
-            let sb = platform.sandbox(id);
-            if !sb.has_room() {
-                continue;
-            }
-            let key = (platform.worker(sb.worker).in_flight, sb.worker);
-            if warm.is_none_or(|best| key < best) {
-                warm = Some(key);
-            }
-        }
-        if let Some((_, worker)) = warm {
+        let warm = platform
+            .workers_with_reusable(function)
+            .min_by_key(|&w| (platform.in_flight(w), w));
+        if let Some(worker) = warm {
             return worker;
         }
         platform
@@ -39,7 +31,7 @@ impl Scheduler for LeastLoaded {
             .iter()
             .min_by_key(|w| {
                 (
-                    w.in_flight,
+                    platform.in_flight(w.id),
                     std::cmp::Reverse(platform.reclaimable_mb(w.id)),
                     w.id,
                 )
