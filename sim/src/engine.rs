@@ -82,11 +82,10 @@ impl<E> EventQueue<E> {
             let end = (first + ARITY).min(n);
             let mut min = first;
             let mut min_key = heap[first].key;
-            for c in first + 1..end {
-                let k = heap[c].key;
-                if k < min_key {
-                    min = c;
-                    min_key = k;
+            for (c, child) in heap[first + 1..end].iter().enumerate() {
+                if child.key < min_key {
+                    min = first + 1 + c;
+                    min_key = child.key;
                 }
             }
             heap.swap(hole, min);
