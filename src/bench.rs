@@ -1,7 +1,7 @@
 //! `lambdasim bench`: simulation throughput and memory on a fixed synthetic scenario.
 //!
 //! The scenario is fixed so that numbers are comparable across commits: 1000 functions in 400
-//! apps, Zipf 1.0, 500 invocations per second, on 100 workers with 4 GB each, a 10-minute
+//! apps, Zipf 1.0, 500 invocations per second, on 100 workers with 8 GB each, a 10-minute
 //! keep-alive and the least-loaded scheduler. Each measurement runs in a child process, so that
 //! its peak resident memory (`VmHWM`) is its own. The baseline, in the same run, is generating
 //! the workload alone: the difference is the cost of simulating it.
@@ -44,7 +44,7 @@ pub fn scenario(length: Duration) -> RawScenario {
         seed: 1,
         cluster: RawCluster {
             workers: 100,
-            memory_mb: 4096,
+            memory_mb: 8192,
             cores: 16,
             ..RawCluster::default()
         },
@@ -169,7 +169,7 @@ pub fn run(args: &BenchArgs) -> Result<String, Error> {
     let mut report = String::new();
     let _ = writeln!(
         report,
-        "lambdasim bench: 1000 functions in 400 apps, 500 invocations/s, 100 workers x 4096 MB,"
+        "lambdasim bench: 1000 functions in 400 apps, 500 invocations/s, 100 workers x 8192 MB,"
     );
     let _ = writeln!(
         report,

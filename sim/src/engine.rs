@@ -1,4 +1,4 @@
-//! The event queue: a min-heap ordered by time, ties broken by insertion order.
+//! The event queue: a binary min-heap ordered by time, ties broken by insertion order.
 //!
 //! Only events the platform generates itself (completions and timers) live here. Trace arrivals
 //! stay in their sorted input stream and are merged with the heap by the driver, so the heap holds
@@ -7,10 +7,9 @@
 //! Events are never removed from the heap. A timer that is no longer wanted is left to fire and
 //! recognised as stale by its generation counter (see [`crate::controller`]), which is cheaper
 //! than a heap with deletion.
-//!
-//! The heap is 4-ary rather than binary: popping is the simulator's most frequent operation, and
-//! with four children per node the tree is half as deep and a node's children share cache lines,
-//! which matters once the heap outgrows the cache (tens of thousands of live sandboxes).
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
 
 use workloads::Time;
 
@@ -21,18 +20,37 @@ struct Scheduled<E> {
     event: E,
 }
 
-const ARITY: usize = 4;
+impl<E> PartialEq for Scheduled<E> {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+    }
+}
+
+impl<E> Eq for Scheduled<E> {}
+
+impl<E> PartialOrd for Scheduled<E> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<E> Ord for Scheduled<E> {
+    /// Reversed, so that `BinaryHeap` (a max-heap) pops the earliest event first.
+    fn cmp(&self, other: &Self) -> Ordering {
+        other.key.cmp(&self.key)
+    }
+}
 
 /// A priority queue of future events.
 pub struct EventQueue<E> {
-    heap: Vec<Scheduled<E>>,
+    heap: BinaryHeap<Scheduled<E>>,
     next_seq: u64,
 }
 
 impl<E> Default for EventQueue<E> {
     fn default() -> Self {
         EventQueue {
-            heap: Vec::new(),
+            heap: BinaryHeap::new(),
             next_seq: 0,
         }
     }
@@ -46,62 +64,15 @@ impl<E> EventQueue<E> {
     pub fn push(&mut self, time: Time, event: E) {
         let key = (u128::from(time) << 64) | u128::from(self.next_seq);
         self.next_seq += 1;
-        let mut i = self.heap.len();
         self.heap.push(Scheduled { key, event });
-        while i > 0 {
-            let parent = (i - 1) / ARITY;
-            if self.heap[parent].key <= key {
-                break;
-            }
-            self.heap.swap(i, parent);
-            i = parent;
-        }
     }
 
     pub fn peek_time(&self) -> Option<Time> {
-        self.heap.first().map(|s| (s.key >> 64) as Time)
+        self.heap.peek().map(|s| (s.key >> 64) as Time)
     }
 
     pub fn pop(&mut self) -> Option<(Time, E)> {
-        let last = self.heap.pop()?;
-        if self.heap.is_empty() {
-            return Some(((last.key >> 64) as Time, last.event));
-        }
-        // Floyd's bottom-up deletion: walk the hole left by the root down along the smallest
-        // children to a leaf (no comparison with the moving entry on the way), put the last entry
-        // there and sift it up, which is rarely more than a level or two because it came from
-        // the bottom.
-        let heap = &mut self.heap;
-        let n = heap.len();
-        let mut hole = 0;
-        loop {
-            let first = hole * ARITY + 1;
-            if first >= n {
-                break;
-            }
-            let end = (first + ARITY).min(n);
-            let mut min = first;
-            let mut min_key = heap[first].key;
-            for (c, child) in heap[first + 1..end].iter().enumerate() {
-                if child.key < min_key {
-                    min = first + 1 + c;
-                    min_key = child.key;
-                }
-            }
-            heap.swap(hole, min);
-            hole = min;
-        }
-        let top = std::mem::replace(&mut heap[hole], last);
-        let key = heap[hole].key;
-        while hole > 0 {
-            let parent = (hole - 1) / ARITY;
-            if heap[parent].key <= key {
-                break;
-            }
-            heap.swap(hole, parent);
-            hole = parent;
-        }
-        Some(((top.key >> 64) as Time, top.event))
+        self.heap.pop().map(|s| ((s.key >> 64) as Time, s.event))
     }
 
     pub fn len(&self) -> usize {

@@ -64,13 +64,9 @@ pub struct Sandbox {
     pub(crate) timer_at: Option<Time>,
     /// Index of its (function, worker) pool.
     pool: u32,
-    /// Neighbours in its worker's recency list of idle and paused sandboxes.
-    lru_prev: u32,
-    lru_next: u32,
+    /// Stamp of its entry in its worker's recency queue, set when it last became idle.
+    recency_stamp: u64,
 }
-
-/// End of a recency list.
-const NIL: u32 = u32::MAX;
 
 impl Sandbox {
     /// Whether one more invocation can start in it without creating anything.
@@ -104,11 +100,15 @@ pub struct Worker {
     pub(crate) queue: VecDeque<u32>,
     /// Live sandboxes on this worker.
     pub sandboxes: u32,
-    /// Ends of the recency list: idle and paused sandboxes in the order they became idle, which
-    /// is the order of their last use. Intrusive (the links live in the sandboxes), so keeping it
-    /// costs O(1) per state change and an LRU eviction walks only its victims.
-    lru_head: u32,
-    lru_tail: u32,
+    /// Idle and paused sandboxes in the order they became idle, which is the order of their last
+    /// use, as (sandbox, stamp) entries. Reuse does not touch the queue: an entry whose sandbox is
+    /// no longer idle, or became idle again later with a new stamp, is stale and skipped, and the
+    /// queue is compacted when stale entries outnumber live ones. So keeping recency order costs
+    /// O(1) amortized per state change, and an LRU eviction walks only its victims (and any stale
+    /// entries in front of them).
+    recency: VecDeque<(SandboxId, u64)>,
+    /// Idle and paused sandboxes on this worker: the live entries of `recency`.
+    evictable: u32,
 }
 
 impl Worker {
@@ -195,6 +195,8 @@ pub struct Platform {
     /// Invocations assigned to each worker that have not ended (queued, waiting for a sandbox or
     /// running). Dense, because load-aware schedulers read every worker's on every arrival.
     in_flight: Vec<u32>,
+    /// Source of recency stamps.
+    next_stamp: u64,
     live: usize,
 }
 
@@ -239,13 +241,14 @@ impl Platform {
                 cores: spec.cores,
                 queue: VecDeque::new(),
                 sandboxes: 0,
-                lru_head: NIL,
-                lru_tail: NIL,
+                recency: VecDeque::new(),
+                evictable: 0,
             })
             .collect();
         Platform {
             reusable: vec![Vec::new(); functions.len()],
             in_flight: vec![0; workers.len()],
+            next_stamp: 0,
             pools: Vec::new(),
             workers,
             functions,
@@ -329,7 +332,7 @@ impl Platform {
     pub fn evictable(&self, worker: WorkerId) -> Evictable<'_> {
         Evictable {
             platform: self,
-            next: self.workers[worker.index()].lru_head,
+            entries: self.workers[worker.index()].recency.iter(),
         }
     }
 
@@ -461,8 +464,7 @@ impl Platform {
             deadline: None,
             timer_at: None,
             pool,
-            lru_prev: NIL,
-            lru_next: NIL,
+            recency_stamp: 0,
         };
         self.workers[worker.index()].memory.busy_mb += u64::from(info.memory_mb);
         self.workers[worker.index()].sandboxes += 1;
@@ -505,37 +507,33 @@ impl Platform {
     }
 
     fn lru_push_back(&mut self, id: SandboxId) {
-        let worker = self.sandbox(id).worker.index();
-        let tail = self.workers[worker].lru_tail;
-        {
-            let sb = self.sandbox_mut(id);
-            sb.lru_prev = tail;
-            sb.lru_next = NIL;
-        }
-        if tail == NIL {
-            self.workers[worker].lru_head = id.0;
-        } else {
-            self.sandbox_mut(SandboxId(tail)).lru_next = id.0;
-        }
-        self.workers[worker].lru_tail = id.0;
+        self.next_stamp += 1;
+        let stamp = self.next_stamp;
+        let sb = self.sandboxes[id.index()]
+            .as_mut()
+            .expect("sandbox id refers to a live sandbox");
+        sb.recency_stamp = stamp;
+        let worker = &mut self.workers[sb.worker.index()];
+        worker.recency.push_back((id, stamp));
+        worker.evictable += 1;
     }
 
     fn lru_unlink(&mut self, id: SandboxId) {
-        let sb = self.sandbox(id);
-        let (prev, next, worker) = (sb.lru_prev, sb.lru_next, sb.worker.index());
-        if prev == NIL {
-            self.workers[worker].lru_head = next;
-        } else {
-            self.sandbox_mut(SandboxId(prev)).lru_next = next;
+        let w = self.sandbox(id).worker.index();
+        self.workers[w].evictable -= 1;
+        let worker = &self.workers[w];
+        if worker.recency.len() > 2 * worker.evictable as usize + 64 {
+            let mut recency = std::mem::take(&mut self.workers[w].recency);
+            recency.retain(|&(sb, stamp)| self.is_recent(sb, stamp) && sb != id);
+            self.workers[w].recency = recency;
         }
-        if next == NIL {
-            self.workers[worker].lru_tail = prev;
-        } else {
-            self.sandbox_mut(SandboxId(next)).lru_prev = prev;
-        }
-        let sb = self.sandbox_mut(id);
-        sb.lru_prev = NIL;
-        sb.lru_next = NIL;
+    }
+
+    /// Whether a recency entry still stands for an idle or paused sandbox.
+    fn is_recent(&self, id: SandboxId, stamp: u64) -> bool {
+        self.sandboxes[id.index()]
+            .as_ref()
+            .is_some_and(|sb| sb.recency_stamp == stamp && sb.state.is_evictable())
     }
 
     /// Removes a sandbox and releases its memory.
@@ -560,19 +558,19 @@ impl Platform {
 /// Iterator over a worker's idle and paused sandboxes, least recently used first.
 pub struct Evictable<'a> {
     platform: &'a Platform,
-    next: u32,
+    entries: std::collections::vec_deque::Iter<'a, (SandboxId, u64)>,
 }
 
 impl<'a> Iterator for Evictable<'a> {
     type Item = &'a Sandbox;
 
     fn next(&mut self) -> Option<&'a Sandbox> {
-        if self.next == NIL {
-            return None;
+        for &(id, stamp) in self.entries.by_ref() {
+            if self.platform.is_recent(id, stamp) {
+                return Some(self.platform.sandbox(id));
+            }
         }
-        let sb = self.platform.sandbox(SandboxId(self.next));
-        self.next = sb.lru_next;
-        Some(sb)
+        None
     }
 }
 
