@@ -26,6 +26,9 @@ struct Cli {
 enum Command {
     /// Simulate a scenario and print a summary. With no options: the embedded default scenario, a
     /// day of an Azure-like synthetic workload on 4 workers with a 10-minute keep-alive.
+    #[command(after_help = "Every setting, including the cost model and all workload parameters, \
+can be given in a scenario file; `scenarios/default.toml` is the embedded default, with each field \
+explained. Flags override the file. Durations take a unit: us, ms, s, m, h, d.")]
     Run(RunArgs),
     /// Write a scenario's synthetic workload as a native trace (functions.csv, invocations.csv).
     Generate(GenerateArgs),
