@@ -26,9 +26,11 @@ struct Cli {
 enum Command {
     /// Simulate a scenario and print a summary. With no options: the embedded default scenario, a
     /// day of an Azure-like synthetic workload on 4 workers with a 10-minute keep-alive.
-    #[command(after_help = "Every setting, including the cost model and all workload parameters, \
+    #[command(
+        after_help = "Every setting, including the cost model and all workload parameters, \
 can be given in a scenario file; `scenarios/default.toml` is the embedded default, with each field \
-explained. Flags override the file. Durations take a unit: us, ms, s, m, h, d.")]
+explained. Flags override the file. Durations take a unit: us, ms, s, m, h, d."
+    )]
     Run(RunArgs),
     /// Write a scenario's synthetic workload as a native trace (functions.csv, invocations.csv).
     Generate(GenerateArgs),
@@ -126,7 +128,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run(args),
         Command::Generate(args) => generate(args),
-        Command::Bench(args) => bench::run(&args).map(|report| print!("{report}")),
+        Command::Bench(args) => bench::run(&args).map(|report| emit(&report)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -134,6 +136,19 @@ fn main() -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::from(e.exit_code() as u8)
         }
+    }
+}
+
+/// Writes to standard output; a closed pipe (`lambdasim run | head`) ends the program quietly
+/// instead of panicking.
+fn emit(text: &str) {
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to standard output: {e}");
+        std::process::exit(1);
     }
 }
 
@@ -231,12 +246,13 @@ fn run(args: RunArgs) -> Result<(), Error> {
         write_file(&dir.join("summary.json"), &json)?;
     }
     if args.json {
-        print!("{json}");
+        emit(&json);
     } else {
-        println!("lambdasim run\n");
-        print!("{}", scenario.describe());
-        println!();
-        print!("{}", analysis::render_text(&result.summary));
+        emit(&format!(
+            "lambdasim run\n\n{}\n{}",
+            scenario.describe(),
+            analysis::render_text(&result.summary)
+        ));
     }
     let s = &result.stats;
     eprintln!(
@@ -259,11 +275,11 @@ fn generate(args: GenerateArgs) -> Result<(), Error> {
     let workload = load_workload(&scenario)?;
     let n = workloads::native::write(&args.out, &workload.catalog, workload.invocations)
         .map_err(|e| Error::Output(e.to_string()))?;
-    println!(
-        "wrote {} functions in {} apps and {n} invocations to {}",
+    emit(&format!(
+        "wrote {} functions in {} apps and {n} invocations to {}\n",
         workload.catalog.functions.len(),
         workload.catalog.apps.len(),
         args.out.display()
-    );
+    ));
     Ok(())
 }

@@ -17,6 +17,10 @@ use crate::Error;
 /// workload on a small cluster.
 pub const DEFAULT_SCENARIO: &str = include_str!("../scenarios/default.toml");
 
+/// More workers than any cluster a simulation needs; the bound keeps a typo from exhausting
+/// memory.
+const MAX_WORKERS: u32 = 1_000_000;
+
 /// A scenario file as written.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -41,6 +45,8 @@ pub struct RawCluster {
     pub workers: u32,
     /// Memory of each worker for sandboxes, in MB.
     pub memory_mb: u64,
+    /// Cores of each worker. Not a limit yet: invocations never wait for a core, as in
+    /// FaasCache's simulator; it is reported with the run.
     pub cores: u32,
     /// Invocations one sandbox runs at once (functions may override it in native traces).
     pub concurrency: u32,
@@ -156,6 +162,12 @@ impl RawScenario {
             }
         };
         positive("workers", u64::from(c.workers))?;
+        if c.workers > MAX_WORKERS {
+            return Err(Error::Input(format!(
+                "cluster.workers must be at most {MAX_WORKERS}, got {}",
+                c.workers
+            )));
+        }
         positive("memory_mb", c.memory_mb)?;
         positive("cores", u64::from(c.cores))?;
         positive("concurrency", u64::from(c.concurrency))?;

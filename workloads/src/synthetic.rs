@@ -39,6 +39,12 @@ use crate::{
     App, AppId, Catalog, Duration, Function, FunctionId, Invocation, Time, Workload, WorkloadError,
 };
 
+/// Bounds that no real platform approaches (Azure's whole 2019 trace has about 50,000 functions
+/// a day): they turn a typo into an error instead of an allocation failure or a run that never
+/// ends.
+const MAX_FUNCTIONS: u32 = 10_000_000;
+const MAX_RATE: f64 = 10_000_000.0;
+
 /// Parameters of a synthetic workload. Every field has a default, so a scenario file names only
 /// what it changes.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -172,8 +178,11 @@ impl SyntheticSpec {
     /// Checks every parameter. The error names the field, the bad value and what is allowed.
     pub fn validate(&self) -> Result<(), WorkloadError> {
         let fail = |msg: String| Err(WorkloadError::Parameter(msg));
-        if self.functions == 0 {
-            return fail("functions must be at least 1, got 0".into());
+        if self.functions == 0 || self.functions > MAX_FUNCTIONS {
+            return fail(format!(
+                "functions must be between 1 and {MAX_FUNCTIONS}, got {}",
+                self.functions
+            ));
         }
         if self.apps == 0 || self.apps > self.functions {
             return fail(format!(
@@ -185,6 +194,12 @@ impl SyntheticSpec {
             return fail("duration must be longer than 0s, got 0s".into());
         }
         positive("rate", self.rate)?;
+        if self.rate > MAX_RATE {
+            return fail(format!(
+                "rate must be at most {MAX_RATE} invocations per second, got {}",
+                self.rate
+            ));
+        }
         non_negative("zipf", self.zipf)?;
         if let Some(d) = &self.diurnal {
             if !(0.0..1.0).contains(&d.amplitude) {
@@ -945,7 +960,10 @@ mod tests {
             let err = spec.build(0).unwrap_err().to_string();
             assert!(err.contains(needle), "{err:?} lacks {needle:?}");
         };
-        bad(|s| s.functions = 0, "functions must be at least 1, got 0");
+        bad(
+            |s| s.functions = 0,
+            "functions must be between 1 and 10000000, got 0",
+        );
         bad(
             |s| s.apps = 201,
             "apps must be between 1 and functions (200), got 201",
