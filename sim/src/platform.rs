@@ -273,6 +273,11 @@ impl Platform {
         self.in_flight[worker.index()]
     }
 
+    /// In-flight invocations of every worker, indexed by worker id.
+    pub fn in_flight_all(&self) -> &[u32] {
+        &self.in_flight
+    }
+
     pub(crate) fn add_in_flight(&mut self, worker: WorkerId, delta: i32) {
         let n = &mut self.in_flight[worker.index()];
         *n = n

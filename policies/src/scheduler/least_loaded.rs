@@ -20,23 +20,29 @@ impl Scheduler for LeastLoaded {
     }
 
     fn select(&mut self, _now: Time, function: FunctionId, platform: &Platform) -> WorkerId {
+        // Scanned on every arrival, so the comparison key is packed into one integer:
+        // (in flight, worker id) for warm candidates, then (in flight, reclaimable memory
+        // reversed, worker id) for all.
+        let loads = platform.in_flight_all();
         let warm = platform
             .workers_with_reusable(function)
-            .min_by_key(|&w| (platform.in_flight(w), w));
-        if let Some(worker) = warm {
-            return worker;
+            .map(|w| (u64::from(loads[w.index()]) << 32) | u64::from(w.0))
+            .min();
+        if let Some(key) = warm {
+            return WorkerId(key as u32);
         }
         platform
             .workers()
             .iter()
-            .min_by_key(|w| {
+            .map(|w| {
                 (
-                    platform.in_flight(w.id),
+                    loads[w.id.index()],
                     std::cmp::Reverse(platform.reclaimable_mb(w.id)),
                     w.id,
                 )
             })
-            .map(|w| w.id)
+            .min()
+            .map(|(_, _, w)| w)
             .expect("a cluster has at least one worker")
     }
 }
