@@ -207,7 +207,15 @@ pub fn run(args: &BenchArgs) -> Result<String, Error> {
     let _ = writeln!(
         report,
         "{:<9} {:<10} {:>6} {:>12} {:>12} {:>9} {:>9} {:>10} {:>8}",
-        "scenario", "measure", "trace", "invocations", "events", "seconds", "M inv/s", "M events/s", "peak MB"
+        "scenario",
+        "measure",
+        "trace",
+        "invocations",
+        "events",
+        "seconds",
+        "M inv/s",
+        "M events/s",
+        "peak MB"
     );
     for name in &args.scenarios {
         for &length in &args.lengths {

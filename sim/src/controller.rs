@@ -117,14 +117,6 @@ impl Controller {
         &self.catalog
     }
 
-    pub fn keep_alive_name(&self) -> &'static str {
-        self.keep_alive.name()
-    }
-
-    pub fn scheduler_name(&self) -> &'static str {
-        self.scheduler.name()
-    }
-
     /// What sinks need to know before the first record.
     pub fn run_info(&self) -> RunInfo<'_> {
         RunInfo {
@@ -137,11 +129,6 @@ impl Controller {
     /// Invocations that arrived and have not ended.
     pub fn in_flight(&self) -> u64 {
         self.in_flight
-    }
-
-    /// Invocations that have arrived so far.
-    pub fn arrivals(&self) -> u64 {
-        self.next_id
     }
 
     /// An invocation arrives.

@@ -82,11 +82,6 @@ impl<E> EventQueue<E> {
     pub fn is_empty(&self) -> bool {
         self.heap.is_empty()
     }
-
-    /// Events scheduled so far, popped or not.
-    pub fn scheduled(&self) -> u64 {
-        self.next_seq
-    }
 }
 
 #[cfg(test)]
@@ -106,7 +101,6 @@ mod tests {
             order,
             vec![(10, 'b'), (10, 'd'), (10, 'e'), (20, 'c'), (30, 'a')]
         );
-        assert_eq!(q.scheduled(), 5);
         assert!(q.is_empty());
     }
 

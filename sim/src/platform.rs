@@ -62,21 +62,13 @@ pub struct Sandbox {
     pub deadline: Option<Time>,
     /// When the pending timer for this sandbox fires, if one is pending.
     pub(crate) timer_at: Option<Time>,
-    /// Index of its (function, worker) pool.
+    /// Index of its (function, worker) pool in the function's pool list.
     pool: u32,
+    /// Neighbours in its pool's list (running with room, idle or paused), if it is in one.
+    pool_prev: u32,
+    pool_next: u32,
     /// Stamp of its entry in its worker's recency queue, set when it last became idle.
     recency_stamp: u64,
-}
-
-impl Sandbox {
-    /// Whether one more invocation can start in it without creating anything.
-    pub fn has_room(&self) -> bool {
-        match self.state {
-            SandboxState::Running => self.running < self.concurrency,
-            SandboxState::Idle | SandboxState::Paused => true,
-            SandboxState::Creating => false,
-        }
-    }
 }
 
 /// What the platform needs to know about a function, resolved once at load.
@@ -115,48 +107,53 @@ impl Worker {
     pub fn queue_len(&self) -> usize {
         self.queue.len()
     }
+}
 
-    /// Memory that running or starting sandboxes hold; the rest of the capacity is free or
-    /// reclaimable by eviction.
-    pub fn committed_mb(&self) -> u64 {
-        self.memory.busy_mb
-    }
+/// End of an intrusive list.
+const NIL: u32 = u32::MAX;
+
+/// An intrusive doubly linked list of sandboxes; the links live in the sandboxes.
+#[derive(Clone, Copy, Debug)]
+struct List {
+    head: u32,
+    tail: u32,
+}
+
+impl List {
+    const EMPTY: List = List {
+        head: NIL,
+        tail: NIL,
+    };
 }
 
 /// The sandboxes of one function on one worker that could take an invocation now, by kind.
-/// Finding a sandbox for an arrival is the hot path of every simulation, so it is a lookup in
-/// this index rather than a scan (a popular function can have hundreds of sandboxes).
 ///
-/// `idle` and `paused` are in the order the sandboxes entered that state, so the last one is the
-/// most recently used; reuse takes it from the end in O(1).
-#[derive(Clone, Debug, Default)]
+/// Finding a sandbox for an arrival is the hot path of every simulation, so it is an index, not a
+/// scan (a popular function can have hundreds of sandboxes), and it is kept where the scheduler
+/// has just looked: each list's ends live in this small entry and the links in the sandboxes, so
+/// taking a sandbox touches only memory the invocation needs anyway.
+///
+/// Each list is in the order its sandboxes joined it: the tail of `idle` is the most recently
+/// used idle sandbox, which reuse takes in O(1); any sandbox leaves its list in O(1).
+#[derive(Clone, Copy, Debug)]
 struct Pool {
-    function: u32,
-    /// Position of its entry in the function's `reusable` list.
-    slot: u32,
+    worker: WorkerId,
+    /// How many sandboxes the three lists hold.
+    available: u32,
     /// Running sandboxes below their concurrency limit.
-    running: Vec<SandboxId>,
-    idle: Vec<SandboxId>,
-    paused: Vec<SandboxId>,
+    running: List,
+    idle: List,
+    paused: List,
 }
 
 impl Pool {
-    fn list(&mut self, kind: Reuse) -> &mut Vec<SandboxId> {
+    fn list(&mut self, kind: Reuse) -> &mut List {
         match kind {
             Reuse::Running => &mut self.running,
             Reuse::Idle => &mut self.idle,
             Reuse::Paused => &mut self.paused,
         }
     }
-}
-
-/// A function's entry for one worker.
-#[derive(Clone, Copy, Debug)]
-struct PoolRef {
-    worker: WorkerId,
-    /// How many of the pool's sandboxes could take an invocation now.
-    available: u32,
-    pool: u32,
 }
 
 /// Which of a pool's lists a sandbox belongs in, if any.
@@ -186,12 +183,13 @@ pub struct Platform {
     /// A generation per slot, bumped whenever a slot's sandbox changes or its timer is replaced.
     generations: Vec<u32>,
     free_slots: Vec<u32>,
-    /// One pool per (function, worker) pair that has ever had a sandbox; pools are kept when they
-    /// empty, so their number is bounded by the pairs a run touches.
-    pools: Vec<Pool>,
-    /// For each function, one entry per pool, sorted by worker: found by binary search on every
-    /// arrival and scanned by schedulers, so it is kept small and contiguous.
-    reusable: Vec<Vec<PoolRef>>,
+    /// For each function, one pool per worker it has ever had a sandbox on, in order of creation
+    /// (a sandbox knows its pool by that position). Pools are kept when they empty, so their
+    /// number is bounded by the (function, worker) pairs a run touches, not by its length.
+    pools: Vec<Vec<Pool>>,
+    /// For each function, (worker, pool position) sorted by worker, to find a pool by binary
+    /// search.
+    pool_index: Vec<Vec<(WorkerId, u32)>>,
     /// Invocations assigned to each worker that have not ended (queued, waiting for a sandbox or
     /// running). Dense, because load-aware schedulers read every worker's on every arrival.
     in_flight: Vec<u32>,
@@ -246,10 +244,10 @@ impl Platform {
             })
             .collect();
         Platform {
-            reusable: vec![Vec::new(); functions.len()],
+            pool_index: vec![Vec::new(); functions.len()],
             in_flight: vec![0; workers.len()],
             next_stamp: 0,
-            pools: Vec::new(),
+            pools: vec![Vec::new(); functions.len()],
             workers,
             functions,
             sandboxes: Vec::new(),
@@ -303,23 +301,23 @@ impl Platform {
     /// concurrency limit, else the most recently used idle one, else the most recently used
     /// paused one.
     pub fn reusable_on(&self, function: FunctionId, worker: WorkerId) -> Option<SandboxId> {
-        let pool = &self.pools[self.pool_ref(function, worker)?.pool as usize];
-        pool.running
-            .last()
-            .or_else(|| pool.idle.last())
-            .or_else(|| pool.paused.last())
-            .copied()
+        let pool = self.pool(function, worker)?;
+        [pool.running.tail, pool.idle.tail, pool.paused.tail]
+            .into_iter()
+            .find(|&id| id != NIL)
+            .map(SandboxId)
     }
 
-    /// Workers that hold a sandbox of `function` able to take an invocation now, in worker order.
+    /// Workers that hold a sandbox of `function` able to take an invocation now, in the order the
+    /// function first had a sandbox on them.
     pub fn workers_with_reusable(
         &self,
         function: FunctionId,
     ) -> impl Iterator<Item = WorkerId> + '_ {
-        self.reusable[function.index()]
+        self.pools[function.index()]
             .iter()
-            .filter(|r| r.available > 0)
-            .map(|r| r.worker)
+            .filter(|p| p.available > 0)
+            .map(|p| p.worker)
     }
 
     /// Number of live sandboxes.
@@ -343,15 +341,13 @@ impl Platform {
 
     /// Whether `worker` could start `function` now without creating a sandbox.
     pub fn has_reusable(&self, function: FunctionId, worker: WorkerId) -> bool {
-        self.pool_ref(function, worker)
-            .is_some_and(|r| r.available > 0)
+        self.pool(function, worker).is_some_and(|p| p.available > 0)
     }
 
-    fn pool_ref(&self, function: FunctionId, worker: WorkerId) -> Option<&PoolRef> {
-        let refs = &self.reusable[function.index()];
-        refs.binary_search_by_key(&worker, |r| r.worker)
-            .ok()
-            .map(|i| &refs[i])
+    fn pool(&self, function: FunctionId, worker: WorkerId) -> Option<&Pool> {
+        let index = &self.pool_index[function.index()];
+        let i = index.binary_search_by_key(&worker, |&(w, _)| w).ok()?;
+        Some(&self.pools[function.index()][index[i].1 as usize])
     }
 
     /// Memory on `worker` that is free now or held by idle and paused sandboxes.
@@ -378,52 +374,40 @@ impl Platform {
     }
 
     /// Keeps a sandbox's pool lists in step with a change of its state or running count.
-    fn move_in_pool(
-        &mut self,
-        pool: usize,
-        id: SandboxId,
-        before: Option<Reuse>,
-        after: Option<Reuse>,
-    ) {
+    fn move_in_pool(&mut self, id: SandboxId, before: Option<Reuse>, after: Option<Reuse>) {
         if before == after {
             return;
         }
-        let pool = &mut self.pools[pool];
+        let sb = self.sandbox(id);
+        let (function, position) = (sb.function.index(), sb.pool as usize);
+        let pool = &mut self.pools[function][position];
         if let Some(kind) = before {
-            remove_id(pool.list(kind), id);
+            unlink(&mut self.sandboxes, pool.list(kind), id);
+            pool.available -= 1;
         }
         if let Some(kind) = after {
-            pool.list(kind).push(id);
+            push_back(&mut self.sandboxes, pool.list(kind), id);
+            pool.available += 1;
         }
-        let entry = &mut self.reusable[pool.function as usize][pool.slot as usize];
-        entry.available =
-            entry.available + u32::from(after.is_some()) - u32::from(before.is_some());
     }
 
+    /// The position of the pool of `function` on `worker`, created if missing.
     fn pool_for(&mut self, function: FunctionId, worker: WorkerId) -> u32 {
-        let refs = &mut self.reusable[function.index()];
-        match refs.binary_search_by_key(&worker, |r| r.worker) {
-            Ok(i) => refs[i].pool,
+        let index = &mut self.pool_index[function.index()];
+        match index.binary_search_by_key(&worker, |&(w, _)| w) {
+            Ok(i) => index[i].1,
             Err(i) => {
-                let pool = self.pools.len() as u32;
-                refs.insert(
-                    i,
-                    PoolRef {
-                        worker,
-                        available: 0,
-                        pool,
-                    },
-                );
-                self.pools.push(Pool {
-                    function: function.0,
-                    ..Pool::default()
+                let pools = &mut self.pools[function.index()];
+                let position = pools.len() as u32;
+                pools.push(Pool {
+                    worker,
+                    available: 0,
+                    running: List::EMPTY,
+                    idle: List::EMPTY,
+                    paused: List::EMPTY,
                 });
-                // Entries after the new one moved up by one; a new (function, worker) pair is
-                // rare next to the state changes that use the slots.
-                for (slot, r) in refs.iter().enumerate().skip(i) {
-                    self.pools[r.pool as usize].slot = slot as u32;
-                }
-                pool
+                index.insert(i, (worker, position));
+                position
             }
         }
     }
@@ -469,6 +453,8 @@ impl Platform {
             deadline: None,
             timer_at: None,
             pool,
+            pool_prev: NIL,
+            pool_next: NIL,
             recency_stamp: 0,
         };
         self.workers[worker.index()].memory.busy_mb += u64::from(info.memory_mb);
@@ -496,14 +482,14 @@ impl Platform {
         sb.state = state;
         sb.running = running;
         let after = sb.reuse();
-        let (pool, worker) = (sb.pool as usize, sb.worker);
+        let worker = sb.worker;
         if old != state {
             let mb = u64::from(sb.memory_mb);
             let memory = &mut self.workers[worker.index()].memory;
             *bucket(memory, old) -= mb;
             *bucket(memory, state) += mb;
         }
-        self.move_in_pool(pool, id, before, after);
+        self.move_in_pool(id, before, after);
         match (old.is_evictable(), state.is_evictable()) {
             (false, true) => self.lru_push_back(id),
             (true, false) => self.lru_unlink(id),
@@ -543,16 +529,17 @@ impl Platform {
 
     /// Removes a sandbox and releases its memory.
     pub(crate) fn remove_sandbox(&mut self, id: SandboxId) -> Sandbox {
-        if self.sandbox(id).state.is_evictable() {
+        let sb = self.sandbox(id);
+        if sb.state.is_evictable() {
             self.lru_unlink(id);
         }
+        self.move_in_pool(id, self.sandbox(id).reuse(), None);
         let sb = self.sandboxes[id.index()]
             .take()
             .expect("sandbox id refers to a live sandbox");
         let worker = &mut self.workers[sb.worker.index()];
         *bucket(&mut worker.memory, sb.state) -= u64::from(sb.memory_mb);
         worker.sandboxes -= 1;
-        self.move_in_pool(sb.pool as usize, id, sb.reuse(), None);
         self.bump_generation(id);
         self.free_slots.push(id.0);
         self.live -= 1;
@@ -587,12 +574,39 @@ fn bucket(memory: &mut MemoryState, state: SandboxState) -> &mut u64 {
     }
 }
 
-/// Removes `id` keeping the order of the rest; pool lists depend on it for recency. Reuse takes
-/// the last element and expiry the oldest, so those two are found at once.
-fn remove_id(list: &mut Vec<SandboxId>, id: SandboxId) {
-    if list.last() == Some(&id) {
-        list.pop();
-    } else if let Some(pos) = list.iter().position(|&x| x == id) {
-        list.remove(pos);
+fn links(sandboxes: &mut [Option<Sandbox>], id: u32) -> &mut Sandbox {
+    sandboxes[id as usize]
+        .as_mut()
+        .expect("a pool list links live sandboxes")
+}
+
+/// Appends `id` to `list`.
+fn push_back(sandboxes: &mut [Option<Sandbox>], list: &mut List, id: SandboxId) {
+    let sb = links(sandboxes, id.0);
+    sb.pool_prev = list.tail;
+    sb.pool_next = NIL;
+    if list.tail == NIL {
+        list.head = id.0;
+    } else {
+        links(sandboxes, list.tail).pool_next = id.0;
+    }
+    list.tail = id.0;
+}
+
+/// Takes `id` out of `list`, keeping the order of the rest.
+fn unlink(sandboxes: &mut [Option<Sandbox>], list: &mut List, id: SandboxId) {
+    let sb = links(sandboxes, id.0);
+    let (prev, next) = (sb.pool_prev, sb.pool_next);
+    sb.pool_prev = NIL;
+    sb.pool_next = NIL;
+    if prev == NIL {
+        list.head = next;
+    } else {
+        links(sandboxes, prev).pool_next = next;
+    }
+    if next == NIL {
+        list.tail = prev;
+    } else {
+        links(sandboxes, next).pool_prev = prev;
     }
 }

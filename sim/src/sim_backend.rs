@@ -81,16 +81,6 @@ impl SimBackend {
         self.queue.pop()
     }
 
-    /// Completions scheduled since the start.
-    pub fn events_scheduled(&self) -> u64 {
-        self.queue.scheduled()
-    }
-
-    /// Completions not yet delivered.
-    pub fn pending(&self) -> usize {
-        self.queue.len()
-    }
-
     fn slot(&mut self, sandbox: SandboxId) -> &mut Time {
         let i = sandbox.index();
         if i >= self.ready_at.len() {
