@@ -104,6 +104,16 @@ fn same_scenario_and_seed_give_byte_identical_summary_and_records() {
         assert!(!x.is_empty(), "{file} is empty");
         assert!(x == y, "{file} differs between identical runs");
     }
+    // The saved scenario.toml repeats the run exactly.
+    let again = TempDir::new("det-again");
+    let saved = a.path().join("scenario.toml").display().to_string();
+    let again_out = again.path().display().to_string();
+    let o = lambdasim(&["run", "--config", &saved, "--out", &again_out]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        fs::read(a.path().join("summary.json")).unwrap(),
+        fs::read(again.path().join("summary.json")).unwrap()
+    );
     // A different seed gives a different run.
     let c = TempDir::new("det-c");
     let mut other = args(c.path());
