@@ -4,7 +4,7 @@
 
 use policies::{KeepAliveConfig, SchedulerConfig};
 use sim::record::{DropReason, Outcome, Phases, SandboxEvent, StartKind};
-use sim::{IdleDecision, KeepAlive, Platform, QueueMode, Sandbox, SandboxId, WorkerId};
+use sim::{IdleDecision, KeepAlive, Platform, QueueMode, Sandbox};
 use workloads::{Duration, Time};
 
 use crate::util::{MIN, MS, SEC, Setup, catalog, inv};
@@ -224,16 +224,6 @@ impl KeepAlive for PauseAlways {
     }
     fn on_deadline(&mut self, _: Time, _: &Sandbox, _: &Platform) -> IdleDecision {
         IdleDecision::Destroy
-    }
-    fn choose_victims(
-        &mut self,
-        _: Time,
-        worker: WorkerId,
-        need_mb: u64,
-        platform: &Platform,
-        victims: &mut Vec<SandboxId>,
-    ) {
-        policies::keep_alive::evict_least_recently_used(worker, need_mb, platform, victims);
     }
 }
 

@@ -212,3 +212,10 @@ pub fn run(sink: &mut impl RecordSink) {
     sink.sandbox(10 * S, w1, destroyed(1, DestroyReason::Shutdown));
     sink.end(10 * S);
 }
+
+/// The summary of the fixture's run.
+pub fn summary() -> crate::Summary {
+    let mut metrics = crate::Metrics::new();
+    run(&mut metrics);
+    metrics.summary()
+}

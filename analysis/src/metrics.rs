@@ -519,9 +519,7 @@ mod tests {
     use workloads::{App, Catalog};
 
     fn scenario() -> Summary {
-        let mut metrics = Metrics::new();
-        fixture::run(&mut metrics);
-        metrics.summary()
+        fixture::summary()
     }
 
     /// Asserts `actual` is within hdrhistogram's 3-significant-digit precision of `expected`.

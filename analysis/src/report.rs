@@ -237,9 +237,7 @@ mod tests {
     use sim::record::RecordSink;
 
     fn scenario() -> Summary {
-        let mut metrics = Metrics::new();
-        fixture::run(&mut metrics);
-        metrics.summary()
+        fixture::summary()
     }
 
     #[test]

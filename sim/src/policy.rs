@@ -36,14 +36,26 @@ pub trait KeepAlive {
     /// Only idle and paused sandboxes may be chosen. The controller evicts the chosen ones only if
     /// together they free enough, and it asks only when the worker's idle and paused sandboxes
     /// together would.
+    ///
+    /// The default evicts the least recently used first, the classic cache policy, walking the
+    /// platform's recency order so that it touches only its victims.
     fn choose_victims(
         &mut self,
-        now: Time,
+        _now: Time,
         worker: WorkerId,
         need_mb: u64,
         platform: &Platform,
         victims: &mut Vec<SandboxId>,
-    );
+    ) {
+        let mut freed = 0u64;
+        for sb in platform.evictable(worker) {
+            if freed >= need_mb {
+                break;
+            }
+            victims.push(sb.id);
+            freed += u64::from(sb.memory_mb);
+        }
+    }
 }
 
 /// Placement: which worker an invocation goes to.

@@ -3,7 +3,7 @@
 //! Sharma, ASPLOS'21) shows keep-alive is a caching problem; LRU is the classic cache baseline and
 //! the "no unloading" end of keep-alive policies. No parameters.
 
-use sim::{IdleDecision, KeepAlive, Platform, Sandbox, SandboxId, WorkerId};
+use sim::{IdleDecision, KeepAlive, Platform, Sandbox};
 use workloads::Time;
 
 /// Keeps idle sandboxes until memory pressure evicts them, least recently used first.
@@ -21,16 +21,5 @@ impl KeepAlive for Lru {
 
     fn on_deadline(&mut self, _now: Time, _sandbox: &Sandbox, _p: &Platform) -> IdleDecision {
         IdleDecision::Keep { until: None }
-    }
-
-    fn choose_victims(
-        &mut self,
-        _now: Time,
-        worker: WorkerId,
-        need_mb: u64,
-        platform: &Platform,
-        victims: &mut Vec<SandboxId>,
-    ) {
-        super::evict_least_recently_used(worker, need_mb, platform, victims);
     }
 }

@@ -7,7 +7,7 @@ mod none;
 mod ttl;
 
 use serde::{Deserialize, Serialize};
-use sim::{KeepAlive, Platform, SandboxId, WorkerId};
+use sim::KeepAlive;
 use workloads::Duration;
 
 pub use lru::Lru;
@@ -71,23 +71,5 @@ impl KeepAliveConfig {
             KeepAliveConfig::Ttl { idle } => format!("ttl(idle={idle})"),
             KeepAliveConfig::Lru => "lru".to_string(),
         }
-    }
-}
-
-/// Picks idle and paused sandboxes on `worker`, least recently used first, until they free
-/// `need_mb`. The platform keeps them in recency order, so this walks only the victims.
-pub fn evict_least_recently_used(
-    worker: WorkerId,
-    need_mb: u64,
-    platform: &Platform,
-    victims: &mut Vec<SandboxId>,
-) {
-    let mut freed = 0u64;
-    for sb in platform.evictable(worker) {
-        if freed >= need_mb {
-            break;
-        }
-        victims.push(sb.id);
-        freed += u64::from(sb.memory_mb);
     }
 }

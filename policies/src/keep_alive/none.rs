@@ -2,7 +2,7 @@
 //! cold start. The lower bound on memory and the upper bound on cold starts that other policies
 //! are measured against. No parameters.
 
-use sim::{IdleDecision, KeepAlive, Platform, Sandbox, SandboxId, WorkerId};
+use sim::{IdleDecision, KeepAlive, Platform, Sandbox};
 use workloads::Time;
 
 /// Destroys sandboxes as soon as they are idle.
@@ -20,16 +20,5 @@ impl KeepAlive for NoKeepAlive {
 
     fn on_deadline(&mut self, _now: Time, _sandbox: &Sandbox, _p: &Platform) -> IdleDecision {
         IdleDecision::Destroy
-    }
-
-    fn choose_victims(
-        &mut self,
-        _now: Time,
-        worker: WorkerId,
-        need_mb: u64,
-        platform: &Platform,
-        victims: &mut Vec<SandboxId>,
-    ) {
-        super::evict_least_recently_used(worker, need_mb, platform, victims);
     }
 }

@@ -8,7 +8,7 @@
 //!
 //! Parameter: `idle` (default 10 minutes).
 
-use sim::{IdleDecision, KeepAlive, Platform, Sandbox, SandboxId, WorkerId};
+use sim::{IdleDecision, KeepAlive, Platform, Sandbox};
 use workloads::{Duration, Time};
 
 /// Keeps idle sandboxes for a fixed time after their last use.
@@ -38,16 +38,5 @@ impl KeepAlive for FixedTtl {
 
     fn on_deadline(&mut self, _now: Time, _sandbox: &Sandbox, _p: &Platform) -> IdleDecision {
         IdleDecision::Destroy
-    }
-
-    fn choose_victims(
-        &mut self,
-        _now: Time,
-        worker: WorkerId,
-        need_mb: u64,
-        platform: &Platform,
-        victims: &mut Vec<SandboxId>,
-    ) {
-        super::evict_least_recently_used(worker, need_mb, platform, victims);
     }
 }
