@@ -291,3 +291,27 @@ fn malformed_traces_are_reported_with_file_and_line() {
         &["--rate", "native trace"],
     );
 }
+
+#[test]
+fn bench_reports_throughput_and_memory_for_each_scenario() {
+    let o = lambdasim(&["bench", "--lengths", "1m", "--repeat", "1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let rows: Vec<Vec<&str>> = out
+        .lines()
+        .filter(|l| l.starts_with("azure400") || l.starts_with("stress"))
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows.len(), 4, "{out}");
+    for row in &rows {
+        // scenario, measure, trace, invocations, events, seconds, M inv/s, M events/s, peak MB
+        assert_eq!(row.len(), 9, "{row:?}");
+        let invocations: u64 = row[3].parse().unwrap();
+        let peak_mb: f64 = row[8].parse().unwrap();
+        assert!(invocations > 1000, "{row:?}");
+        assert!(peak_mb > 0.0, "{row:?}");
+    }
+    // Generating and simulating the same scenario see the same invocations.
+    assert_eq!(rows[0][3], rows[1][3]);
+    assert_eq!(rows[2][3], rows[3][3]);
+}
