@@ -137,9 +137,6 @@ impl List {
 /// used idle sandbox, which reuse takes in O(1); any sandbox leaves its list in O(1).
 #[derive(Clone, Copy, Debug)]
 struct Pool {
-    worker: WorkerId,
-    /// How many sandboxes the three lists hold.
-    available: u32,
     /// Running sandboxes below their concurrency limit.
     running: List,
     idle: List,
@@ -190,6 +187,9 @@ pub struct Platform {
     /// For each function, (worker, pool position) sorted by worker, to find a pool by binary
     /// search.
     pool_index: Vec<Vec<(WorkerId, u32)>>,
+    /// For each function, parallel to `pools`: the pool's worker and how many sandboxes its lists
+    /// hold. Schedulers scan this on every arrival, so it is kept apart from the lists and small.
+    reusable: Vec<Vec<(WorkerId, u32)>>,
     /// Invocations assigned to each worker that have not ended (queued, waiting for a sandbox or
     /// running). Dense, because load-aware schedulers read every worker's on every arrival.
     in_flight: Vec<u32>,
@@ -245,6 +245,7 @@ impl Platform {
             .collect();
         Platform {
             pool_index: vec![Vec::new(); functions.len()],
+            reusable: vec![Vec::new(); functions.len()],
             in_flight: vec![0; workers.len()],
             next_stamp: 0,
             pools: vec![Vec::new(); functions.len()],
@@ -314,10 +315,10 @@ impl Platform {
         &self,
         function: FunctionId,
     ) -> impl Iterator<Item = WorkerId> + '_ {
-        self.pools[function.index()]
+        self.reusable[function.index()]
             .iter()
-            .filter(|p| p.available > 0)
-            .map(|p| p.worker)
+            .filter(|&&(_, n)| n > 0)
+            .map(|&(w, _)| w)
     }
 
     /// Number of live sandboxes.
@@ -341,7 +342,10 @@ impl Platform {
 
     /// Whether `worker` could start `function` now without creating a sandbox.
     pub fn has_reusable(&self, function: FunctionId, worker: WorkerId) -> bool {
-        self.pool(function, worker).is_some_and(|p| p.available > 0)
+        let index = &self.pool_index[function.index()];
+        index
+            .binary_search_by_key(&worker, |&(w, _)| w)
+            .is_ok_and(|i| self.reusable[function.index()][index[i].1 as usize].1 > 0)
     }
 
     fn pool(&self, function: FunctionId, worker: WorkerId) -> Option<&Pool> {
@@ -383,11 +387,11 @@ impl Platform {
         let pool = &mut self.pools[function][position];
         if let Some(kind) = before {
             unlink(&mut self.sandboxes, pool.list(kind), id);
-            pool.available -= 1;
+            self.reusable[function][position].1 -= 1;
         }
         if let Some(kind) = after {
             push_back(&mut self.sandboxes, pool.list(kind), id);
-            pool.available += 1;
+            self.reusable[function][position].1 += 1;
         }
     }
 
@@ -399,9 +403,8 @@ impl Platform {
             Err(i) => {
                 let pools = &mut self.pools[function.index()];
                 let position = pools.len() as u32;
+                self.reusable[function.index()].push((worker, 0));
                 pools.push(Pool {
-                    worker,
-                    available: 0,
                     running: List::EMPTY,
                     idle: List::EMPTY,
                     paused: List::EMPTY,
