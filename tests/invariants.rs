@@ -179,3 +179,97 @@ proptest! {
         }
     }
 }
+
+/// Least-loaded written the obvious way, by scanning every worker: the reference that the
+/// indexed implementation must agree with, decision for decision.
+struct NaiveLeastLoaded;
+
+impl sim::Scheduler for NaiveLeastLoaded {
+    fn name(&self) -> &'static str {
+        "naive-least-loaded"
+    }
+
+    fn select(
+        &mut self,
+        _now: Time,
+        function: workloads::FunctionId,
+        platform: &sim::Platform,
+    ) -> WorkerId {
+        let warm = platform
+            .workers()
+            .iter()
+            .filter(|w| platform.has_reusable(function, w.id))
+            .min_by_key(|w| (platform.in_flight(w.id), w.id));
+        if let Some(w) = warm {
+            return w.id;
+        }
+        platform
+            .workers()
+            .iter()
+            .min_by_key(|w| {
+                (
+                    platform.in_flight(w.id),
+                    std::cmp::Reverse(platform.reclaimable_mb(w.id)),
+                    w.id,
+                )
+            })
+            .unwrap()
+            .id
+    }
+}
+
+/// Every record of a run, in order.
+#[derive(Default)]
+struct Records(Vec<Record>);
+
+impl RecordSink for Records {
+    fn invocation(&mut self, record: &Record) {
+        self.0.push(*record);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn indexed_least_loaded_decides_as_a_full_scan_does(
+        seed in any::<u64>(),
+        workers in 1usize..=130,
+        memory_mb in 300u64..2000,
+        rate in 1.0f64..40.0,
+        concurrency in 1u32..3,
+    ) {
+        let spec = SyntheticSpec {
+            functions: 40,
+            apps: 20,
+            duration: Duration::from_mins(30),
+            rate,
+            memory_max_mb: 512,
+            exec_max: Duration::from_mins(5),
+            ..SyntheticSpec::default()
+        };
+        let run = |scheduler: Box<dyn sim::Scheduler>| {
+            let workload = spec.build(seed).unwrap();
+            let config = sim::ControllerConfig {
+                workers: vec![sim::WorkerSpec { memory_mb, cores: 4 }; workers],
+                concurrency,
+                queue: QueueMode::Queue { capacity: 50 },
+            };
+            let mut controller = sim::Controller::new(
+                workload.catalog,
+                &config,
+                KeepAliveConfig::default().build(),
+                scheduler,
+            );
+            let mut backend = sim::SimBackend::new(crate::util::costs());
+            let mut records = Records::default();
+            sim::simulate(&mut controller, &mut backend, workload.invocations, &mut records)
+                .unwrap();
+            records.0
+        };
+        let indexed = run(SchedulerConfig::LeastLoaded.build(0));
+        let naive = run(Box::new(NaiveLeastLoaded));
+        prop_assert!(!indexed.is_empty());
+        prop_assert!(indexed == naive, "the two schedulers placed invocations differently");
+    }
+}

@@ -193,6 +193,13 @@ pub struct Platform {
     /// Invocations assigned to each worker that have not ended (queued, waiting for a sandbox or
     /// running). Dense, because load-aware schedulers read every worker's on every arrival.
     in_flight: Vec<u32>,
+    /// Bitsets over workers, `words` 64-bit words each, so that a load-aware scheduler finds the
+    /// least loaded worker with a warm sandbox in a few word operations instead of a scan of all
+    /// workers: `reusable_bits` holds one per function (workers with a reusable sandbox of it),
+    /// `load_bits` one per load level k (workers with exactly k invocations in flight).
+    words: usize,
+    reusable_bits: Vec<u64>,
+    load_bits: Vec<u64>,
     /// Source of recency stamps.
     next_stamp: u64,
     live: usize,
@@ -227,6 +234,7 @@ impl Platform {
                 name_hash: fnv1a(f.name.as_bytes()),
             })
             .collect::<Vec<_>>();
+        let words = workers.len().div_ceil(64);
         let workers: Vec<Worker> = workers
             .iter()
             .enumerate()
@@ -247,6 +255,18 @@ impl Platform {
             pool_index: vec![Vec::new(); functions.len()],
             reusable: vec![Vec::new(); functions.len()],
             in_flight: vec![0; workers.len()],
+            words,
+            reusable_bits: vec![0; functions.len() * words],
+            load_bits: (0..words)
+                .map(|i| {
+                    let rest = workers.len() - i * 64;
+                    if rest >= 64 {
+                        u64::MAX
+                    } else {
+                        (1u64 << rest) - 1
+                    }
+                })
+                .collect(),
             next_stamp: 0,
             pools: vec![Vec::new(); functions.len()],
             workers,
@@ -277,11 +297,39 @@ impl Platform {
         &self.in_flight
     }
 
+    /// Workers holding a sandbox of `function` that can take an invocation now, as a bitset
+    /// (bit `w % 64` of word `w / 64` for worker `w`).
+    pub fn reusable_mask(&self, function: FunctionId) -> &[u64] {
+        let start = function.index() * self.words;
+        &self.reusable_bits[start..start + self.words]
+    }
+
+    /// Workers with exactly `load` invocations in flight, as a bitset like
+    /// [`Platform::reusable_mask`]; empty beyond the highest load reached so far.
+    pub fn load_mask(&self, load: u32) -> &[u64] {
+        let start = load as usize * self.words;
+        self.load_bits.get(start..start + self.words).unwrap_or(&[])
+    }
+
+    /// One more than the highest load level [`Platform::load_mask`] knows.
+    pub fn load_levels(&self) -> u32 {
+        (self.load_bits.len() / self.words.max(1)) as u32
+    }
+
     pub(crate) fn add_in_flight(&mut self, worker: WorkerId, delta: i32) {
-        let n = &mut self.in_flight[worker.index()];
-        *n = n
+        let w = worker.index();
+        let old = self.in_flight[w];
+        let new = old
             .checked_add_signed(delta)
             .expect("in-flight count stays valid");
+        self.in_flight[w] = new;
+        let (word, bit) = (w / 64, 1u64 << (w % 64));
+        self.load_bits[old as usize * self.words + word] &= !bit;
+        let at = new as usize * self.words;
+        if at >= self.load_bits.len() {
+            self.load_bits.resize(at + self.words, 0);
+        }
+        self.load_bits[at + word] |= bit;
     }
 
     pub fn function(&self, id: FunctionId) -> &FunctionInfo {
@@ -387,11 +435,16 @@ impl Platform {
         let pool = &mut self.pools[function][position];
         if let Some(kind) = before {
             unlink(&mut self.sandboxes, pool.list(kind), id);
-            self.reusable[function][position].1 -= 1;
         }
         if let Some(kind) = after {
             push_back(&mut self.sandboxes, pool.list(kind), id);
-            self.reusable[function][position].1 += 1;
+        }
+        let (worker, count) = &mut self.reusable[function][position];
+        let was = *count > 0;
+        *count = *count + u32::from(after.is_some()) - u32::from(before.is_some());
+        if was != (*count > 0) {
+            let w = worker.index();
+            self.reusable_bits[function * self.words + w / 64] ^= 1u64 << (w % 64);
         }
     }
 

@@ -20,17 +20,10 @@ impl Scheduler for LeastLoaded {
     }
 
     fn select(&mut self, _now: Time, function: FunctionId, platform: &Platform) -> WorkerId {
-        // Scanned on every arrival, so the comparison key is packed into one integer:
-        // (in flight, worker id) for warm candidates, then (in flight, reclaimable memory
-        // reversed, worker id) for all.
-        let loads = platform.in_flight_all();
-        let warm = platform
-            .workers_with_reusable(function)
-            .map(|w| (u64::from(loads[w.index()]) << 32) | u64::from(w.0))
-            .min();
-        if let Some(key) = warm {
-            return WorkerId(key as u32);
+        if let Some(worker) = least_loaded_warm(function, platform) {
+            return worker;
         }
+        let loads = platform.in_flight_all();
         platform
             .workers()
             .iter()
@@ -45,4 +38,34 @@ impl Scheduler for LeastLoaded {
             .map(|(_, _, w)| w)
             .expect("a cluster has at least one worker")
     }
+}
+
+/// Load levels searched through the platform's bitsets before falling back to a scan: the search
+/// costs a few word operations per level, the scan one step per warm worker.
+const LEVELS_SEARCHED: u32 = 32;
+
+/// The worker with the fewest invocations in flight (then the lowest id) among those holding a
+/// warm sandbox of `function`. Runs on every arrival, so it walks load levels upwards and
+/// intersects each level's workers with the function's warm workers, a few word operations per
+/// level; only when every warm worker is loaded beyond the first levels does it scan them.
+fn least_loaded_warm(function: FunctionId, platform: &Platform) -> Option<WorkerId> {
+    let warm = platform.reusable_mask(function);
+    if warm.iter().all(|&w| w == 0) {
+        return None;
+    }
+    for load in 0..platform.load_levels().min(LEVELS_SEARCHED) {
+        let level = platform.load_mask(load);
+        for (i, (&a, &b)) in warm.iter().zip(level).enumerate() {
+            let both = a & b;
+            if both != 0 {
+                return Some(WorkerId(i as u32 * 64 + both.trailing_zeros()));
+            }
+        }
+    }
+    let loads = platform.in_flight_all();
+    platform
+        .workers_with_reusable(function)
+        .map(|w| (u64::from(loads[w.index()]) << 32) | u64::from(w.0))
+        .min()
+        .map(|key| WorkerId(key as u32))
 }
