@@ -114,8 +114,8 @@ impl fmt::Display for Duration {
         if us == 0 {
             return f.write_str("0s");
         }
-        if us % MICROS_PER_SEC != 0 {
-            return if us % MICROS_PER_MS == 0 {
+        if !us.is_multiple_of(MICROS_PER_SEC) {
+            return if us.is_multiple_of(MICROS_PER_MS) {
                 write!(f, "{}ms", us / MICROS_PER_MS)
             } else {
                 write!(f, "{us}us")
