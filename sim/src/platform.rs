@@ -200,6 +200,8 @@ pub struct Platform {
     words: usize,
     reusable_bits: Vec<u64>,
     load_bits: Vec<u64>,
+    /// The lowest load level with a worker on it.
+    min_load: u32,
     /// Source of recency stamps.
     next_stamp: u64,
     live: usize,
@@ -267,6 +269,7 @@ impl Platform {
                     }
                 })
                 .collect(),
+            min_load: 0,
             next_stamp: 0,
             pools: vec![Vec::new(); functions.len()],
             workers,
@@ -311,6 +314,12 @@ impl Platform {
         self.load_bits.get(start..start + self.words).unwrap_or(&[])
     }
 
+    /// The lowest number of invocations in flight on any worker: the first non-empty level of
+    /// [`Platform::load_mask`].
+    pub fn min_load(&self) -> u32 {
+        self.min_load
+    }
+
     /// One more than the highest load level [`Platform::load_mask`] knows.
     pub fn load_levels(&self) -> u32 {
         (self.load_bits.len() / self.words.max(1)) as u32
@@ -330,6 +339,13 @@ impl Platform {
             self.load_bits.resize(at + self.words, 0);
         }
         self.load_bits[at + word] |= bit;
+        if new < self.min_load {
+            self.min_load = new;
+        }
+        // The last worker left the lowest level: the next non-empty one is at most `new`.
+        while self.min_load < new && self.load_mask(self.min_load).iter().all(|&b| b == 0) {
+            self.min_load += 1;
+        }
     }
 
     pub fn function(&self, id: FunctionId) -> &FunctionInfo {

@@ -11,17 +11,17 @@ use crate::platform::SandboxId;
 /// Durations of the sandbox operations.
 ///
 /// The defaults are order-of-magnitude figures for an OpenLambda worker with SOCK lean
-/// containers, not measurements of any host; calibrate them for the host you model.
-/// - `create` 10 ms: SOCK (Oakes et al., USENIX ATC'18) builds a sandbox from bind mounts and a
-///   pre-created cgroup without a network namespace, which brings creation from Docker's hundreds
-///   of milliseconds down to the order of 10 ms (an 18x speedup over Docker in that paper).
+/// containers, not measurements of any host; set them for the host you model.
+/// - `create` 10 ms: a lean container built from bind mounts and a pre-created cgroup without a
+///   network namespace, as SOCK (Oakes et al., USENIX ATC'18) does, 18 times faster than Docker in
+///   that paper, whose containers take hundreds of milliseconds to start.
 /// - `init` 25 ms: starting a Python interpreter and loading the handler, the runtime cost that
-///   SOCK's zygotes avoid; importing popular libraries adds about 100 ms more (same paper), which
-///   the package model accounts for separately.
+///   SOCK's zygotes avoid. Importing popular libraries adds about 100 ms more (same paper); it is
+///   not included.
 /// - `dispatch` 1 ms: forwarding a request to a warm sandbox's server over a local socket.
-/// - `pause` and `unpause` 1 ms: a cgroup freezer transition, which OpenLambda (Hendrickson et
-///   al., HotCloud'16) uses instead of keeping idle containers running because it takes about a
-///   millisecond rather than a new container's start-up.
+/// - `pause` and `unpause` 1 ms: a cgroup freezer transition. OpenLambda (Hendrickson et al.,
+///   HotCloud'16) pauses idle containers instead of keeping them running because resuming one
+///   costs far less than starting a new one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CostModel {

@@ -45,15 +45,17 @@ impl Scheduler for LeastLoaded {
 const LEVELS_SEARCHED: u32 = 32;
 
 /// The worker with the fewest invocations in flight (then the lowest id) among those holding a
-/// warm sandbox of `function`. Runs on every arrival, so it walks load levels upwards and
-/// intersects each level's workers with the function's warm workers, a few word operations per
-/// level; only when every warm worker is loaded beyond the first levels does it scan them.
+/// warm sandbox of `function`. Runs on every arrival, so it walks load levels upwards from the
+/// lowest occupied one and intersects each level's workers with the function's warm workers, a
+/// few word operations per level; only when every warm worker is loaded far above the least
+/// loaded worker does it scan them.
 fn least_loaded_warm(function: FunctionId, platform: &Platform) -> Option<WorkerId> {
     let warm = platform.reusable_mask(function);
     if warm.iter().all(|&w| w == 0) {
         return None;
     }
-    for load in 0..platform.load_levels().min(LEVELS_SEARCHED) {
+    let lowest = platform.min_load();
+    for load in lowest..platform.load_levels().min(lowest + LEVELS_SEARCHED) {
         let level = platform.load_mask(load);
         for (i, (&a, &b)) in warm.iter().zip(level).enumerate() {
             let both = a & b;
