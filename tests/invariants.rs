@@ -198,7 +198,7 @@ impl sim::Scheduler for NaiveLeastLoaded {
         let warm = platform
             .workers()
             .iter()
-            .filter(|w| platform.has_reusable(function, w.id))
+            .filter(|w| platform.reusable_on(function, w.id).is_some())
             .min_by_key(|w| (platform.in_flight(w.id), w.id));
         if let Some(w) = warm {
             return w.id;

@@ -137,6 +137,7 @@ impl List {
 /// used idle sandbox, which reuse takes in O(1); any sandbox leaves its list in O(1).
 #[derive(Clone, Copy, Debug)]
 struct Pool {
+    worker: WorkerId,
     /// Running sandboxes below their concurrency limit.
     running: List,
     idle: List,
@@ -144,6 +145,10 @@ struct Pool {
 }
 
 impl Pool {
+    fn is_empty(&self) -> bool {
+        self.running.head == NIL && self.idle.head == NIL && self.paused.head == NIL
+    }
+
     fn list(&mut self, kind: Reuse) -> &mut List {
         match kind {
             Reuse::Running => &mut self.running,
@@ -187,9 +192,6 @@ pub struct Platform {
     /// For each function, (worker, pool position) sorted by worker, to find a pool by binary
     /// search.
     pool_index: Vec<Vec<(WorkerId, u32)>>,
-    /// For each function, parallel to `pools`: the pool's worker and how many sandboxes its lists
-    /// hold. Schedulers scan this on every arrival, so it is kept apart from the lists and small.
-    reusable: Vec<Vec<(WorkerId, u32)>>,
     /// Invocations assigned to each worker that have not ended (queued, waiting for a sandbox or
     /// running). Dense, because load-aware schedulers read every worker's on every arrival.
     in_flight: Vec<u32>,
@@ -255,7 +257,6 @@ impl Platform {
             .collect();
         Platform {
             pool_index: vec![Vec::new(); functions.len()],
-            reusable: vec![Vec::new(); functions.len()],
             in_flight: vec![0; workers.len()],
             words,
             reusable_bits: vec![0; functions.len() * words],
@@ -373,16 +374,24 @@ impl Platform {
             .map(SandboxId)
     }
 
-    /// Workers that hold a sandbox of `function` able to take an invocation now, in the order the
-    /// function first had a sandbox on them.
+    /// Workers that hold a sandbox of `function` able to take an invocation now, in id order.
     pub fn workers_with_reusable(
         &self,
         function: FunctionId,
     ) -> impl Iterator<Item = WorkerId> + '_ {
-        self.reusable[function.index()]
+        self.reusable_mask(function)
             .iter()
-            .filter(|&&(_, n)| n > 0)
-            .map(|&(w, _)| w)
+            .enumerate()
+            .flat_map(|(i, &word)| {
+                let mut bits = word;
+                std::iter::from_fn(move || {
+                    (bits != 0).then(|| {
+                        let b = bits.trailing_zeros();
+                        bits &= bits - 1;
+                        WorkerId(i as u32 * 64 + b)
+                    })
+                })
+            })
     }
 
     /// Number of live sandboxes.
@@ -406,10 +415,8 @@ impl Platform {
 
     /// Whether `worker` could start `function` now without creating a sandbox.
     pub fn has_reusable(&self, function: FunctionId, worker: WorkerId) -> bool {
-        let index = &self.pool_index[function.index()];
-        index
-            .binary_search_by_key(&worker, |&(w, _)| w)
-            .is_ok_and(|i| self.reusable[function.index()][index[i].1 as usize].1 > 0)
+        let w = worker.index();
+        self.reusable_mask(function)[w / 64] & (1u64 << (w % 64)) != 0
     }
 
     fn pool(&self, function: FunctionId, worker: WorkerId) -> Option<&Pool> {
@@ -449,17 +456,15 @@ impl Platform {
         let sb = self.sandbox(id);
         let (function, position) = (sb.function.index(), sb.pool as usize);
         let pool = &mut self.pools[function][position];
+        let was_empty = pool.is_empty();
         if let Some(kind) = before {
             unlink(&mut self.sandboxes, pool.list(kind), id);
         }
         if let Some(kind) = after {
             push_back(&mut self.sandboxes, pool.list(kind), id);
         }
-        let (worker, count) = &mut self.reusable[function][position];
-        let was = *count > 0;
-        *count = *count + u32::from(after.is_some()) - u32::from(before.is_some());
-        if was != (*count > 0) {
-            let w = worker.index();
+        if was_empty != pool.is_empty() {
+            let w = pool.worker.index();
             self.reusable_bits[function * self.words + w / 64] ^= 1u64 << (w % 64);
         }
     }
@@ -472,8 +477,8 @@ impl Platform {
             Err(i) => {
                 let pools = &mut self.pools[function.index()];
                 let position = pools.len() as u32;
-                self.reusable[function.index()].push((worker, 0));
                 pools.push(Pool {
+                    worker,
                     running: List::EMPTY,
                     idle: List::EMPTY,
                     paused: List::EMPTY,
