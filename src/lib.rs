@@ -70,9 +70,30 @@ pub fn load_workload(scenario: &Scenario) -> Result<Workload, Error> {
     }
 }
 
+/// The platform keeps a bitset over workers for every function; refuse sizes whose index alone
+/// would not fit in memory rather than fail to allocate it.
+fn check_size(functions: usize, workers: usize) -> Result<(), Error> {
+    const LIMIT_BYTES: usize = 4 << 30;
+    let bytes = functions
+        .saturating_mul(workers.div_ceil(64))
+        .saturating_mul(8);
+    if bytes > LIMIT_BYTES {
+        return Err(Error::Input(format!(
+            "{functions} functions on {workers} workers need {} GiB for the platform's indexes, more than the {} GiB allowed; use fewer functions or workers",
+            bytes >> 30,
+            LIMIT_BYTES >> 30
+        )));
+    }
+    Ok(())
+}
+
 /// Runs one simulation of `scenario`, writing per-invocation records to `records` if given.
 pub fn run(scenario: &Scenario, records: Option<&mut dyn Write>) -> Result<RunResult, Error> {
     let workload = load_workload(scenario)?;
+    check_size(
+        workload.catalog.functions.len(),
+        scenario.controller.workers.len(),
+    )?;
     let mut controller = Controller::new(
         workload.catalog,
         &scenario.controller,
