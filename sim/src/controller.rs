@@ -163,7 +163,7 @@ impl Controller {
         self.in_flight += 1;
         self.platform.add_in_flight(worker, 1);
 
-        if let Some(sandbox) = self.find_reusable(function, worker) {
+        if let Some(sandbox) = self.platform.reusable_on(function, worker) {
             self.start_in(now, handle, sandbox, backend);
             self.notify_memory(now, worker, sink);
             return;
@@ -266,11 +266,6 @@ impl Controller {
         self.in_flight -= 1;
         self.platform.add_in_flight(p.worker, -1);
         p
-    }
-
-    /// A sandbox of `function` on `worker` that can take an invocation now.
-    fn find_reusable(&self, function: FunctionId, worker: WorkerId) -> Option<SandboxId> {
-        self.platform.reusable_on(function, worker)
     }
 
     /// Starts an invocation in an existing sandbox that has room.
@@ -560,7 +555,7 @@ impl Controller {
         while let Some(&head) = self.platform.worker(worker).queue.front() {
             let handle = InvocationHandle(head);
             let function = self.pending[head as usize].function;
-            if let Some(sandbox) = self.find_reusable(function, worker) {
+            if let Some(sandbox) = self.platform.reusable_on(function, worker) {
                 self.platform.worker_mut(worker).queue.pop_front();
                 self.start_in(now, handle, sandbox, backend);
                 continue;
