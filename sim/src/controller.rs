@@ -173,7 +173,7 @@ impl Controller {
             self.drop_invocation(now, handle, DropReason::TooLarge, sink);
             return;
         }
-        if self.platform.worker(worker).queue.is_empty()
+        if self.platform.worker(worker).queue_len() == 0
             && let ColdStart::Started = self.cold_start(now, handle, backend, sink)
         {
             self.notify_memory(now, worker, sink);
@@ -182,11 +182,10 @@ impl Controller {
         match self.queue_mode {
             QueueMode::Drop => self.drop_invocation(now, handle, DropReason::NoMemory, sink),
             QueueMode::Queue { capacity } => {
-                let queue = &mut self.platform.worker_mut(worker).queue;
-                if queue.len() >= capacity as usize {
+                if self.platform.worker(worker).queue_len() >= capacity as usize {
                     self.drop_invocation(now, handle, DropReason::QueueFull, sink);
                 } else {
-                    queue.push_back(handle.0);
+                    self.platform.enqueue(worker, function, handle.0);
                 }
             }
         }
@@ -408,17 +407,7 @@ impl Controller {
         let sb = self.platform.sandbox_mut(sandbox);
         sb.last_used = now;
         let running = sb.running - 1;
-        let queued = &self.platform.worker(worker).queue;
-        let waiting = queued
-            .iter()
-            .position(|&h| self.pending[h as usize].function == function);
-        if let Some(pos) = waiting {
-            let h = self
-                .platform
-                .worker_mut(worker)
-                .queue
-                .remove(pos)
-                .expect("position is in the queue");
+        if let Some(h) = self.platform.dequeue_function(worker, function) {
             self.platform
                 .transition(sandbox, SandboxState::Running, running);
             self.start_in(now, InvocationHandle(h), sandbox, backend);
@@ -552,18 +541,15 @@ impl Controller {
         backend: &mut B,
         sink: &mut S,
     ) {
-        while let Some(&head) = self.platform.worker(worker).queue.front() {
+        while let Some((head, function)) = self.platform.queue_head(worker) {
             let handle = InvocationHandle(head);
-            let function = self.pending[head as usize].function;
             if let Some(sandbox) = self.platform.reusable_on(function, worker) {
-                self.platform.worker_mut(worker).queue.pop_front();
+                self.platform.dequeue(worker);
                 self.start_in(now, handle, sandbox, backend);
                 continue;
             }
             match self.cold_start(now, handle, backend, sink) {
-                ColdStart::Started => {
-                    self.platform.worker_mut(worker).queue.pop_front();
-                }
+                ColdStart::Started => self.platform.dequeue(worker),
                 ColdStart::NoRoom => break,
             }
         }

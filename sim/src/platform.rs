@@ -88,8 +88,9 @@ pub struct Worker {
     pub id: WorkerId,
     pub memory: MemoryState,
     pub cores: u32,
-    /// Invocations waiting for memory, oldest first (handles into the controller's table).
-    pub(crate) queue: VecDeque<u32>,
+    /// Invocations waiting for memory, oldest first: (handle into the controller's table,
+    /// function).
+    queue: VecDeque<(u32, FunctionId)>,
     /// Live sandboxes on this worker.
     pub sandboxes: u32,
     /// Idle and paused sandboxes in the order they became idle, which is the order of their last
@@ -138,6 +139,9 @@ impl List {
 #[derive(Clone, Copy, Debug)]
 struct Pool {
     worker: WorkerId,
+    /// Invocations of the function queued on the worker, so that a completion looks through the
+    /// queue only when one of them is there.
+    waiting: u32,
     /// Running sandboxes below their concurrency limit.
     running: List,
     idle: List,
@@ -479,6 +483,7 @@ impl Platform {
                 let position = pools.len() as u32;
                 pools.push(Pool {
                     worker,
+                    waiting: 0,
                     running: List::EMPTY,
                     idle: List::EMPTY,
                     paused: List::EMPTY,
@@ -489,14 +494,52 @@ impl Platform {
         }
     }
 
+    /// Appends an invocation to `worker`'s queue.
+    pub(crate) fn enqueue(&mut self, worker: WorkerId, function: FunctionId, handle: u32) {
+        let position = self.pool_for(function, worker) as usize;
+        self.pools[function.index()][position].waiting += 1;
+        self.workers[worker.index()]
+            .queue
+            .push_back((handle, function));
+    }
+
+    /// The invocation at the head of `worker`'s queue.
+    pub(crate) fn queue_head(&self, worker: WorkerId) -> Option<(u32, FunctionId)> {
+        self.workers[worker.index()].queue.front().copied()
+    }
+
+    /// Removes the head of `worker`'s queue.
+    pub(crate) fn dequeue(&mut self, worker: WorkerId) {
+        if let Some((_, function)) = self.workers[worker.index()].queue.pop_front() {
+            self.waiting_mut(function, worker).waiting -= 1;
+        }
+    }
+
+    /// Removes and returns the oldest queued invocation of `function` on `worker`, if any.
+    pub(crate) fn dequeue_function(
+        &mut self,
+        worker: WorkerId,
+        function: FunctionId,
+    ) -> Option<u32> {
+        if self.pool(function, worker).is_none_or(|p| p.waiting == 0) {
+            return None;
+        }
+        let queue = &mut self.workers[worker.index()].queue;
+        let position = queue.iter().position(|&(_, f)| f == function)?;
+        let (handle, _) = queue.remove(position)?;
+        self.waiting_mut(function, worker).waiting -= 1;
+        Some(handle)
+    }
+
+    fn waiting_mut(&mut self, function: FunctionId, worker: WorkerId) -> &mut Pool {
+        let position = self.pool_for(function, worker) as usize;
+        &mut self.pools[function.index()][position]
+    }
+
     pub(crate) fn is_live(&self, id: SandboxId) -> bool {
         self.sandboxes
             .get(id.index())
             .is_some_and(|slot| slot.is_some())
-    }
-
-    pub(crate) fn worker_mut(&mut self, id: WorkerId) -> &mut Worker {
-        &mut self.workers[id.index()]
     }
 
     /// Adds a sandbox in the `Creating` state and reserves its memory.
