@@ -34,7 +34,7 @@ impl Checker {
 
 impl RecordSink for Checker {
     fn begin(&mut self, info: &RunInfo<'_>) {
-        self.capacity = info.worker_memory_mb.to_vec();
+        self.capacity = info.workers.iter().map(|w| w.memory_mb).collect();
         self.last_state = vec![MemoryState::default(); self.capacity.len()];
     }
 

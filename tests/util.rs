@@ -66,7 +66,7 @@ pub struct Collect {
 
 impl RecordSink for Collect {
     fn begin(&mut self, info: &RunInfo<'_>) {
-        self.capacity = info.worker_memory_mb.to_vec();
+        self.capacity = info.workers.iter().map(|w| w.memory_mb).collect();
     }
     fn invocation(&mut self, record: &Record) {
         self.records.push(*record);

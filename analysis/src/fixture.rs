@@ -1,11 +1,11 @@
 //! One small hand-made run shared by the unit tests, so that every test checks its numbers
 //! against the same worked-out scenario.
 
-use sim::WorkerId;
 use sim::record::{
     DestroyReason, DropReason, FailReason, MemoryState, Outcome, Phases, Record, RecordSink,
     RunInfo, SandboxEvent, StartKind,
 };
+use sim::{WorkerId, WorkerSpec};
 use workloads::{App, AppId, Catalog, Function, FunctionId, Time};
 
 pub const MS: Time = 1_000;
@@ -173,8 +173,16 @@ pub fn run(sink: &mut impl RecordSink) {
     let catalog = catalog();
     sink.begin(&RunInfo {
         catalog: &catalog,
-        worker_memory_mb: &[1024, 2048],
-        worker_cores: &[2, 4],
+        workers: &[
+            WorkerSpec {
+                memory_mb: 1024,
+                cores: 2,
+            },
+            WorkerSpec {
+                memory_mb: 2048,
+                cores: 4,
+            },
+        ],
     });
     let [r0, r1, r2, r3, r4, r5, r6] = records().try_into().unwrap();
     let (w0, w1) = (WorkerId(0), WorkerId(1));

@@ -374,10 +374,10 @@ impl RecordSink for Metrics {
     fn begin(&mut self, info: &RunInfo<'_>) {
         self.apps = vec![AppStarts::default(); info.catalog.apps.len()];
         self.workers = info
-            .worker_memory_mb
+            .workers
             .iter()
-            .map(|&capacity_mb| WorkerAccumulator {
-                capacity_mb,
+            .map(|w| WorkerAccumulator {
+                capacity_mb: w.memory_mb,
                 ..WorkerAccumulator::default()
             })
             .collect();
@@ -603,8 +603,10 @@ mod tests {
         let mut metrics = Metrics::new();
         metrics.begin(&RunInfo {
             catalog: &catalog,
-            worker_memory_mb: &[1024],
-            worker_cores: &[1],
+            workers: &[sim::WorkerSpec {
+                memory_mb: 1024,
+                cores: 1,
+            }],
         });
         let mut id = 0;
         let mut feed = |app: u32, kind: Option<StartKind>, n: u32| {

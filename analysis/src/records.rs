@@ -197,8 +197,10 @@ id,function,app,worker,arrival_us,start_us,end_us,start_kind,queue_us,create_us,
         let mut sink = CsvRecords::new(Vec::new());
         sink.begin(&RunInfo {
             catalog: &catalog,
-            worker_memory_mb: &[1024],
-            worker_cores: &[1],
+            workers: &[sim::WorkerSpec {
+                memory_mb: 1024,
+                cores: 1,
+            }],
         });
         for record in fixture::records() {
             sink.invocation(&record);

@@ -73,8 +73,7 @@ pub struct Controller {
     keep_alive: Box<dyn KeepAlive>,
     scheduler: Box<dyn Scheduler>,
     queue_mode: QueueMode,
-    worker_memory: Vec<u64>,
-    worker_cores: Vec<u32>,
+    workers: Vec<WorkerSpec>,
     pending: Vec<Pending>,
     free_pending: Vec<u32>,
     /// Per sandbox slot: the invocation a sandbox in creation is for.
@@ -98,8 +97,7 @@ impl Controller {
             keep_alive,
             scheduler,
             queue_mode: config.queue,
-            worker_memory: config.workers.iter().map(|w| w.memory_mb).collect(),
-            worker_cores: config.workers.iter().map(|w| w.cores).collect(),
+            workers: config.workers.clone(),
             pending: Vec::new(),
             free_pending: Vec::new(),
             created_for: Vec::new(),
@@ -121,8 +119,7 @@ impl Controller {
     pub fn run_info(&self) -> RunInfo<'_> {
         RunInfo {
             catalog: &self.catalog,
-            worker_memory_mb: &self.worker_memory,
-            worker_cores: &self.worker_cores,
+            workers: &self.workers,
         }
     }
 

@@ -6,6 +6,7 @@ use serde::Serialize;
 use workloads::{AppId, Catalog, FunctionId, Time};
 
 use crate::WorkerId;
+use crate::platform::WorkerSpec;
 
 /// How an invocation got a sandbox to run in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -262,10 +263,8 @@ pub enum SandboxEvent {
 #[derive(Clone, Copy, Debug)]
 pub struct RunInfo<'a> {
     pub catalog: &'a Catalog,
-    /// Memory capacity of each worker, in MB, indexed by worker id.
-    pub worker_memory_mb: &'a [u64],
-    /// Cores of each worker, indexed by worker id.
-    pub worker_cores: &'a [u32],
+    /// Each worker's resources, indexed by worker id.
+    pub workers: &'a [WorkerSpec],
 }
 
 /// Receives everything a run reports. Calls arrive in non-decreasing `now` order; records are
