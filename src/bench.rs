@@ -18,7 +18,6 @@ use std::fmt::Write as _;
 use std::process::Command;
 use std::time::Instant;
 
-use analysis::Metrics;
 use clap::Args;
 use policies::{KeepAliveConfig, SchedulerConfig};
 use workloads::Duration;
@@ -124,7 +123,6 @@ fn measure(kind: &str, name: &str, length: Duration) -> Result<Sample, Error> {
         }
         _ => {
             let result = crate::run(&scenario, None)?;
-            std::hint::black_box(Metrics::new());
             Ok(Sample {
                 invocations: result.stats.invocations,
                 events: result.stats.events,

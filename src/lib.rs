@@ -125,10 +125,7 @@ pub fn run(scenario: &Scenario, records: Option<&mut dyn Write>) -> Result<RunRe
             stats
         }
     }
-    .map_err(|e| match e {
-        SimError::Workload(w) => Error::Input(w.to_string()),
-        other => Error::Input(other.to_string()),
-    })?;
+    .map_err(|e: SimError| Error::Input(e.to_string()))?;
     Ok(RunResult {
         summary: metrics.summary(),
         stats,
