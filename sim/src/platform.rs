@@ -521,7 +521,9 @@ impl Platform {
         worker: WorkerId,
         function: FunctionId,
     ) -> Option<u32> {
-        if self.pool(function, worker).is_none_or(|p| p.waiting == 0) {
+        if self.workers[worker.index()].queue.is_empty()
+            || self.pool(function, worker).is_none_or(|p| p.waiting == 0)
+        {
             return None;
         }
         let queue = &mut self.workers[worker.index()].queue;
