@@ -24,6 +24,7 @@ pub fn catalog(functions: &[(u32, u32)]) -> Catalog {
                 app: AppId(app),
                 memory_mb,
                 concurrency: None,
+                init: None,
             })
             .collect(),
         apps: (0..apps)

@@ -18,6 +18,7 @@ pub fn catalog() -> Catalog {
         app: AppId(app),
         memory_mb: 256,
         concurrency: None,
+        init: None,
     };
     Catalog {
         functions: vec![

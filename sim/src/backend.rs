@@ -17,6 +17,8 @@ pub struct CreateRequest {
     pub function: workloads::FunctionId,
     pub worker: crate::WorkerId,
     pub memory_mb: u32,
+    /// The function's own handler initialization time, if it has one; otherwise the backend's.
+    pub init: Option<workloads::Time>,
 }
 
 /// A timer the controller asked for. The generation lets the controller ignore timers it no

@@ -361,6 +361,7 @@ impl Controller {
                 function,
                 worker,
                 memory_mb,
+                init: self.catalog.function(function).init,
             },
         );
         ColdStart::Started

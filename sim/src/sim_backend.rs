@@ -99,10 +99,10 @@ impl SimBackend {
 }
 
 impl Backend for SimBackend {
-    fn create_sandbox(&mut self, now: Time, sandbox: SandboxId, _request: &CreateRequest) {
+    fn create_sandbox(&mut self, now: Time, sandbox: SandboxId, request: &CreateRequest) {
         *self.slot(sandbox) = now;
         let create = self.costs.create.micros();
-        let init = self.costs.init.micros();
+        let init = request.init.unwrap_or(self.costs.init.micros());
         let ready = self.sequence(now, sandbox, create + init);
         self.queue.push(
             ready,

@@ -6,8 +6,10 @@
 //! proportional to the number of functions, never the number of invocations.
 
 pub mod native;
+pub mod sample;
 pub mod synthetic;
 pub mod time;
+pub mod trace;
 
 use std::fmt;
 
@@ -42,6 +44,10 @@ pub struct Function {
     pub memory_mb: u32,
     /// Invocations one sandbox may run at the same time; `None` takes the platform default.
     pub concurrency: Option<u32>,
+    /// Handler initialization time of a cold start of this function, in microseconds; `None`
+    /// takes the cost model's. Traces that give a cold and a warm execution time set it (FaasCache
+    /// models a cold invocation as taking the function's maximum time instead of its average).
+    pub init: Option<Time>,
 }
 
 /// An app: a named group of functions.

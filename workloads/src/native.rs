@@ -1,7 +1,8 @@
 //! lambdasim's own trace format: a directory with two CSV files.
 //!
-//! - `functions.csv`, header `function,app,memory_mb,concurrency`: one row per function. An empty
-//!   `concurrency` (or no such column) takes the platform default.
+//! - `functions.csv`, header `function,app,memory_mb,concurrency,init_us`: one row per function.
+//!   An empty `concurrency` or `init_us` (or no such column) takes the platform default; `init_us`
+//!   is the handler initialization time of the function's cold starts.
 //! - `invocations.csv`, header `function,arrival_us,duration_us`: one row per invocation, sorted by
 //!   `arrival_us`, naming the function by its name.
 //!
@@ -40,15 +41,17 @@ pub fn write(
     let path = dir.join(FUNCTIONS_FILE);
     let mut out = csv_writer(&path)?;
     let fail = |e: csv::Error| csv_error(&path, e);
-    out.write_record(["function", "app", "memory_mb", "concurrency"])
+    out.write_record(["function", "app", "memory_mb", "concurrency", "init_us"])
         .map_err(fail)?;
     for f in &catalog.functions {
         let concurrency = f.concurrency.map(|c| c.to_string()).unwrap_or_default();
+        let init = f.init.map(|c| c.to_string()).unwrap_or_default();
         out.write_record([
             f.name.as_str(),
             catalog.app(f.app).name.as_str(),
             &f.memory_mb.to_string(),
             &concurrency,
+            &init,
         ])
         .map_err(fail)?;
     }
@@ -168,6 +171,7 @@ fn read_functions(path: &Path) -> Result<(Catalog, HashMap<String, FunctionId>),
     let app_col = column(path, &header, "app")?;
     let memory_col = column(path, &header, "memory_mb")?;
     let concurrency_col = header.iter().position(|h| h == "concurrency");
+    let init_col = header.iter().position(|h| h == "init_us");
 
     let mut catalog = Catalog::default();
     let mut ids: HashMap<String, FunctionId> = HashMap::new();
@@ -214,6 +218,15 @@ fn read_functions(path: &Path) -> Result<(Catalog, HashMap<String, FunctionId>),
                 ))
             })?),
         };
+        let init = match init_col.map(field) {
+            None | Some("") => None,
+            Some(text) => Some(parse_u64(text.as_bytes()).ok_or_else(|| {
+                row_error(format!(
+                    "init_us must be a whole number of microseconds or empty for the cost \
+                     model's, got {text:?}"
+                ))
+            })?),
+        };
         let app = match app_ids.get(app) {
             Some(&id) => id,
             None => {
@@ -232,6 +245,7 @@ fn read_functions(path: &Path) -> Result<(Catalog, HashMap<String, FunctionId>),
             app,
             memory_mb,
             concurrency,
+            init,
         });
     }
     if catalog.functions.is_empty() {
@@ -646,6 +660,7 @@ mod tests {
                 app: AppId(0),
                 memory_mb: 128,
                 concurrency: None,
+                init: None,
             }],
             apps: vec![App { name: "a".into() }],
         };

@@ -315,6 +315,7 @@ impl SyntheticSpec {
                     app: AppId(a),
                     memory_mb,
                     concurrency: None,
+                    init: None,
                 }
             })
             .collect();
@@ -401,7 +402,7 @@ fn non_negative(field: &str, value: f64) -> Result<(), WorkloadError> {
 
 /// An independent generator for one concern. Mixing the stream constant through SplitMix64 before
 /// combining it with the seed keeps nearby seeds and streams from sharing state.
-fn stream(seed: u64, stream: u64) -> Xoshiro256PlusPlus {
+pub(crate) fn stream(seed: u64, stream: u64) -> Xoshiro256PlusPlus {
     Xoshiro256PlusPlus::seed_from_u64(seed ^ splitmix64(stream))
 }
 
@@ -413,7 +414,7 @@ fn splitmix64(x: u64) -> u64 {
 }
 
 /// Burr XII by inverse CDF, for `u` uniform in `[0, 1)`.
-fn sample_burr(b: &BurrSpec, u: f64) -> f64 {
+pub(crate) fn sample_burr(b: &BurrSpec, u: f64) -> f64 {
     b.lambda * ((1.0 - u).powf(-1.0 / b.k) - 1.0).powf(1.0 / b.c)
 }
 
