@@ -7,6 +7,8 @@
 
 pub mod native;
 pub mod sample;
+#[cfg(test)]
+mod scratch;
 pub mod synthetic;
 pub mod time;
 pub mod trace;
