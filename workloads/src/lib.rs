@@ -5,6 +5,9 @@
 //! arrival time. Streams are iterators, so a trace of any length is replayed in memory
 //! proportional to the number of functions, never the number of invocations.
 
+pub mod azure2019;
+pub mod azure2021;
+pub mod huawei2023;
 pub mod native;
 pub mod sample;
 #[cfg(test)]

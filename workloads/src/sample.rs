@@ -150,7 +150,11 @@ fn quantile_band(ranked: &[usize], from: f64, to: f64) -> &[usize] {
     let last = (n - 1) as f64;
     let lo = (from * last).ceil() as usize;
     let hi = ((to * last).floor() as usize).min(n - 1);
-    if lo > hi { &ranked[0..0] } else { &ranked[lo..=hi] }
+    if lo > hi {
+        &ranked[0..0]
+    } else {
+        &ranked[lo..=hi]
+    }
 }
 
 #[cfg(test)]
@@ -168,7 +172,10 @@ mod tests {
     fn top_takes_the_most_invoked() {
         assert_eq!(kept(&Sample::Top { n: 3 }.select(&COUNTS, 1)), [2, 6, 8]);
         // Ties go to the higher id, which ranks above the lower.
-        assert_eq!(kept(&Sample::Top { n: 5 }.select(&COUNTS, 1)), [2, 4, 5, 6, 8]);
+        assert_eq!(
+            kept(&Sample::Top { n: 5 }.select(&COUNTS, 1)),
+            [2, 4, 5, 6, 8]
+        );
         assert_eq!(kept(&Sample::Top { n: 100 }.select(&COUNTS, 1)).len(), 8);
     }
 
@@ -243,7 +250,12 @@ mod tests {
 
     #[test]
     fn validation_names_the_problem() {
-        assert!(Sample::Top { n: 0 }.validate().unwrap_err().contains("n must be"));
+        assert!(
+            Sample::Top { n: 0 }
+                .validate()
+                .unwrap_err()
+                .contains("n must be")
+        );
         let bad = Sample::Band {
             from: 0.8,
             to: 0.2,

@@ -32,8 +32,8 @@ use crate::sample::Sample;
 use crate::synthetic::{AppMemory, BurrSpec, LogNormalSpec, sample_burr, stream};
 use crate::time::{MICROS_PER_MIN, MICROS_PER_MS, MICROS_PER_SEC};
 use crate::{
-    AppId, Catalog, Duration, Function, FunctionId, Invocation, InvocationStream, Time,
-    Workload, WorkloadError,
+    AppId, Catalog, Duration, Function, FunctionId, Invocation, InvocationStream, Time, Workload,
+    WorkloadError,
 };
 
 /// The trace formats lambdasim reads.
@@ -371,13 +371,16 @@ impl FromStr for DayRange {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || format!("days {s:?} is not a day or a range of days such as \"3\" or \"1-14\"");
+        let bad =
+            || format!("days {s:?} is not a day or a range of days such as \"3\" or \"1-14\"");
         let day = |t: &str| -> Result<u32, String> {
             let d: u32 = t.trim().parse().map_err(|_| bad())?;
             if (1..=99).contains(&d) {
                 Ok(d)
             } else {
-                Err(format!("day {d} is out of range; days are numbered from 1 to 99"))
+                Err(format!(
+                    "day {d} is out of range; days are numbered from 1 to 99"
+                ))
             }
         };
         let (first, last) = match s.split_once('-') {
@@ -519,7 +522,11 @@ impl TraceSpec {
             if set && !formats.contains(&format) {
                 Err(WorkloadError::Parameter(format!(
                     "{field} applies to {} traces only, not {format}",
-                    formats.iter().map(|f| f.name()).collect::<Vec<_>>().join(" and ")
+                    formats
+                        .iter()
+                        .map(|f| f.name())
+                        .collect::<Vec<_>>()
+                        .join(" and ")
                 )))
             } else {
                 Ok(())
@@ -532,7 +539,11 @@ impl TraceSpec {
             self.arrivals != default.arrivals,
             &[Azure2019, Huawei2023],
         )?;
-        only("durations", self.durations != default.durations, &[Azure2019])?;
+        only(
+            "durations",
+            self.durations != default.durations,
+            &[Azure2019],
+        )?;
         only(
             "memory_percentile",
             self.memory_percentile != default.memory_percentile,
@@ -572,11 +583,9 @@ impl TraceSpec {
             .map_err(WorkloadError::Parameter)?;
         self.sample.validate().map_err(WorkloadError::Parameter)?;
         match self.rate {
-            Some(RateScale::Multiply(k)) if !(k.is_finite() && k > 0.0 && k <= 1e6) => {
-                fail(format!(
-                    "rate.multiply must be a positive factor of at most 1e6, got {k}"
-                ))
-            }
+            Some(RateScale::Multiply(k)) if !(k.is_finite() && k > 0.0 && k <= 1e6) => fail(
+                format!("rate.multiply must be a positive factor of at most 1e6, got {k}"),
+            ),
             Some(RateScale::TargetRps(r)) if !(r.is_finite() && r > 0.0 && r <= 1e9) => fail(
                 format!("rate.target-rps must be a positive rate of at most 1e9, got {r}"),
             ),
@@ -588,9 +597,9 @@ impl TraceSpec {
     pub fn window(&self) -> Window {
         Window {
             start: self.start.micros(),
-            end: self
-                .length
-                .map_or(Time::MAX, |l| self.start.micros().saturating_add(l.micros())),
+            end: self.length.map_or(Time::MAX, |l| {
+                self.start.micros().saturating_add(l.micros())
+            }),
         }
     }
 }
@@ -1230,7 +1239,11 @@ impl EventShaper {
                 return Ok(false);
             }
             if inv.arrival < self.window.start
-                || !self.keep.get(inv.function.index()).copied().unwrap_or(false)
+                || !self
+                    .keep
+                    .get(inv.function.index())
+                    .copied()
+                    .unwrap_or(false)
             {
                 continue;
             }
