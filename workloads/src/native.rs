@@ -14,11 +14,17 @@
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use csv::{ByteRecord, StringRecord};
 
-use crate::{App, AppId, Catalog, Function, FunctionId, Invocation, Time, Workload, WorkloadError};
+use crate::trace::{
+    EventShaper, LoadReport, StreamRequest, Trace, TraceFormat, TraceSource, TraceSpec,
+};
+use crate::{
+    App, AppId, Catalog, Function, FunctionId, Invocation, InvocationStream, Time, Workload,
+    WorkloadError,
+};
 
 /// Name of the catalog file inside a trace directory.
 pub const FUNCTIONS_FILE: &str = "functions.csv";
@@ -109,6 +115,72 @@ pub fn read(dir: &Path) -> Result<Workload, WorkloadError> {
         catalog,
         invocations: Box::new(invocations),
     })
+}
+
+/// Opens a native trace for sampling and shaping (see [`crate::trace`]): reads the catalog and
+/// counts each function's invocations inside the window in one pass over `invocations.csv`; the
+/// stream reads the file again.
+pub fn open(spec: &TraceSpec, _seed: u64) -> Result<Trace, WorkloadError> {
+    spec.validate(TraceFormat::Native)?;
+    let dir = &spec.path;
+    let functions = dir.join(FUNCTIONS_FILE);
+    let invocations = dir.join(INVOCATIONS_FILE);
+    let (catalog, ids) = read_functions(&functions)?;
+    let window = spec.window();
+    let mut counts = vec![0u64; catalog.functions.len()];
+    let mut last = None;
+    for inv in InvocationReader::open(&invocations, ids.clone())? {
+        let inv = inv?;
+        if inv.arrival >= window.end {
+            break;
+        }
+        last = Some(inv.arrival);
+        if inv.arrival >= window.start {
+            counts[inv.function.index()] += 1;
+        }
+    }
+    let span = match last {
+        Some(t) if t >= window.start => t + 1 - window.start,
+        _ => {
+            return Err(WorkloadError::File {
+                path: invocations.display().to_string(),
+                message: format!(
+                    "has no invocations at or after the window's start ({})",
+                    crate::Duration(window.start)
+                ),
+            });
+        }
+    };
+    // App memory for app granularity: the sum of its functions' memory.
+    let mut app_memory_mb = vec![0u32; catalog.apps.len()];
+    for f in &catalog.functions {
+        let m = &mut app_memory_mb[f.app.index()];
+        *m = m.saturating_add(f.memory_mb);
+    }
+    Ok(Trace {
+        format: TraceFormat::Native,
+        catalog,
+        counts,
+        app_memory_mb,
+        span,
+        report: LoadReport {
+            files: vec![functions, invocations.clone()],
+            ..LoadReport::default()
+        },
+        source: Box::new(NativeSource { invocations, ids }),
+    })
+}
+
+struct NativeSource {
+    invocations: PathBuf,
+    ids: HashMap<String, FunctionId>,
+}
+
+impl TraceSource for NativeSource {
+    fn stream(self: Box<Self>, request: StreamRequest) -> Result<InvocationStream, WorkloadError> {
+        let reader = InvocationReader::open(&self.invocations, self.ids)?;
+        Ok(Box::new(EventShaper::new(Box::new(reader), request)))
+    }
 }
 
 fn check_catalog(catalog: &Catalog) -> Result<(), WorkloadError> {
@@ -688,5 +760,60 @@ mod tests {
         })];
         let err = write(&dir.0, &catalog, unknown.into_iter()).unwrap_err();
         assert_mentions(&err.to_string(), &["function id 1", "only 1 functions"]);
+    }
+
+    #[test]
+    fn open_counts_samples_and_shapes() {
+        use crate::sample::Sample;
+        use crate::trace::{Granularity, RateScale, TraceSpec};
+        let functions =
+            "function,app,memory_mb,concurrency,init_us\nf,a,128,,\ng,a,256,4,7000\nh,b,64,,\n";
+        // f: 4 invocations, g: 2, h: 1, over 10 s.
+        let invocations = "function,arrival_us,duration_us\nf,0,1\ng,1000000,1\nf,2000000,1\nh,3000000,1\nf,5000000,1\ng,6000000,1\nf,9999999,1\n";
+        let dir = Scratch::with("open-sample", functions, invocations);
+        let spec = TraceSpec {
+            path: dir.0.clone(),
+            sample: Sample::Top { n: 2 },
+            ..TraceSpec::default()
+        };
+        let trace = open(&spec, 1).unwrap();
+        assert_eq!(trace.counts, [4, 2, 1]);
+        assert_eq!(trace.span, 10_000_000);
+        assert_eq!(trace.app_memory_mb, [384, 64]);
+        assert_eq!(trace.catalog.functions[1].init, Some(7000));
+        let (w, sel) = trace.into_workload(&spec, 1).unwrap();
+        assert_eq!((sel.functions, sel.invocations, sel.scale), (2, 6, 1.0));
+        let names: Vec<_> = w.catalog.functions.iter().map(|f| f.name.clone()).collect();
+        assert_eq!(names, ["f", "g"]);
+        assert_eq!(w.invocations.count(), 6);
+
+        // A target rate of 1.2/s over the 10 s span is 12 invocations: twice the sample's 6.
+        let spec = TraceSpec {
+            rate: Some(RateScale::TargetRps(1.2)),
+            ..spec
+        };
+        let (_, sel) = open(&spec, 1).unwrap().into_workload(&spec, 1).unwrap();
+        assert!((sel.scale - 2.0).abs() < 1e-12, "{}", sel.scale);
+
+        // A window from 2 s for 4 s holds f at 2 s and 5 s and h at 3 s, shifted to 0, 3 s, 1 s.
+        let spec = TraceSpec {
+            path: dir.0.clone(),
+            start: crate::Duration::from_secs(2),
+            length: Some(crate::Duration::from_secs(4)),
+            granularity: Granularity::App,
+            ..TraceSpec::default()
+        };
+        let trace = open(&spec, 1).unwrap();
+        assert_eq!(trace.counts, [2, 0, 1]);
+        let (w, _) = trace.into_workload(&spec, 1).unwrap();
+        let names: Vec<_> = w.catalog.functions.iter().map(|f| f.name.clone()).collect();
+        assert_eq!(names, ["a", "b"], "one unit per app");
+        assert_eq!(w.catalog.functions[0].memory_mb, 384);
+        let got: Vec<(u32, Time)> = w
+            .invocations
+            .map(|i| i.map(|i| (i.function.0, i.arrival)))
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(got, [(0, 0), (1, 1_000_000), (0, 3_000_000)]);
     }
 }
