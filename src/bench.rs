@@ -104,7 +104,7 @@ fn measure(kind: &str, name: &str, length: Duration) -> Result<Sample, Error> {
     let scenario = scenario(name, length).validate()?;
     match kind {
         "generate" => {
-            let workload = load_workload(&scenario)?;
+            let (workload, _) = load_workload(&scenario)?;
             let started = Instant::now();
             let mut invocations = 0u64;
             let mut checksum = 0u64;

@@ -15,6 +15,7 @@ use analysis::{CsvRecords, Metrics, Summary};
 use sim::record::Tee;
 use sim::{Controller, RunStats, SimBackend, SimError, simulate};
 use workloads::Workload;
+use workloads::trace::{LoadReport, Selection, TraceFormat};
 
 use scenario::{RawWorkload, Scenario};
 
@@ -42,6 +43,8 @@ impl Error {
 pub struct RunResult {
     pub summary: Summary,
     pub stats: RunStats,
+    /// What the trace reader found, when the workload replays a trace.
+    pub trace: Option<TraceLoad>,
     /// Wall-clock time of the simulation proper, in seconds (not part of any saved output, so
     /// that outputs stay reproducible).
     pub elapsed_secs: f64,
@@ -58,14 +61,78 @@ pub fn derive_seed(seed: u64, stream: u64) -> u64 {
 
 const SCHEDULER_STREAM: u64 = 1;
 
-/// Builds the scenario's workload: generates it or opens the trace.
-pub fn load_workload(scenario: &Scenario) -> Result<Workload, Error> {
-    match &scenario.workload {
-        RawWorkload::Synthetic(spec) => spec
-            .build(scenario.seed)
-            .map_err(|e| Error::Input(format!("workload: {e}"))),
-        RawWorkload::Native(spec) => {
-            workloads::native::read(&spec.dir).map_err(|e| Error::Input(e.to_string()))
+/// What opening a trace found and what sampling kept.
+#[derive(Clone, Debug)]
+pub struct TraceLoad {
+    pub format: TraceFormat,
+    /// Functions and apps in the trace after cleaning, before sampling.
+    pub functions: usize,
+    pub apps: usize,
+    pub report: LoadReport,
+    pub selection: Selection,
+}
+
+impl TraceLoad {
+    /// A few lines for the header of a run's output.
+    pub fn describe(&self) -> String {
+        let mut s = format!(
+            "trace       {} functions in {} apps read from {} file(s)",
+            self.functions,
+            self.apps,
+            self.report.files.len()
+        );
+        if !self.report.dropped.is_empty() {
+            let dropped: Vec<String> = self
+                .report
+                .dropped
+                .iter()
+                .map(|(reason, n)| format!("{n} {reason}"))
+                .collect();
+            s.push_str(&format!("; left out: {}", dropped.join(", ")));
+        }
+        if self.report.bad_rows > 0 {
+            s.push_str(&format!("; {} malformed rows skipped", self.report.bad_rows));
+        }
+        s.push_str(&format!(
+            "\n            replaying {} functions with {} recorded invocations in the window",
+            self.selection.functions, self.selection.invocations
+        ));
+        if self.selection.scale != 1.0 {
+            s.push_str(&format!(", rate x{:.4}", self.selection.scale));
+        }
+        s.push('\n');
+        for note in &self.report.notes {
+            s.push_str(&format!("            note: {note}\n"));
+        }
+        s
+    }
+}
+
+/// Builds the scenario's workload: generates it, or opens, samples and shapes the trace.
+pub fn load_workload(scenario: &Scenario) -> Result<(Workload, Option<TraceLoad>), Error> {
+    let input = |e: workloads::WorkloadError| Error::Input(format!("workload: {e}"));
+    match scenario.workload.as_trace() {
+        None => {
+            let RawWorkload::Synthetic(spec) = &scenario.workload else {
+                unreachable!("a workload that is not a trace is synthetic");
+            };
+            Ok((spec.build(scenario.seed).map_err(input)?, None))
+        }
+        Some((format, spec)) => {
+            let trace = workloads::trace::open(format, spec, scenario.seed).map_err(input)?;
+            let (functions, apps) = (trace.catalog.functions.len(), trace.catalog.apps.len());
+            let report = trace.report.clone();
+            let (workload, selection) = trace.into_workload(spec, scenario.seed).map_err(input)?;
+            Ok((
+                workload,
+                Some(TraceLoad {
+                    format,
+                    functions,
+                    apps,
+                    report,
+                    selection,
+                }),
+            ))
         }
     }
 }
@@ -89,7 +156,7 @@ fn check_size(functions: usize, workers: usize) -> Result<(), Error> {
 
 /// Runs one simulation of `scenario`, writing per-invocation records to `records` if given.
 pub fn run(scenario: &Scenario, records: Option<&mut dyn Write>) -> Result<RunResult, Error> {
-    let workload = load_workload(scenario)?;
+    let (workload, trace) = load_workload(scenario)?;
     check_size(
         workload.catalog.functions.len(),
         scenario.controller.workers.len(),
@@ -129,6 +196,7 @@ pub fn run(scenario: &Scenario, records: Option<&mut dyn Write>) -> Result<RunRe
     Ok(RunResult {
         summary: metrics.summary(),
         stats,
+        trace,
         elapsed_secs: started.elapsed().as_secs_f64(),
     })
 }

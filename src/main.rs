@@ -6,10 +6,15 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use lambdasim::scenario::{NativeSpec, QueueKind, RawScenario, RawWorkload};
+use lambdasim::scenario::{QueueKind, RawScenario, RawWorkload};
 use lambdasim::spec::parse_policy;
-use lambdasim::{Error, bench, load_workload};
+use lambdasim::{Error, TraceLoad, bench, load_workload};
 use workloads::Duration;
+use workloads::synthetic::AppMemory;
+use workloads::trace::{
+    ArrivalMode, DayRange, DurationMode, Granularity, MemoryPercentile, RateScale, TraceFormat,
+    TraceSpec,
+};
 
 #[derive(Parser)]
 #[command(
@@ -34,8 +39,206 @@ explained. Flags override the file. Durations take a unit: us, ms, s, m, h, d."
     Run(RunArgs),
     /// Write a scenario's synthetic workload as a native trace (functions.csv, invocations.csv).
     Generate(GenerateArgs),
+    /// Inspect, sample and convert recorded traces (Azure 2019 and 2021, Huawei 2023, native).
+    #[command(subcommand)]
+    Trace(TraceCommand),
     /// Measure simulation throughput and memory on a fixed synthetic scenario.
     Bench(bench::BenchArgs),
+}
+
+#[derive(Subcommand)]
+enum TraceCommand {
+    /// Print what a trace holds: functions, apps, invocations, the rate over time, duration and
+    /// memory percentiles, and the rows the reader left out and why. Sampling and shaping options
+    /// apply, so this also previews a sample.
+    Info(TraceInfoArgs),
+    /// Sample and shape a trace and write the result in the native format.
+    Sample(TraceWriteArgs),
+    /// Convert a trace (shaped by any options given) to the native format.
+    Convert(TraceWriteArgs),
+}
+
+#[derive(Args)]
+struct TraceInfoArgs {
+    /// The trace, FORMAT:PATH, e.g. azure2019:traces/azure (formats: native, azure2019,
+    /// azure2021, huawei2023).
+    trace: String,
+    #[command(flatten)]
+    options: TraceArgs,
+    /// Seed of sampling and arrival generation.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Width of the rate table's rows.
+    #[arg(long, value_name = "DURATION", default_value = "1h")]
+    bucket: Duration,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct TraceWriteArgs {
+    /// The trace, FORMAT:PATH, e.g. azure2019:traces/azure.
+    trace: String,
+    #[command(flatten)]
+    options: TraceArgs,
+    /// Seed of sampling and arrival generation.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Directory to write functions.csv and invocations.csv into.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+}
+
+/// How to read, sample and shape a trace. Each flag overrides the scenario file's field of the
+/// same name.
+#[derive(Args, Default)]
+struct TraceArgs {
+    /// Azure 2019: day or days to replay, e.g. 3 or 1-14 (original day files only).
+    #[arg(long, alias = "day", value_name = "DAYS", help_heading = "Trace options")]
+    days: Option<DayRange>,
+    /// Start of the replayed window, from the start of the trace (e.g. 6h).
+    #[arg(long, value_name = "DURATION", help_heading = "Trace options")]
+    start: Option<Duration>,
+    /// Length of the replayed window (e.g. 30m).
+    #[arg(long, value_name = "DURATION", help_heading = "Trace options")]
+    length: Option<Duration>,
+    /// Per-minute counts to arrivals: even | uniform | poisson | equidistant-shifted.
+    #[arg(long, value_name = "MODE", value_parser = parse_arrivals, help_heading = "Trace options")]
+    arrivals: Option<ArrivalMode>,
+    /// Azure 2019 durations: average | faascache | percentiles | lognormal.
+    #[arg(long, value_name = "MODE", value_parser = parse_durations, help_heading = "Trace options")]
+    durations: Option<DurationMode>,
+    /// Azure 2019 memory column: average or pct1, pct5, pct25, pct50, pct75, pct95, pct99, pct100.
+    #[arg(long, value_name = "COLUMN", help_heading = "Trace options")]
+    memory_percentile: Option<MemoryPercentile>,
+    /// An app's memory divided among its functions (split) or given to each (per-function).
+    #[arg(long, value_name = "MODE", value_parser = parse_app_memory, help_heading = "Trace options")]
+    app_memory: Option<AppMemory>,
+    /// Memory where the trace has none: burr[,c=..,k=..,lambda=..,min_mb=..,max_mb=..] or fixed,mb=N.
+    #[arg(long, value_name = "SPEC", help_heading = "Trace options")]
+    memory_fallback: Option<String>,
+    /// Azure 2019: keep only functions with this trigger (repeatable).
+    #[arg(long = "trigger", value_name = "TRIGGER", help_heading = "Trace options")]
+    triggers: Vec<String>,
+    /// Which functions to replay: all | top,n=N | band,from=Q,to=Q[,n=N] | representative,n=N |
+    /// rare,n=N | random,n=N.
+    #[arg(long, value_name = "SPEC", help_heading = "Trace options")]
+    sample: Option<String>,
+    /// Multiply the trace's rate by K.
+    #[arg(long, value_name = "K", conflicts_with = "target_rps", help_heading = "Trace options")]
+    scale: Option<f64>,
+    /// Scale the rate to R invocations per second on average.
+    #[arg(long, value_name = "R", help_heading = "Trace options")]
+    target_rps: Option<f64>,
+    /// One sandbox per function or per app.
+    #[arg(long, value_name = "UNIT", value_parser = parse_granularity, help_heading = "Trace options")]
+    granularity: Option<Granularity>,
+    /// Count and skip malformed rows instead of stopping at the first.
+    #[arg(long, help_heading = "Trace options")]
+    skip_bad_rows: bool,
+}
+
+fn parse_named<T: Copy>(text: &str, all: &[T], name: fn(T) -> &'static str) -> Result<T, String> {
+    all.iter()
+        .copied()
+        .find(|v| name(*v) == text)
+        .ok_or_else(|| {
+            let names: Vec<&str> = all.iter().map(|v| name(*v)).collect();
+            format!("expected one of {}", names.join(", "))
+        })
+}
+
+fn parse_arrivals(text: &str) -> Result<ArrivalMode, String> {
+    parse_named(text, &ArrivalMode::ALL, ArrivalMode::name)
+}
+
+fn parse_durations(text: &str) -> Result<DurationMode, String> {
+    parse_named(text, &DurationMode::ALL, DurationMode::name)
+}
+
+fn parse_app_memory(text: &str) -> Result<AppMemory, String> {
+    match text {
+        "split" => Ok(AppMemory::Split),
+        "per-function" => Ok(AppMemory::PerFunction),
+        _ => Err("expected split or per-function".into()),
+    }
+}
+
+fn parse_granularity(text: &str) -> Result<Granularity, String> {
+    match text {
+        "function" => Ok(Granularity::Function),
+        "app" => Ok(Granularity::App),
+        _ => Err("expected function or app".into()),
+    }
+}
+
+impl TraceArgs {
+    fn any(&self) -> Option<&'static str> {
+        [
+            ("--days", self.days.is_some()),
+            ("--start", self.start.is_some()),
+            ("--length", self.length.is_some()),
+            ("--arrivals", self.arrivals.is_some()),
+            ("--durations", self.durations.is_some()),
+            ("--memory-percentile", self.memory_percentile.is_some()),
+            ("--app-memory", self.app_memory.is_some()),
+            ("--memory-fallback", self.memory_fallback.is_some()),
+            ("--trigger", !self.triggers.is_empty()),
+            ("--sample", self.sample.is_some()),
+            ("--scale", self.scale.is_some()),
+            ("--target-rps", self.target_rps.is_some()),
+            ("--granularity", self.granularity.is_some()),
+            ("--skip-bad-rows", self.skip_bad_rows),
+        ]
+        .into_iter()
+        .find(|(_, set)| *set)
+        .map(|(flag, _)| flag)
+    }
+
+    fn apply(&self, t: &mut TraceSpec) -> Result<(), Error> {
+        if self.days.is_some() {
+            t.days = self.days;
+        }
+        t.start = self.start.unwrap_or(t.start);
+        if self.length.is_some() {
+            t.length = self.length;
+        }
+        t.arrivals = self.arrivals.unwrap_or(t.arrivals);
+        t.durations = self.durations.unwrap_or(t.durations);
+        t.memory_percentile = self.memory_percentile.unwrap_or(t.memory_percentile);
+        t.app_memory = self.app_memory.unwrap_or(t.app_memory);
+        if let Some(text) = &self.memory_fallback {
+            t.memory_fallback = parse_policy("--memory-fallback", text)?;
+        }
+        if !self.triggers.is_empty() {
+            t.triggers = self.triggers.clone();
+        }
+        if let Some(text) = &self.sample {
+            t.sample = parse_policy("--sample", text)?;
+        }
+        if let Some(k) = self.scale {
+            t.rate = Some(RateScale::Multiply(k));
+        }
+        if let Some(r) = self.target_rps {
+            t.rate = Some(RateScale::TargetRps(r));
+        }
+        t.granularity = self.granularity.unwrap_or(t.granularity);
+        t.skip_bad_rows |= self.skip_bad_rows;
+        Ok(())
+    }
+}
+
+/// `FORMAT:PATH`, or a bare path for a native trace directory.
+fn trace_location(text: &str) -> Result<(TraceFormat, PathBuf), Error> {
+    let has_format = text
+        .split_once(':')
+        .is_some_and(|(f, _)| f.parse::<TraceFormat>().is_ok());
+    if has_format || !Path::new(text).exists() && text.contains(':') {
+        workloads::trace::parse_location(text).map_err(|e| input(format!("--trace: {e}")))
+    } else {
+        Ok((TraceFormat::Native, PathBuf::from(text)))
+    }
 }
 
 #[derive(Args)]
@@ -72,10 +275,13 @@ struct ScenarioArgs {
     /// Scheduler: round-robin | random | least-loaded | hash.
     #[arg(long, value_name = "POLICY")]
     scheduler: Option<String>,
-    /// Replay a native trace directory (functions.csv, invocations.csv) instead of the
-    /// scenario's workload.
-    #[arg(long, value_name = "DIR")]
-    trace: Option<PathBuf>,
+    /// Replay a trace instead of the scenario's workload: FORMAT:PATH with FORMAT one of native,
+    /// azure2019, azure2021, huawei2023 (e.g. azure2019:traces/azure), or a native trace
+    /// directory.
+    #[arg(long, value_name = "FORMAT:PATH")]
+    trace: Option<String>,
+    #[command(flatten)]
+    trace_options: TraceArgs,
     /// Synthetic workload: number of functions.
     #[arg(long, value_name = "N")]
     functions: Option<u32>,
@@ -128,6 +334,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run(args),
         Command::Generate(args) => generate(args),
+        Command::Trace(command) => trace(command),
         Command::Bench(args) => bench::run(&args).map(|report| emit(&report)),
     };
     match result {
@@ -183,8 +390,15 @@ fn raw_scenario(args: &ScenarioArgs) -> Result<RawScenario, Error> {
     if let Some(text) = &args.scheduler {
         raw.policies.scheduler = parse_policy("--scheduler", text)?;
     }
-    if let Some(dir) = &args.trace {
-        raw.workload = RawWorkload::Native(NativeSpec { dir: dir.clone() });
+    if let Some(text) = &args.trace {
+        let (format, path) = trace_location(text)?;
+        raw.workload = RawWorkload::trace(
+            format,
+            TraceSpec {
+                path,
+                ..TraceSpec::default()
+            },
+        );
     }
     let synthetic_flags = [
         ("--functions", args.functions.is_some()),
@@ -201,10 +415,21 @@ fn raw_scenario(args: &ScenarioArgs) -> Result<RawScenario, Error> {
             w.rate = args.rate.unwrap_or(w.rate);
             w.zipf = args.zipf.unwrap_or(w.zipf);
         }
-        RawWorkload::Native(_) => {
+        _ => {
             if let Some((flag, _)) = synthetic_flags.iter().find(|(_, set)| *set) {
                 return Err(input(format!(
-                    "{flag} shapes a synthetic workload, but this scenario replays a native trace"
+                    "{flag} shapes a synthetic workload, but this scenario replays a trace"
+                )));
+            }
+        }
+    }
+    match raw.workload.as_trace_mut() {
+        Some(spec) => args.trace_options.apply(spec)?,
+        None => {
+            if let Some(flag) = args.trace_options.any() {
+                return Err(input(format!(
+                    "{flag} shapes a replayed trace, but this scenario generates a synthetic \
+                     workload; add --trace FORMAT:PATH"
                 )));
             }
         }
@@ -248,9 +473,11 @@ fn run(args: RunArgs) -> Result<(), Error> {
     if args.json {
         emit(&json);
     } else {
+        let trace = result.trace.as_ref().map(TraceLoad::describe);
         emit(&format!(
-            "lambdasim run\n\n{}\n{}",
+            "lambdasim run\n\n{}{}\n{}",
             scenario.describe(),
+            trace.unwrap_or_default(),
             analysis::render_text(&result.summary)
         ));
     }
@@ -269,10 +496,12 @@ fn generate(args: GenerateArgs) -> Result<(), Error> {
     let scenario = raw_scenario(&args.scenario)?.validate()?;
     if !matches!(scenario.workload, RawWorkload::Synthetic(_)) {
         return Err(input(
-            "generate writes synthetic workloads; this scenario replays a native trace".to_string(),
+            "generate writes synthetic workloads; this scenario replays a trace (use `lambdasim \
+             trace convert` to rewrite a trace)"
+                .to_string(),
         ));
     }
-    let workload = load_workload(&scenario)?;
+    let (workload, _) = load_workload(&scenario)?;
     let n = workloads::native::write(&args.out, &workload.catalog, workload.invocations)
         .map_err(|e| Error::Output(e.to_string()))?;
     emit(&format!(
@@ -282,4 +511,105 @@ fn generate(args: GenerateArgs) -> Result<(), Error> {
         args.out.display()
     ));
     Ok(())
+}
+
+/// Opens, samples and shapes the trace named on the command line.
+fn open_trace(
+    location: &str,
+    options: &TraceArgs,
+    seed: u64,
+) -> Result<(workloads::Workload, TraceLoad, TraceSpec, TraceFormat), Error> {
+    let (format, path) = trace_location(location)?;
+    let mut spec = TraceSpec {
+        path,
+        ..TraceSpec::default()
+    };
+    options.apply(&mut spec)?;
+    let mut raw = RawScenario::default_scenario();
+    raw.seed = seed;
+    raw.workload = RawWorkload::trace(format, spec.clone());
+    let scenario = raw.validate()?;
+    let (workload, load) = load_workload(&scenario)?;
+    let load = load.expect("a trace workload reports its load");
+    Ok((workload, load, spec, format))
+}
+
+fn trace(command: TraceCommand) -> Result<(), Error> {
+    match command {
+        TraceCommand::Info(args) => {
+            let (workload, load, spec, format) = open_trace(&args.trace, &args.options, args.seed)?;
+            let stats = analysis::TraceStats::collect(workload, args.bucket.micros())
+                .map_err(|e| input(e.to_string()))?;
+            if args.json {
+                #[derive(serde::Serialize)]
+                struct Info<'a> {
+                    format: &'a str,
+                    path: String,
+                    functions_read: usize,
+                    apps_read: usize,
+                    files: Vec<String>,
+                    left_out: &'a std::collections::BTreeMap<String, u64>,
+                    bad_rows: u64,
+                    notes: &'a [String],
+                    sampled_functions: usize,
+                    rate_scale: f64,
+                    replay: &'a analysis::TraceStats,
+                }
+                let info = Info {
+                    format: format.name(),
+                    path: spec.path.display().to_string(),
+                    functions_read: load.functions,
+                    apps_read: load.apps,
+                    files: load
+                        .report
+                        .files
+                        .iter()
+                        .map(|f| f.display().to_string())
+                        .collect(),
+                    left_out: &load.report.dropped,
+                    bad_rows: load.report.bad_rows,
+                    notes: &load.report.notes,
+                    sampled_functions: load.selection.functions,
+                    rate_scale: load.selection.scale,
+                    replay: &stats,
+                };
+                let json = serde_json::to_string_pretty(&info).expect("trace info serializes");
+                emit(&format!("{json}\n"));
+            } else {
+                let mut text = format!(
+                    "lambdasim trace info\n\nworkload    {}\n{}",
+                    lambdasim::scenario::describe_trace(format, &spec),
+                    load.describe()
+                );
+                for e in &load.report.bad_row_examples {
+                    text.push_str(&format!("            skipped: {e}\n"));
+                }
+                text.push('\n');
+                text.push_str(&stats.render_text());
+                emit(&text);
+            }
+            Ok(())
+        }
+        TraceCommand::Sample(args) if args.options.sample.is_none() => Err(input(
+            "trace sample needs --sample SPEC (e.g. --sample top,n=100); to rewrite the whole \
+             trace use trace convert"
+                .to_string(),
+        )),
+        TraceCommand::Sample(args) | TraceCommand::Convert(args) => {
+            let (workload, load, _, _) = open_trace(&args.trace, &args.options, args.seed)?;
+            let n = workloads::native::write(&args.out, &workload.catalog, workload.invocations)
+                .map_err(|e| match e {
+                    workloads::WorkloadError::Io { .. } => Error::Output(e.to_string()),
+                    _ => input(e.to_string()),
+                })?;
+            emit(&format!(
+                "{}wrote {} functions in {} apps and {n} invocations to {}\n",
+                load.describe(),
+                workload.catalog.functions.len(),
+                workload.catalog.apps.len(),
+                args.out.display()
+            ));
+            Ok(())
+        }
+    }
 }

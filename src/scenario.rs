@@ -4,12 +4,13 @@
 //! form, so a flag and a file field go through the same checks.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use policies::{KeepAliveConfig, SchedulerConfig};
 use serde::{Deserialize, Serialize};
 use sim::{ControllerConfig, CostModel, QueueMode, WorkerSpec};
 use workloads::synthetic::SyntheticSpec;
+use workloads::trace::{Granularity, RateScale, TraceFormat, TraceSpec};
 
 use crate::Error;
 
@@ -92,7 +93,13 @@ pub enum RawWorkload {
     /// Generated from the Azure 2019 fits (see `workloads::synthetic`).
     Synthetic(SyntheticSpec),
     /// lambdasim's own trace format: a directory with `functions.csv` and `invocations.csv`.
-    Native(NativeSpec),
+    Native(TraceSpec),
+    /// The Azure Functions 2019 trace (original day files or In-Vitro samples) in a directory.
+    Azure2019(TraceSpec),
+    /// The Azure Functions 2021 invocation trace, one file.
+    Azure2021(TraceSpec),
+    /// The Huawei 2023 public requests-per-minute trace, a file or a directory of day files.
+    Huawei2023(TraceSpec),
 }
 
 impl Default for RawWorkload {
@@ -101,12 +108,37 @@ impl Default for RawWorkload {
     }
 }
 
-/// A native trace on disk.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NativeSpec {
-    /// The trace directory; relative paths are taken from the scenario file's directory.
-    pub dir: PathBuf,
+impl RawWorkload {
+    /// A replayed trace: `kind = FORMAT` with the trace's options.
+    pub fn trace(format: TraceFormat, spec: TraceSpec) -> Self {
+        match format {
+            TraceFormat::Native => RawWorkload::Native(spec),
+            TraceFormat::Azure2019 => RawWorkload::Azure2019(spec),
+            TraceFormat::Azure2021 => RawWorkload::Azure2021(spec),
+            TraceFormat::Huawei2023 => RawWorkload::Huawei2023(spec),
+        }
+    }
+
+    /// The trace's format and options, if the workload replays one.
+    pub fn as_trace(&self) -> Option<(TraceFormat, &TraceSpec)> {
+        match self {
+            RawWorkload::Synthetic(_) => None,
+            RawWorkload::Native(s) => Some((TraceFormat::Native, s)),
+            RawWorkload::Azure2019(s) => Some((TraceFormat::Azure2019, s)),
+            RawWorkload::Azure2021(s) => Some((TraceFormat::Azure2021, s)),
+            RawWorkload::Huawei2023(s) => Some((TraceFormat::Huawei2023, s)),
+        }
+    }
+
+    pub fn as_trace_mut(&mut self) -> Option<&mut TraceSpec> {
+        match self {
+            RawWorkload::Synthetic(_) => None,
+            RawWorkload::Native(s)
+            | RawWorkload::Azure2019(s)
+            | RawWorkload::Azure2021(s)
+            | RawWorkload::Huawei2023(s) => Some(s),
+        }
+    }
 }
 
 /// A validated scenario, ready to run.
@@ -133,11 +165,11 @@ impl RawScenario {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::Input(format!("cannot read scenario {}: {e}", path.display())))?;
         let mut raw = Self::parse(&text, &path.display().to_string())?;
-        if let RawWorkload::Native(spec) = &mut raw.workload
-            && spec.dir.is_relative()
+        if let Some(spec) = raw.workload.as_trace_mut()
+            && spec.path.is_relative()
         {
             let base = path.parent().unwrap_or(Path::new(""));
-            spec.dir = base.join(&spec.dir);
+            spec.path = base.join(&spec.path);
         }
         Ok(raw)
     }
@@ -185,17 +217,14 @@ impl RawScenario {
                     .to_string(),
             ));
         }
-        match &self.workload {
-            RawWorkload::Synthetic(spec) => spec
+        match (&self.workload, self.workload.as_trace()) {
+            (RawWorkload::Synthetic(spec), _) => spec
                 .validate()
                 .map_err(|e| Error::Input(format!("workload: {e}")))?,
-            RawWorkload::Native(spec) => {
-                if spec.dir.as_os_str().is_empty() {
-                    return Err(Error::Input(
-                        "workload.dir must name a trace directory".to_string(),
-                    ));
-                }
-            }
+            (_, Some((format, spec))) => spec
+                .validate(format)
+                .map_err(|e| Error::Input(format!("workload: {e}")))?,
+            (_, None) => unreachable!("only synthetic workloads are not traces"),
         }
         let worker = WorkerSpec {
             memory_mb: c.memory_mb,
@@ -266,10 +295,53 @@ impl Scenario {
                     w.functions, w.apps, w.duration, w.rate, w.zipf, self.seed
                 );
             }
-            RawWorkload::Native(n) => {
-                let _ = writeln!(s, "workload    native trace {}", n.dir.display());
+            workload => {
+                if let Some((format, t)) = workload.as_trace() {
+                    let _ = writeln!(s, "workload    {}", describe_trace(format, t));
+                }
             }
         }
         s
     }
+}
+
+/// One line about a replayed trace: where it is and every option that differs from the default.
+pub fn describe_trace(format: TraceFormat, t: &TraceSpec) -> String {
+    let mut s = format!("{format} trace {}", t.path.display());
+    if let Some(days) = t.days {
+        let _ = write!(s, ", days {days}");
+    }
+    if t.start.micros() > 0 || t.length.is_some() {
+        let length = t.length.map_or("the end".to_string(), |l| l.to_string());
+        let _ = write!(s, ", window from {} for {length}", t.start);
+    }
+    let counts = matches!(format, TraceFormat::Azure2019 | TraceFormat::Huawei2023);
+    if counts {
+        let _ = write!(s, ", arrivals {}", t.arrivals.name());
+    }
+    if format == TraceFormat::Azure2019 {
+        let _ = write!(
+            s,
+            ", durations {}, memory {}",
+            t.durations.name(),
+            t.memory_percentile
+        );
+    }
+    if !t.triggers.is_empty() {
+        let _ = write!(s, ", triggers {}", t.triggers.join("+"));
+    }
+    let _ = write!(s, ", sample {}", t.sample.label());
+    match t.rate {
+        Some(RateScale::Multiply(k)) => {
+            let _ = write!(s, ", rate x{k}");
+        }
+        Some(RateScale::TargetRps(r)) => {
+            let _ = write!(s, ", rate scaled to {r}/s");
+        }
+        None => {}
+    }
+    if t.granularity == Granularity::App {
+        s.push_str(", one sandbox per app");
+    }
+    s
 }

@@ -288,7 +288,7 @@ fn malformed_traces_are_reported_with_file_and_line() {
     );
     fails_with(
         &["run", "--trace", &arg, "--rate", "3"],
-        &["--rate", "native trace"],
+        &["--rate", "replays a trace"],
     );
 }
 

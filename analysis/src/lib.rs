@@ -10,7 +10,9 @@ mod fixture;
 pub mod metrics;
 pub mod records;
 pub mod report;
+pub mod trace_stats;
 
 pub use metrics::{Metrics, Summary};
 pub use records::{CsvRecords, RECORDS_HEADER};
 pub use report::{render_text, to_json};
+pub use trace_stats::TraceStats;

@@ -10,6 +10,7 @@ pub mod azure2021;
 pub mod huawei2023;
 pub mod native;
 pub mod sample;
+pub mod sort;
 #[cfg(test)]
 mod scratch;
 pub mod synthetic;

@@ -437,6 +437,7 @@ pub enum RateScale {
 #[serde(deny_unknown_fields, default)]
 pub struct TraceSpec {
     /// The trace: a directory (native, Azure 2019) or a file (Azure 2021, Huawei 2023).
+    #[serde(alias = "dir")]
     pub path: PathBuf,
     /// Azure 2019 (original layout) only: which day files to replay. Default: the first day found.
     pub days: Option<DayRange>,
