@@ -37,8 +37,27 @@ pub struct BenchArgs {
     /// Runs per length; the fastest is reported.
     #[arg(long, default_value_t = 3)]
     repeat: u32,
+    /// Measure the Azure 2019 trace reader instead: parse speed on generated full-size day
+    /// files and replay memory as the number of days grows.
+    #[arg(long)]
+    traces: bool,
+    /// With --traces: functions per generated day file.
+    #[arg(long, default_value_t = 50_000, value_name = "N")]
+    trace_functions: usize,
+    /// With --traces: numbers of days to replay, comma separated (days 1..=max are generated).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "1,2,4",
+        value_name = "LIST"
+    )]
+    trace_days: Vec<u32>,
+    /// With --traces: where to write the day files (default: a temporary directory, removed
+    /// afterwards).
+    #[arg(long, value_name = "DIR")]
+    trace_dir: Option<std::path::PathBuf>,
     /// Internal: run one measurement in this process and print it as one line.
-    #[arg(long, hide = true, value_parser = ["simulate", "generate"])]
+    #[arg(long, hide = true, value_parser = ["simulate", "generate", "read", "open", "replay"])]
     child: Option<String>,
     /// Internal: trace length of the child's measurement.
     #[arg(long, hide = true)]
@@ -89,7 +108,7 @@ struct Sample {
     peak_rss_kb: u64,
 }
 
-fn peak_rss_kb() -> u64 {
+pub(crate) fn peak_rss_kb() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
@@ -179,6 +198,34 @@ fn best_of(kind: &str, name: &str, length: Duration, repeat: u32) -> Result<Samp
 
 /// Runs the benchmark (or, with `--child`, one measurement) and returns the report text.
 pub fn run(args: &BenchArgs) -> Result<String, Error> {
+    if let Some(kind) = args
+        .child
+        .as_deref()
+        .filter(|k| ["read", "open", "replay"].contains(k))
+    {
+        let dir = args.trace_dir.as_deref().ok_or_else(|| {
+            Error::Input("internal: a trace measurement needs --trace-dir".to_string())
+        })?;
+        let days = args.trace_days.first().copied().unwrap_or(1);
+        let s = crate::bench_trace::measure(kind, dir, days)?;
+        return Ok(format!(
+            "{} {} {:.6} {}\n",
+            s.bytes, s.invocations, s.seconds, s.peak_rss_kb
+        ));
+    }
+    if args.traces {
+        if args.trace_functions == 0 || args.trace_days.iter().any(|&d| d == 0 || d > 14) {
+            return Err(Error::Input(
+                "--trace-functions must be positive and --trace-days between 1 and 14".to_string(),
+            ));
+        }
+        return crate::bench_trace::run(
+            args.trace_functions,
+            &args.trace_days,
+            args.trace_dir.as_deref(),
+            args.repeat,
+        );
+    }
     if let Some(kind) = &args.child {
         let length = args.length.unwrap_or(Duration(4 * 3_600_000_000));
         let name = args.scenario.as_deref().unwrap_or("stress");
@@ -236,4 +283,26 @@ pub fn run(args: &BenchArgs) -> Result<String, Error> {
         }
     }
     Ok(report)
+}
+
+/// A directory under the system's temporary directory, removed when dropped.
+pub(crate) struct ScratchDir(std::path::PathBuf);
+
+impl ScratchDir {
+    pub(crate) fn new(name: &str) -> Result<Self, Error> {
+        let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::Output(format!("cannot create {}: {e}", dir.display())))?;
+        Ok(ScratchDir(dir))
+    }
+
+    pub(crate) fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }

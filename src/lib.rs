@@ -5,6 +5,7 @@
 //! ([`scenario`]), running one simulation ([`run`]) and the throughput benchmark ([`bench`]).
 
 pub mod bench;
+pub mod bench_trace;
 pub mod scenario;
 pub mod spec;
 
@@ -91,7 +92,10 @@ impl TraceLoad {
             s.push_str(&format!("; left out: {}", dropped.join(", ")));
         }
         if self.report.bad_rows > 0 {
-            s.push_str(&format!("; {} malformed rows skipped", self.report.bad_rows));
+            s.push_str(&format!(
+                "; {} malformed rows skipped",
+                self.report.bad_rows
+            ));
         }
         s.push_str(&format!(
             "\n            replaying {} functions with {} recorded invocations in the window",

@@ -95,7 +95,12 @@ struct TraceWriteArgs {
 #[derive(Args, Default)]
 struct TraceArgs {
     /// Azure 2019: day or days to replay, e.g. 3 or 1-14 (original day files only).
-    #[arg(long, alias = "day", value_name = "DAYS", help_heading = "Trace options")]
+    #[arg(
+        long,
+        alias = "day",
+        value_name = "DAYS",
+        help_heading = "Trace options"
+    )]
     days: Option<DayRange>,
     /// Start of the replayed window, from the start of the trace (e.g. 6h).
     #[arg(long, value_name = "DURATION", help_heading = "Trace options")]
@@ -119,14 +124,23 @@ struct TraceArgs {
     #[arg(long, value_name = "SPEC", help_heading = "Trace options")]
     memory_fallback: Option<String>,
     /// Azure 2019: keep only functions with this trigger (repeatable).
-    #[arg(long = "trigger", value_name = "TRIGGER", help_heading = "Trace options")]
+    #[arg(
+        long = "trigger",
+        value_name = "TRIGGER",
+        help_heading = "Trace options"
+    )]
     triggers: Vec<String>,
     /// Which functions to replay: all | top,n=N | band,from=Q,to=Q[,n=N] | representative,n=N |
     /// rare,n=N | random,n=N.
     #[arg(long, value_name = "SPEC", help_heading = "Trace options")]
     sample: Option<String>,
     /// Multiply the trace's rate by K.
-    #[arg(long, value_name = "K", conflicts_with = "target_rps", help_heading = "Trace options")]
+    #[arg(
+        long,
+        value_name = "K",
+        conflicts_with = "target_rps",
+        help_heading = "Trace options"
+    )]
     scale: Option<f64>,
     /// Scale the rate to R invocations per second on average.
     #[arg(long, value_name = "R", help_heading = "Trace options")]
@@ -234,7 +248,10 @@ fn trace_location(text: &str) -> Result<(TraceFormat, PathBuf), Error> {
     let has_format = text
         .split_once(':')
         .is_some_and(|(f, _)| f.parse::<TraceFormat>().is_ok());
-    if has_format || !Path::new(text).exists() && text.contains(':') {
+    if has_format
+        || text.parse::<TraceFormat>().is_ok()
+        || !Path::new(text).exists() && text.contains(':')
+    {
         workloads::trace::parse_location(text).map_err(|e| input(format!("--trace: {e}")))
     } else {
         Ok((TraceFormat::Native, PathBuf::from(text)))

@@ -30,23 +30,23 @@ impl Drop for TempDir {
     }
 }
 
-fn lambdasim(args: &[&str]) -> Output {
+pub(crate) fn lambdasim(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_lambdasim"))
         .args(args)
         .output()
         .expect("lambdasim runs")
 }
 
-fn stdout(o: &Output) -> String {
+pub(crate) fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-fn stderr(o: &Output) -> String {
+pub(crate) fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// Runs and expects exit code 2 with every `needles` in the error message.
-fn fails_with(args: &[&str], needles: &[&str]) {
+pub(crate) fn fails_with(args: &[&str], needles: &[&str]) {
     let o = lambdasim(args);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");

@@ -3,4 +3,5 @@
 mod baseline;
 mod cli;
 mod invariants;
+mod traces;
 mod util;

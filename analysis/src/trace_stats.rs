@@ -72,6 +72,7 @@ impl TraceStats {
         let mut per_function = vec![0u64; catalog.functions.len()];
         let mut durations = histogram();
         let mut duration_sum = 0f64;
+        let mut duration_range = (u64::MAX, 0);
         let mut buckets: Vec<u64> = Vec::new();
         let (mut first, mut last, mut n) = (None, 0, 0u64);
         for inv in workload.invocations {
@@ -83,6 +84,10 @@ impl TraceStats {
                 *c += 1;
             }
             durations.saturating_record(inv.duration.max(1));
+            duration_range = (
+                duration_range.0.min(inv.duration),
+                duration_range.1.max(inv.duration),
+            );
             duration_sum += inv.duration as f64;
             let b = (inv.arrival / bucket) as usize;
             if buckets.len() <= b {
@@ -108,6 +113,7 @@ impl TraceStats {
         } else {
             invoked[..top].iter().sum::<u64>() as f64 / n as f64
         };
+        let memory_values = catalog.functions.iter().map(|f| u64::from(f.memory_mb));
         let bucket_secs = bucket as f64 / MICROS_PER_SEC;
         let span = last as f64 / MICROS_PER_SEC;
         Ok(TraceStats {
@@ -128,10 +134,11 @@ impl TraceStats {
                     per_second: c as f64 / bucket_secs,
                 })
                 .collect(),
-            duration_ms: distribution(&durations, duration_sum, 1e-3),
-            memory_mb: distribution(&memory, memory_sum, 1.0),
+            duration_ms: distribution(&durations, duration_range, duration_sum, 1e-3),
+            memory_mb: distribution(&memory, range(memory_values), memory_sum, 1.0),
             invocations_per_function: distribution(
                 &popularity,
+                range(invoked.iter().copied()),
                 invoked.iter().sum::<u64>() as f64,
                 1.0,
             ),
@@ -202,20 +209,29 @@ fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 1 << 45, 3).expect("the bounds and precision are valid")
 }
 
-fn distribution(h: &Histogram<u64>, sum: f64, unit: f64) -> Distribution {
+fn range(values: impl Iterator<Item = u64>) -> (u64, u64) {
+    values.fold((u64::MAX, 0), |(lo, hi), v| (lo.min(v), hi.max(v)))
+}
+
+/// Percentiles from the histogram; min and max exact, since the histogram rounds them.
+fn distribution(h: &Histogram<u64>, exact: (u64, u64), sum: f64, unit: f64) -> Distribution {
     let count = h.len();
     Distribution {
         count,
-        mean: if count == 0 { 0.0 } else { sum / count as f64 * unit },
+        mean: if count == 0 {
+            0.0
+        } else {
+            sum / count as f64 * unit
+        },
         quantiles: QUANTILES
             .iter()
             .map(|&(name, q)| {
                 let v = if count == 0 {
                     0
                 } else if q == 0.0 {
-                    h.min()
+                    exact.0
                 } else if q == 1.0 {
-                    h.max()
+                    exact.1
                 } else {
                     h.value_at_quantile(q)
                 };
@@ -294,7 +310,10 @@ mod tests {
         // One percent of 2 invoked functions rounds up to one function: a, with 3 of 4.
         assert!((s.top1pct_share - 0.75).abs() < 1e-12);
         let text = s.render_text();
-        assert!(text.contains("3 in 1 apps (2 invoked at least once)"), "{text}");
+        assert!(
+            text.contains("3 in 1 apps (2 invoked at least once)"),
+            "{text}"
+        );
         assert!(text.contains("00:01"), "{text}");
     }
 }

@@ -10,9 +10,9 @@ pub mod azure2021;
 pub mod huawei2023;
 pub mod native;
 pub mod sample;
-pub mod sort;
 #[cfg(test)]
 mod scratch;
+pub mod sort;
 pub mod synthetic;
 pub mod time;
 pub mod trace;

@@ -139,7 +139,7 @@ impl<T: Record> ExternalSorter<T> {
         // Merge groups until one pass can merge what is left, the records in memory included.
         while self.runs.len() + 1 > MAX_FAN_IN {
             let group: Vec<Run> = self.runs.drain(..MAX_FAN_IN).collect();
-            let mut merge = Merge::new(group.into_iter().map(Source::open).collect())?;
+            let mut merge = Merge::<T>::new(group.into_iter().map(Source::open).collect())?;
             let mut writer = RunWriter::create(self.next_path())?;
             while let Some(record) = merge.next() {
                 writer.write(&record?)?;
@@ -451,7 +451,11 @@ mod tests {
 
     #[test]
     fn records_round_trip_through_bytes() {
-        let extremes = [(u64::MAX, u32::MAX, u64::MAX), (0, 0, 0), (1 << 40, 7, 1 << 63)];
+        let extremes = [
+            (u64::MAX, u32::MAX, u64::MAX),
+            (0, 0, 0),
+            (1 << 40, 7, 1 << 63),
+        ];
         let mut bytes = [0; 20];
         for r in extremes {
             r.encode(&mut bytes);
@@ -516,7 +520,10 @@ mod tests {
         fs::write(&files[0], &bytes[..11]).unwrap();
         let mut sorted = sorter.finish().unwrap();
         let results: Vec<_> = sorted.by_ref().collect();
-        let values: Vec<u64> = results.iter().filter_map(|r| r.as_ref().ok().copied()).collect();
+        let values: Vec<u64> = results
+            .iter()
+            .filter_map(|r| r.as_ref().ok().copied())
+            .collect();
         assert_eq!(values, [0, 1, 2, 3, 4, 5]);
         let err = results.last().unwrap().as_ref().unwrap_err();
         assert!(matches!(err, WorkloadError::Io { .. }), "{err}");

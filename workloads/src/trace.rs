@@ -295,7 +295,7 @@ impl MemoryFallback {
 
     fn validate(&self) -> Result<(), String> {
         match *self {
-            MemoryFallback::Fixed { mb } if mb == 0 => {
+            MemoryFallback::Fixed { mb: 0 } => {
                 Err("memory_fallback.mb must be a positive number of MB, got 0".into())
             }
             MemoryFallback::Fixed { .. } => Ok(()),

@@ -1,0 +1,260 @@
+//! The trace readers through the command line: small fixtures of each public format, written by
+//! the tests, replayed, inspected, sampled and converted; bad input gives exit code 2 and a
+//! message naming the file, line, column and value.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::Path;
+
+use crate::cli::{TempDir, fails_with, lambdasim, stderr, stdout};
+
+/// An Azure 2019 day in the original layout: 3 functions in 2 apps over 5 minutes.
+/// f1 (app A, http): 3 in minute 2, 1 in minute 5; f2 (app A, timer): 2 in minute 1;
+/// f3 (app B, queue): 1 in minute 3. Total 7.
+fn azure2019_day(dir: &Path) {
+    let inv = "HashOwner,HashApp,HashFunction,Trigger,1,2,3,4,5\n\
+               o1,A,f1,http,0,3,0,0,1\n\
+               o1,A,f2,timer,2,0,0,0,0\n\
+               o2,B,f3,queue,0,0,1,0,0\n";
+    let dur = "HashOwner,HashApp,HashFunction,Average,Count,Minimum,Maximum,\
+               percentile_Average_0,percentile_Average_1,percentile_Average_25,\
+               percentile_Average_50,percentile_Average_75,percentile_Average_99,\
+               percentile_Average_100\n\
+               o1,A,f1,100,4,50,400,50,60,80,100,120,300,400\n\
+               o1,A,f2,2000,2,1000,3000,1000,1000,1500,2000,2500,3000,3000\n\
+               o2,B,f3,10,1,10,10,10,10,10,10,10,10,10\n";
+    let mem = "HashOwner,HashApp,SampleCount,AverageAllocatedMb,AverageAllocatedMb_pct1,\
+               AverageAllocatedMb_pct5,AverageAllocatedMb_pct25,AverageAllocatedMb_pct50,\
+               AverageAllocatedMb_pct75,AverageAllocatedMb_pct95,AverageAllocatedMb_pct99,\
+               AverageAllocatedMb_pct100\n\
+               o1,A,10,300,200,210,250,300,350,380,390,400\n\
+               o2,B,10,100,90,90,95,100,105,110,120,128\n";
+    fs::write(dir.join("invocations_per_function_md.anon.d01.csv"), inv).unwrap();
+    fs::write(dir.join("function_durations_percentiles.anon.d01.csv"), dur).unwrap();
+    fs::write(dir.join("app_memory_percentiles.anon.d01.csv"), mem).unwrap();
+}
+
+fn json(o: &std::process::Output) -> serde_json::Value {
+    assert!(o.status.success(), "{}", stderr(o));
+    serde_json::from_str(&stdout(o)).unwrap_or_else(|e| panic!("{e}: {}", stdout(o)))
+}
+
+#[test]
+fn azure2019_replays_every_counted_invocation() {
+    let dir = TempDir::new("az19-run");
+    azure2019_day(dir.path());
+    let trace = format!("azure2019:{}", dir.path().display());
+    let o = lambdasim(&[
+        "run",
+        "--trace",
+        &trace,
+        "--day",
+        "1",
+        "--arrivals",
+        "even",
+        "--json",
+    ]);
+    let s = json(&o);
+    assert_eq!(s["invocations"]["total"], 7);
+    assert_eq!(s["invocations"]["completed"], 7);
+
+    // Text output names the trace and what was read.
+    let o = lambdasim(&["run", "--trace", &trace]);
+    let text = stdout(&o);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(text.contains("azure2019 trace"), "{text}");
+    assert!(
+        text.contains("3 functions in 2 apps") && text.contains("7 recorded invocations"),
+        "{text}"
+    );
+}
+
+#[test]
+fn trace_info_reports_counts_and_rate() {
+    let dir = TempDir::new("az19-info");
+    azure2019_day(dir.path());
+    let trace = format!("azure2019:{}", dir.path().display());
+    let o = lambdasim(&["trace", "info", &trace, "--bucket", "1m", "--json"]);
+    let info = json(&o);
+    assert_eq!(info["functions_read"], 3);
+    assert_eq!(info["apps_read"], 2);
+    let replay = &info["replay"];
+    assert_eq!(replay["invocations"], 7);
+    let per_minute: Vec<u64> = replay["rate"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["invocations"].as_u64().unwrap())
+        .collect();
+    assert_eq!(per_minute, [2, 3, 1, 0, 1]);
+    // Durations: f1 100 ms (4 invocations), f2 2000 ms (2), f3 10 ms (1) with `average`.
+    assert_eq!(replay["duration_ms"]["quantiles"][5][1], 2000.0);
+    // Memory pct100 split: app A 400 MB over 2 functions, app B 128 MB.
+    let memory = &replay["memory_mb"]["quantiles"];
+    assert_eq!(
+        (memory[0][1].as_f64(), memory[5][1].as_f64()),
+        (Some(128.0), Some(200.0))
+    );
+
+    let o = lambdasim(&["trace", "info", &trace]);
+    let text = stdout(&o);
+    assert!(text.contains("7 from"), "{text}");
+    assert!(text.contains("rate over time"), "{text}");
+}
+
+#[test]
+fn sample_and_convert_write_native_traces_that_replay() {
+    let dir = TempDir::new("az19-sample");
+    azure2019_day(dir.path());
+    let out = TempDir::new("az19-sample-out");
+    let trace = format!("azure2019:{}", dir.path().display());
+    let sampled = out.path().join("top1");
+    let o = lambdasim(&[
+        "trace",
+        "sample",
+        &trace,
+        "--sample",
+        "top,n=1",
+        "--out",
+        sampled.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let functions = fs::read_to_string(sampled.join("functions.csv")).unwrap();
+    assert_eq!(functions.lines().count(), 2, "{functions}");
+    assert!(functions.contains("f1,A,"), "{functions}");
+    let invocations = fs::read_to_string(sampled.join("invocations.csv")).unwrap();
+    // f1's 3 invocations in minute 2 at 60, 80, 100 s and 1 in minute 5 at 240 s, 100 ms each.
+    assert_eq!(
+        invocations,
+        "function,arrival_us,duration_us\nf1,60000000,100000\nf1,80000000,100000\n\
+         f1,100000000,100000\nf1,240000000,100000\n"
+    );
+
+    let converted = out.path().join("all");
+    let o = lambdasim(&[
+        "trace",
+        "convert",
+        &trace,
+        "--durations",
+        "faascache",
+        "--out",
+        converted.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let functions = fs::read_to_string(converted.join("functions.csv")).unwrap();
+    // FaasCache: cold = Maximum, so init = Maximum - Average = 300 ms for f1.
+    assert!(functions.contains("f1,A,200,,300000"), "{functions}");
+    let replayed = lambdasim(&["run", "--trace", converted.to_str().unwrap(), "--json"]);
+    assert_eq!(json(&replayed)["invocations"]["total"], 7);
+
+    fails_with(
+        &["trace", "sample", &trace, "--out", "x"],
+        &["needs --sample"],
+    );
+}
+
+#[test]
+fn same_trace_and_seed_give_identical_replays() {
+    let dir = TempDir::new("az19-determinism");
+    azure2019_day(dir.path());
+    let trace = format!("azure2019:{}", dir.path().display());
+    let args = [
+        "trace",
+        "info",
+        &trace,
+        "--arrivals",
+        "poisson",
+        "--durations",
+        "percentiles",
+        "--seed",
+        "5",
+        "--json",
+    ];
+    let a = stdout(&lambdasim(&args));
+    let b = stdout(&lambdasim(&args));
+    assert_eq!(a, b);
+}
+
+#[test]
+fn azure2021_and_huawei2023_replay() {
+    let dir = TempDir::new("az21-hw23");
+    // Azure 2021: unsorted rows, last line without a newline; 4 invocations in 3 functions.
+    let az21 = dir.path().join("azure2021.csv");
+    fs::write(
+        &az21,
+        "app,func,end_timestamp,duration\nA,f,10.5,0.5\nA,g,3.0,1.0\nB,f,20.0,2.0\nA,f,4.25,0.25",
+    )
+    .unwrap();
+    let o = lambdasim(&[
+        "run",
+        "--trace",
+        &format!("azure2021:{}", az21.display()),
+        "--json",
+    ]);
+    assert_eq!(json(&o)["invocations"]["total"], 4);
+
+    // Huawei 2023: 2 functions over 3 minutes, NaN is 0: 3 + 0 + 1 and 2 + 5 + 0.
+    let hw = dir.path().join("huawei.csv");
+    fs::write(&hw, "day,time,0,1\n0,0,3,2\n0,60,NaN,5\n0,120,1.0,\n").unwrap();
+    let o = lambdasim(&[
+        "trace",
+        "info",
+        &format!("huawei2023:{}", hw.display()),
+        "--json",
+    ]);
+    assert_eq!(json(&o)["replay"]["invocations"], 11);
+}
+
+#[test]
+fn bad_trace_input_names_file_line_column_and_value() {
+    let dir = TempDir::new("az19-bad");
+    azure2019_day(dir.path());
+    let inv = dir.path().join("invocations_per_function_md.anon.d01.csv");
+    let mut text = fs::read_to_string(&inv).unwrap();
+    let _ = writeln!(text, "o2,B,f4,http,0,x,0,0,0");
+    fs::write(&inv, text).unwrap();
+    let trace = format!("azure2019:{}", dir.path().display());
+    fails_with(
+        &["run", "--trace", &trace],
+        &[
+            "invocations_per_function_md.anon.d01.csv",
+            "line 5",
+            "\"x\"",
+        ],
+    );
+    let o = lambdasim(&["trace", "info", &trace, "--skip-bad-rows"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("1 malformed rows skipped"),
+        "{}",
+        stdout(&o)
+    );
+
+    let empty = TempDir::new("az19-empty");
+    fails_with(
+        &[
+            "run",
+            "--trace",
+            &format!("azure2019:{}", empty.path().display()),
+        ],
+        &["invocations_per_function_md.anon.d"],
+    );
+    fails_with(&["run", "--trace", "azure2019"], &["FORMAT:PATH"]);
+    fails_with(
+        &["run", "--trace", &trace, "--sample", "best,n=3"],
+        &["--sample", "best", "top"],
+    );
+    fails_with(&["run", "--sample", "top,n=3"], &["--sample", "--trace"]);
+    fails_with(
+        &["run", "--trace", &trace, "--days", "3-1"],
+        &["ends before it starts"],
+    );
+    fails_with(
+        &[
+            "run",
+            "--trace",
+            &format!("azure2021:{}", dir.path().join("none.csv").display()),
+        ],
+        &["none.csv"],
+    );
+}
