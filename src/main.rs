@@ -58,8 +58,9 @@ enum TraceCommand {
     Convert(TraceWriteArgs),
 }
 
+/// The trace a `trace` subcommand reads and how.
 #[derive(Args)]
-struct TraceInfoArgs {
+struct TraceInput {
     /// The trace, FORMAT:PATH, e.g. azure2019:traces/azure (formats: native, azure2019,
     /// azure2021, huawei2023).
     trace: String,
@@ -68,6 +69,12 @@ struct TraceInfoArgs {
     /// Seed of sampling and arrival generation.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+}
+
+#[derive(Args)]
+struct TraceInfoArgs {
+    #[command(flatten)]
+    input: TraceInput,
     /// Width of the rate table's rows.
     #[arg(long, value_name = "DURATION", default_value = "1h")]
     bucket: Duration,
@@ -78,13 +85,8 @@ struct TraceInfoArgs {
 
 #[derive(Args)]
 struct TraceWriteArgs {
-    /// The trace, FORMAT:PATH, e.g. azure2019:traces/azure.
-    trace: String,
     #[command(flatten)]
-    options: TraceArgs,
-    /// Seed of sampling and arrival generation.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
+    input: TraceInput,
     /// Directory to write functions.csv and invocations.csv into.
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
@@ -532,18 +534,16 @@ fn generate(args: GenerateArgs) -> Result<(), Error> {
 
 /// Opens, samples and shapes the trace named on the command line.
 fn open_trace(
-    location: &str,
-    options: &TraceArgs,
-    seed: u64,
+    input: &TraceInput,
 ) -> Result<(workloads::Workload, TraceLoad, TraceSpec, TraceFormat), Error> {
-    let (format, path) = trace_location(location)?;
+    let (format, path) = trace_location(&input.trace)?;
     let mut spec = TraceSpec {
         path,
         ..TraceSpec::default()
     };
-    options.apply(&mut spec)?;
+    input.options.apply(&mut spec)?;
     let mut raw = RawScenario::default_scenario();
-    raw.seed = seed;
+    raw.seed = input.seed;
     raw.workload = RawWorkload::trace(format, spec.clone());
     let scenario = raw.validate()?;
     let (workload, load) = load_workload(&scenario)?;
@@ -554,7 +554,7 @@ fn open_trace(
 fn trace(command: TraceCommand) -> Result<(), Error> {
     match command {
         TraceCommand::Info(args) => {
-            let (workload, load, spec, format) = open_trace(&args.trace, &args.options, args.seed)?;
+            let (workload, load, spec, format) = open_trace(&args.input)?;
             let stats = analysis::TraceStats::collect(workload, args.bucket.micros())
                 .map_err(|e| input(e.to_string()))?;
             if args.json {
@@ -607,13 +607,13 @@ fn trace(command: TraceCommand) -> Result<(), Error> {
             }
             Ok(())
         }
-        TraceCommand::Sample(args) if args.options.sample.is_none() => Err(input(
+        TraceCommand::Sample(args) if args.input.options.sample.is_none() => Err(input(
             "trace sample needs --sample SPEC (e.g. --sample top,n=100); to rewrite the whole \
              trace use trace convert"
                 .to_string(),
         )),
         TraceCommand::Sample(args) | TraceCommand::Convert(args) => {
-            let (workload, load, _, _) = open_trace(&args.trace, &args.options, args.seed)?;
+            let (workload, load, _, _) = open_trace(&args.input)?;
             let n = workloads::native::write(&args.out, &workload.catalog, workload.invocations)
                 .map_err(|e| match e {
                     workloads::WorkloadError::Io { .. } => Error::Output(e.to_string()),

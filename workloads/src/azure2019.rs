@@ -66,6 +66,7 @@ use rand::RngExt;
 use rand_distr::{Distribution, Poisson, StandardNormal};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
+use crate::csv_util::{csv_error, io_error, row_error, show};
 use crate::synthetic::stream;
 use crate::time::{Duration, MICROS_PER_MIN};
 use crate::trace::{
@@ -1477,49 +1478,6 @@ fn number(record: &ByteRecord, col: usize, name: &str, what: &str) -> Result<f64
         .and_then(|t| t.parse::<f64>().ok())
         .filter(|v| v.is_finite())
         .ok_or_else(|| format!("column {name:?}: {:?} is not {what}", shown(raw)))
-}
-
-/// A path as messages show it.
-fn show(path: &Path) -> String {
-    path.display().to_string()
-}
-
-fn io_error(path: &Path, source: io::Error) -> WorkloadError {
-    WorkloadError::Io {
-        path: show(path),
-        source,
-    }
-}
-
-fn row_error(path: &Path, line: u64, message: String) -> WorkloadError {
-    WorkloadError::Row {
-        path: show(path),
-        line,
-        message,
-    }
-}
-
-/// Turns the csv crate's errors into ours, keeping the line where it knows one.
-fn csv_error(path: &Path, e: csv::Error) -> WorkloadError {
-    let line = e.position().map(|p| p.line());
-    let fallback = e.to_string();
-    let message = match e.into_kind() {
-        csv::ErrorKind::Io(source) => return io_error(path, source),
-        csv::ErrorKind::UnequalLengths {
-            expected_len, len, ..
-        } => field_count(len as usize, expected_len as usize),
-        csv::ErrorKind::Utf8 { err, .. } => {
-            format!("field {} is not valid UTF-8", err.field() + 1)
-        }
-        _ => fallback,
-    };
-    match line {
-        Some(line) => row_error(path, line, message),
-        None => WorkloadError::File {
-            path: show(path),
-            message,
-        },
-    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -44,11 +44,11 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io;
 use std::path::{Path, PathBuf};
 
 use csv::ByteRecord;
 
+use crate::csv_util::{csv_error, io_error};
 use crate::sort::ExternalSorter;
 use crate::time::MICROS_PER_SEC;
 use crate::trace::{
@@ -400,31 +400,6 @@ impl Rows {
             duration,
             clamped: end < duration,
         })
-    }
-}
-
-fn io_error(path: &Path, source: io::Error) -> WorkloadError {
-    WorkloadError::Io {
-        path: path.display().to_string(),
-        source,
-    }
-}
-
-/// A flexible reader of byte records fails only to read; other errors keep the csv crate's words.
-fn csv_error(path: &Path, e: csv::Error) -> WorkloadError {
-    let line = e.position().map(|p| p.line());
-    let message = e.to_string();
-    match (e.into_kind(), line) {
-        (csv::ErrorKind::Io(source), _) => io_error(path, source),
-        (_, Some(line)) => WorkloadError::Row {
-            path: path.display().to_string(),
-            line,
-            message,
-        },
-        (_, None) => WorkloadError::File {
-            path: path.display().to_string(),
-            message,
-        },
     }
 }
 

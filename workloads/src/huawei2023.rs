@@ -47,7 +47,6 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::fs::{self, File};
-use std::io;
 use std::path::{Path, PathBuf};
 
 use csv::{ByteRecord, StringRecord};
@@ -55,6 +54,7 @@ use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
+use crate::csv_util::{csv_error, io_error};
 use crate::time::{MICROS_PER_MIN, MICROS_PER_MS, MICROS_PER_SEC};
 use crate::trace::{
     ArrivalMode, CountReplay, DurationModel, LoadReport, MinuteCounts, StreamRequest, Trace,
@@ -620,31 +620,6 @@ fn count(text: &[u8]) -> Option<u32> {
         return Some(0);
     }
     whole(text).and_then(|n| u32::try_from(n).ok())
-}
-
-fn io_error(path: &Path, source: io::Error) -> WorkloadError {
-    WorkloadError::Io {
-        path: path.display().to_string(),
-        source,
-    }
-}
-
-/// A flexible reader of byte records fails only to read; other errors keep the csv crate's words.
-fn csv_error(path: &Path, e: csv::Error) -> WorkloadError {
-    let line = e.position().map(|p| p.line());
-    let message = e.to_string();
-    match (e.into_kind(), line) {
-        (csv::ErrorKind::Io(source), _) => io_error(path, source),
-        (_, Some(line)) => WorkloadError::Row {
-            path: path.display().to_string(),
-            line,
-            message,
-        },
-        (_, None) => WorkloadError::File {
-            path: path.display().to_string(),
-            message,
-        },
-    }
 }
 
 #[cfg(test)]

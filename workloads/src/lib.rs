@@ -7,6 +7,7 @@
 
 pub mod azure2019;
 pub mod azure2021;
+mod csv_util;
 pub mod huawei2023;
 pub mod native;
 pub mod sample;

@@ -13,11 +13,12 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
-use std::io::{self, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use csv::{ByteRecord, StringRecord};
 
+use crate::csv_util::{csv_error, io_error, row_error};
 use crate::trace::{
     EventShaper, LoadReport, StreamRequest, Trace, TraceFormat, TraceSource, TraceSpec,
 };
@@ -463,44 +464,6 @@ fn positive(text: &str) -> Option<u32> {
     parse_u64(text.as_bytes())
         .and_then(|n| u32::try_from(n).ok())
         .filter(|&n| n > 0)
-}
-
-fn io_error(path: &Path, source: io::Error) -> WorkloadError {
-    WorkloadError::Io {
-        path: path.display().to_string(),
-        source,
-    }
-}
-
-fn row_error(path: &Path, line: u64, message: String) -> WorkloadError {
-    WorkloadError::Row {
-        path: path.display().to_string(),
-        line,
-        message,
-    }
-}
-
-/// Turns the csv crate's errors into ours, keeping the line where it knows one.
-fn csv_error(path: &Path, e: csv::Error) -> WorkloadError {
-    let line = e.position().map(|p| p.line());
-    let fallback = e.to_string();
-    let message = match e.into_kind() {
-        csv::ErrorKind::Io(source) => return io_error(path, source),
-        csv::ErrorKind::UnequalLengths {
-            expected_len, len, ..
-        } => format!("has {len} fields, but the header has {expected_len}"),
-        csv::ErrorKind::Utf8 { err, .. } => {
-            format!("field {} is not valid UTF-8", err.field() + 1)
-        }
-        _ => fallback,
-    };
-    match line {
-        Some(line) => row_error(path, line, message),
-        None => WorkloadError::File {
-            path: path.display().to_string(),
-            message,
-        },
-    }
 }
 
 #[cfg(test)]

@@ -13,12 +13,13 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufReader, BufWriter, Read, Write};
-use std::path::{Path, PathBuf};
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::vec;
 
 use crate::WorkloadError;
+use crate::csv_util::io_error;
 
 /// Most runs merged at once; more are merged in several passes.
 pub const MAX_FAN_IN: usize = 64;
@@ -355,13 +356,6 @@ impl RunReader {
             .map_err(|e| io_error(path, e))?;
         self.run.records -= 1;
         Ok(Some(T::decode(&self.bytes)))
-    }
-}
-
-fn io_error(path: &Path, source: io::Error) -> WorkloadError {
-    WorkloadError::Io {
-        path: path.display().to_string(),
-        source,
     }
 }
 
