@@ -113,9 +113,10 @@ pub struct LogNormalSpec {
     pub sigma: f64,
 }
 
-/// A Burr type XII distribution with CDF `1 - (1 + (x / lambda)^c)^(-k)`.
+/// A Burr type XII distribution with CDF `1 - (1 + (x / lambda)^c)^(-k)`. Parameters left out
+/// take the Azure 2019 app-memory fit.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct BurrSpec {
     /// First shape parameter.
     pub c: f64,
@@ -123,6 +124,17 @@ pub struct BurrSpec {
     pub k: f64,
     /// Scale.
     pub lambda: f64,
+}
+
+impl Default for BurrSpec {
+    /// The fit of Azure Functions 2019 app memory in MB that FaasCache and In-Vitro use.
+    fn default() -> Self {
+        BurrSpec {
+            c: 11.652,
+            k: 0.221,
+            lambda: 107.083,
+        }
+    }
 }
 
 /// How an app's memory becomes its functions' memory.
@@ -154,11 +166,7 @@ impl Default for SyntheticSpec {
             exec_min: Duration(MICROS_PER_MS),
             // Azure Functions' maximum timeout.
             exec_max: Duration::from_mins(10),
-            memory: BurrSpec {
-                c: 11.652,
-                k: 0.221,
-                lambda: 107.083,
-            },
+            memory: BurrSpec::default(),
             memory_min_mb: 16,
             memory_max_mb: 4096,
             app_memory: AppMemory::Split,

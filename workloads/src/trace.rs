@@ -325,11 +325,7 @@ impl MemoryFallback {
 impl Default for MemoryFallback {
     fn default() -> Self {
         MemoryFallback::Burr {
-            burr: BurrSpec {
-                c: 11.652,
-                k: 0.221,
-                lambda: 107.083,
-            },
+            burr: BurrSpec::default(),
             min_mb: Self::default_min(),
             max_mb: Self::default_max(),
         }
