@@ -43,11 +43,13 @@ pub enum Completion {
         create: Time,
         init: Time,
     },
-    /// The invocation's handler ran from `started` until now.
+    /// The invocation's handler ran from `started` until now, after waiting `cpu_wait` of the
+    /// time before `started` for a core (0 when the CPU model never makes it wait).
     InvocationDone {
         sandbox: SandboxId,
         invocation: InvocationHandle,
         started: Time,
+        cpu_wait: Time,
     },
     /// A timer set with [`Backend::set_timer`] fired.
     Timer(Timer),

@@ -217,7 +217,8 @@ impl Controller {
                 sandbox,
                 invocation,
                 started,
-            } => self.finish(now, sandbox, invocation, started, backend, sink),
+                cpu_wait,
+            } => self.finish(now, sandbox, invocation, started, cpu_wait, backend, sink),
             Completion::Timer(timer) => self.on_timer(now, timer, backend, sink),
         }
     }
@@ -367,17 +368,20 @@ impl Controller {
         ColdStart::Started
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn finish<B: Backend + ?Sized, S: RecordSink + ?Sized>(
         &mut self,
         now: Time,
         sandbox: SandboxId,
         handle: InvocationHandle,
         started: Time,
+        cpu_wait: Time,
         backend: &mut B,
         sink: &mut S,
     ) {
         let p = self.untrack(handle);
-        let queue = p.placed - p.arrival;
+        // Waiting for a core is queueing too, after the wait for memory.
+        let queue = p.placed - p.arrival + cpu_wait;
         let startup = started - p.arrival;
         let phases = Phases {
             queue,

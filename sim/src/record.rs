@@ -132,7 +132,8 @@ impl Outcome {
 /// the unpause cost; `create`, `install` and `import` are then zero.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Phases {
-    /// Waiting in the worker's queue for memory.
+    /// Waiting in the worker's queue for memory, then for a core (with a CPU model that makes
+    /// invocations wait).
     pub queue: Time,
     /// Creating the sandbox (namespaces, cgroup, runtime process).
     pub create: Time,

@@ -128,6 +128,7 @@ impl Backend for SimBackend {
                 sandbox,
                 invocation,
                 started,
+                cpu_wait: 0,
             },
         );
     }
