@@ -158,6 +158,32 @@ fn check_size(functions: usize, workers: usize) -> Result<(), Error> {
     Ok(())
 }
 
+/// The scenario's provisioned sandboxes, with function names resolved in the catalog.
+fn provisioned(
+    scenario: &Scenario,
+    catalog: &workloads::Catalog,
+) -> Result<Vec<(workloads::FunctionId, u32)>, Error> {
+    scenario
+        .raw
+        .cluster
+        .provisioned
+        .iter()
+        .map(|p| {
+            catalog
+                .functions
+                .iter()
+                .position(|f| f.name == p.function)
+                .map(|i| (workloads::FunctionId(i as u32), p.count))
+                .ok_or_else(|| {
+                    Error::Input(format!(
+                        "cluster.provisioned: function {:?} is not in the workload",
+                        p.function
+                    ))
+                })
+        })
+        .collect()
+}
+
 /// Runs one simulation of `scenario`, writing per-invocation records to `records` if given.
 pub fn run(scenario: &Scenario, records: Option<&mut dyn Write>) -> Result<RunResult, Error> {
     let (workload, trace) = load_workload(scenario)?;
@@ -165,9 +191,11 @@ pub fn run(scenario: &Scenario, records: Option<&mut dyn Write>) -> Result<RunRe
         workload.catalog.functions.len(),
         scenario.controller.workers.len(),
     )?;
+    let mut config = scenario.controller.clone();
+    config.provisioned = provisioned(scenario, &workload.catalog)?;
     let mut controller = Controller::new(
         workload.catalog,
-        &scenario.controller,
+        &config,
         scenario.keep_alive.build(),
         scenario
             .scheduler

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use policies::{KeepAliveConfig, SchedulerConfig};
 use serde::{Deserialize, Serialize};
+use sim::platform::ReuseOrder;
 use sim::{ControllerConfig, CostModel, QueueMode, WorkerSpec};
 use workloads::synthetic::SyntheticSpec;
 use workloads::trace::{Granularity, RateScale, TraceFormat, TraceSpec};
@@ -55,6 +56,24 @@ pub struct RawCluster {
     pub queue: QueueKind,
     /// Invocations a worker's queue holds before it drops.
     pub queue_capacity: u32,
+    /// Which idle sandbox of a function an invocation reuses: `"mru"` (most recently used) or
+    /// `"lru"`.
+    pub reuse: ReuseOrder,
+    /// Give every sandbox this much memory instead of its function's (OpenLambda's fixed
+    /// per-sandbox limit); unset: the function's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sandbox_memory_mb: Option<u32>,
+    /// Provisioned concurrency: `[{ function = "name", count = 2 }]` keeps `count` sandboxes of
+    /// the function warm for the whole run.
+    pub provisioned: Vec<Provisioned>,
+}
+
+/// Sandboxes of one function kept warm for the whole run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Provisioned {
+    pub function: String,
+    pub count: u32,
 }
 
 impl Default for RawCluster {
@@ -66,6 +85,9 @@ impl Default for RawCluster {
             concurrency: 1,
             queue: QueueKind::Queue,
             queue_capacity: 1000,
+            reuse: ReuseOrder::Mru,
+            sandbox_memory_mb: None,
+            provisioned: Vec::new(),
         }
     }
 }
@@ -206,6 +228,16 @@ impl RawScenario {
         if c.queue == QueueKind::Queue {
             positive("queue_capacity", u64::from(c.queue_capacity))?;
         }
+        if let Some(mb) = c.sandbox_memory_mb {
+            positive("sandbox_memory_mb", u64::from(mb))?;
+        }
+        for p in &c.provisioned {
+            if p.count == 0 || p.function.is_empty() {
+                return Err(Error::Input(format!(
+                    "cluster.provisioned: each entry needs a function name and a count of at least 1, got {p:?}"
+                )));
+            }
+        }
         self.policies
             .keep_alive
             .validate()
@@ -241,6 +273,10 @@ impl RawScenario {
                     },
                     QueueKind::Drop => QueueMode::Drop,
                 },
+                reuse: c.reuse,
+                // Resolved against the workload's catalog when the run starts.
+                provisioned: Vec::new(),
+                sandbox_memory_mb: c.sandbox_memory_mb,
             },
             costs: self.costs,
             keep_alive: self.policies.keep_alive.clone(),

@@ -152,6 +152,7 @@ proptest! {
             workers: setup.workers.clone(),
             concurrency: setup.concurrency,
             queue: setup.queue,
+            ..Default::default()
         };
         let mut controller = sim::Controller::new(
             setup.catalog.clone(),
@@ -254,6 +255,7 @@ proptest! {
                 workers: vec![sim::WorkerSpec { memory_mb, cores: 4 }; workers],
                 concurrency,
                 queue: QueueMode::Queue { capacity: 50 },
+                ..Default::default()
             };
             let mut controller = sim::Controller::new(
                 workload.catalog,

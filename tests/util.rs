@@ -158,6 +158,7 @@ impl Setup {
             workers: self.workers.clone(),
             concurrency: self.concurrency,
             queue: self.queue,
+            ..Default::default()
         };
         let mut controller = Controller::new(
             self.catalog.clone(),

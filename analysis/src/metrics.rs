@@ -546,7 +546,10 @@ mod tests {
             [("no-memory", 1), ("queue-full", 1), ("too-large", 0)]
         );
         let failed: Vec<_> = inv.failed_by_reason.clone().into_iter().collect();
-        assert_eq!(failed, [("out-of-memory", 0), ("sandbox-crashed", 1)]);
+        assert_eq!(
+            failed,
+            [("killed", 0), ("out-of-memory", 0), ("sandbox-crashed", 1)]
+        );
 
         let st = &s.starts;
         assert_eq!((st.started, st.cold), (5, 2));

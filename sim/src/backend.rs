@@ -21,12 +21,20 @@ pub struct CreateRequest {
     pub init: Option<workloads::Time>,
 }
 
-/// A timer the controller asked for. The generation lets the controller ignore timers it no
-/// longer wants instead of removing them.
+/// A timer the controller asked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Timer {
-    pub sandbox: SandboxId,
-    pub generation: u32,
+pub enum Timer {
+    /// A sandbox's keep-alive deadline. The generation lets the controller ignore timers it no
+    /// longer wants instead of removing them.
+    Sandbox { sandbox: SandboxId, generation: u32 },
+    /// Load a sandbox of `function` on `worker` ahead of an expected invocation, and keep it
+    /// until `until`. `token` tells a pre-warm that a later decision replaced from the current one.
+    Prewarm {
+        function: workloads::FunctionId,
+        worker: crate::WorkerId,
+        until: Option<Time>,
+        token: u32,
+    },
 }
 
 /// Handle of an invocation the controller is tracking.

@@ -21,11 +21,11 @@ use workloads::{Catalog, FunctionId, Invocation, Time};
 
 use crate::WorkerId;
 use crate::backend::{Backend, Completion, CreateRequest, InvocationHandle, Timer};
-use crate::platform::{Platform, SandboxId, SandboxState, WorkerSpec};
+use crate::platform::{Platform, ReuseOrder, SandboxId, SandboxState, WorkerSpec};
 use crate::policy::{IdleDecision, KeepAlive, Scheduler};
 use crate::record::{
-    DestroyReason, DropReason, Outcome, Phases, Record, RecordSink, RunInfo, SandboxEvent,
-    StartKind,
+    DestroyReason, DropReason, FailReason, Outcome, Phases, Record, RecordSink, RunInfo,
+    SandboxEvent, StartKind,
 };
 
 /// What happens to an invocation that finds no memory on its worker.
@@ -38,13 +38,33 @@ pub enum QueueMode {
 }
 
 /// Platform parameters the controller enforces.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct ControllerConfig {
     pub workers: Vec<WorkerSpec>,
     /// Invocations one sandbox runs at once, unless a function says otherwise.
     pub concurrency: u32,
     pub queue: QueueMode,
+    /// Which idle sandbox of a function an invocation reuses.
+    pub reuse: ReuseOrder,
+    /// Provisioned concurrency: this many sandboxes of each function, created at the start, kept
+    /// warm for the whole run and never evicted.
+    pub provisioned: Vec<(FunctionId, u32)>,
+    /// Every sandbox gets this much memory instead of its function's (OpenLambda's fixed
+    /// per-sandbox limit).
+    pub sandbox_memory_mb: Option<u32>,
 }
+
+impl Default for QueueMode {
+    fn default() -> Self {
+        QueueMode::Queue { capacity: 1000 }
+    }
+}
+
+/// No invocation: a sandbox created ahead of time (pre-warmed or provisioned).
+const NO_INVOCATION: InvocationHandle = InvocationHandle(u32::MAX);
+
+/// Not in a sandbox (yet).
+const NO_SANDBOX: u32 = u32::MAX;
 
 /// An invocation between its arrival and its end.
 #[derive(Clone, Copy, Debug)]
@@ -59,6 +79,8 @@ struct Pending {
     kind: StartKind,
     create: Time,
     init: Time,
+    /// The sandbox it runs (or will run) in, or `NO_SANDBOX`.
+    sandbox: u32,
 }
 
 enum ColdStart {
@@ -81,6 +103,16 @@ pub struct Controller {
     next_id: u64,
     in_flight: u64,
     victims: Vec<SandboxId>,
+    /// Per function: the token of its latest pre-warm; older pre-warms are stale.
+    prewarm_token: Vec<u32>,
+    /// Pre-warmed sandboxes still being created, which an arrival may claim.
+    prewarming: Vec<SandboxId>,
+    sandbox_memory_mb: Option<u32>,
+    provisioned: Vec<(FunctionId, u32)>,
+    /// Cached answers of the keep-alive policy.
+    lazy_expiry: bool,
+    background: bool,
+    may_kill: bool,
 }
 
 impl Controller {
@@ -90,8 +122,17 @@ impl Controller {
         keep_alive: Box<dyn KeepAlive>,
         scheduler: Box<dyn Scheduler>,
     ) -> Self {
-        let platform = Platform::new(&catalog, &config.workers, config.concurrency.max(1));
+        let mut platform = Platform::new(&catalog, &config.workers, config.concurrency.max(1));
+        platform.set_reuse_order(config.reuse);
+        let functions = catalog.functions.len();
         Controller {
+            prewarm_token: vec![0; functions],
+            prewarming: Vec::new(),
+            sandbox_memory_mb: config.sandbox_memory_mb,
+            provisioned: config.provisioned.clone(),
+            lazy_expiry: keep_alive.expires_lazily(),
+            background: keep_alive.evicts_in_background(),
+            may_kill: keep_alive.may_kill_running(),
             catalog,
             platform,
             keep_alive,
@@ -128,6 +169,43 @@ impl Controller {
         self.in_flight
     }
 
+    /// Memory a sandbox of `function` takes.
+    fn memory_of(&self, function: FunctionId) -> u32 {
+        self.sandbox_memory_mb
+            .unwrap_or_else(|| self.platform.function(function).memory_mb)
+    }
+
+    /// Sets up what must exist before the first arrival: provisioned sandboxes, placed on the
+    /// workers in turn (skipping a worker without room). Fails if they do not fit.
+    pub fn start<B: Backend + ?Sized, S: RecordSink + ?Sized>(
+        &mut self,
+        now: Time,
+        backend: &mut B,
+        sink: &mut S,
+    ) -> Result<(), String> {
+        let workers = self.platform.workers().len();
+        let mut next = 0usize;
+        for (function, count) in self.provisioned.clone() {
+            let need = u64::from(self.memory_of(function));
+            for _ in 0..count {
+                let worker = (0..workers)
+                    .map(|i| WorkerId(((next + i) % workers) as u32))
+                    .find(|&w| self.platform.worker(w).memory.free_mb() >= need)
+                    .ok_or_else(|| {
+                        format!(
+                            "provisioned sandboxes do not fit: no worker has {need} MB free for another \
+                             sandbox of {}",
+                            self.catalog.function(function).name
+                        )
+                    })?;
+                next = worker.index() + 1;
+                self.create(now, function, worker, NO_INVOCATION, None, true, backend, sink);
+                self.notify_memory(now, worker, sink);
+            }
+        }
+        Ok(())
+    }
+
     /// An invocation arrives.
     pub fn on_arrival<B: Backend + ?Sized, S: RecordSink + ?Sized>(
         &mut self,
@@ -137,6 +215,7 @@ impl Controller {
         sink: &mut S,
     ) {
         let function = invocation.function;
+        self.keep_alive.on_arrival(now, function, &self.platform);
         let worker = self.scheduler.select(now, function, &self.platform);
         assert!(
             worker.index() < self.platform.workers().len(),
@@ -155,17 +234,33 @@ impl Controller {
             kind: StartKind::Cold,
             create: 0,
             init: 0,
+            sandbox: NO_SANDBOX,
         });
         self.next_id += 1;
         self.in_flight += 1;
         self.platform.add_in_flight(worker, 1);
 
+        if self.lazy_expiry {
+            let mut expired = std::mem::take(&mut self.victims);
+            expired.clear();
+            self.keep_alive
+                .expired(now, function, worker, &self.platform, &mut expired);
+            for &id in &expired {
+                if self.platform.is_live(id) && self.platform.sandbox(id).is_evictable() {
+                    self.destroy(now, id, DestroyReason::Expired, backend, sink);
+                }
+            }
+            self.victims = expired;
+        }
         if let Some(sandbox) = self.platform.reusable_on(function, worker) {
-            self.start_in(now, handle, sandbox, backend);
+            self.start_in(now, handle, sandbox, backend, sink);
             self.notify_memory(now, worker, sink);
             return;
         }
-        let need = u64::from(self.platform.function(function).memory_mb);
+        if self.claim_prewarming(now, handle, function, worker) {
+            return;
+        }
+        let need = u64::from(self.memory_of(function));
         if need > self.platform.worker(worker).memory.capacity_mb {
             self.drop_invocation(now, handle, DropReason::TooLarge, sink);
             return;
@@ -174,6 +269,7 @@ impl Controller {
             && let ColdStart::Started = self.cold_start(now, handle, backend, sink)
         {
             self.notify_memory(now, worker, sink);
+            self.background_evict(now, worker, backend, sink);
             return;
         }
         match self.queue_mode {
@@ -202,15 +298,29 @@ impl Controller {
                 create,
                 init,
             } => {
+                if !self.platform.is_live(sandbox) {
+                    return;
+                }
                 let handle = self.created_for[sandbox.index()];
+                if handle == NO_INVOCATION {
+                    self.ready_ahead(now, sandbox, backend, sink);
+                    return;
+                }
                 let p = &mut self.pending[handle.0 as usize];
                 p.create = create;
                 p.init = init;
+                p.sandbox = sandbox.0;
                 let duration = p.duration;
                 let sb = self.platform.sandbox_mut(sandbox);
                 sb.uses = 1;
                 sb.last_used = now;
                 self.platform.transition(sandbox, SandboxState::Running, 1);
+                self.keep_alive.on_start(
+                    now,
+                    self.platform.sandbox(sandbox),
+                    StartKind::Cold,
+                    &self.platform,
+                );
                 backend.start_invocation(now, sandbox, handle, duration);
             }
             Completion::InvocationDone {
@@ -218,7 +328,13 @@ impl Controller {
                 invocation,
                 started,
                 cpu_wait,
-            } => self.finish(now, sandbox, invocation, started, cpu_wait, backend, sink),
+            } => {
+                // A killed sandbox's invocations have already ended (failed).
+                let p = &self.pending[invocation.0 as usize];
+                if self.platform.is_live(sandbox) && p.sandbox == sandbox.0 {
+                    self.finish(now, sandbox, invocation, started, cpu_wait, backend, sink);
+                }
+            }
             Completion::Timer(timer) => self.on_timer(now, timer, backend, sink),
         }
     }
@@ -259,6 +375,7 @@ impl Controller {
 
     fn untrack(&mut self, handle: InvocationHandle) -> Pending {
         let p = self.pending[handle.0 as usize];
+        self.pending[handle.0 as usize].sandbox = NO_SANDBOX;
         self.free_pending.push(handle.0);
         self.in_flight -= 1;
         self.platform.add_in_flight(p.worker, -1);
@@ -266,33 +383,98 @@ impl Controller {
     }
 
     /// Starts an invocation in an existing sandbox that has room.
-    fn start_in<B: Backend + ?Sized>(
+    fn start_in<B: Backend + ?Sized, S: RecordSink + ?Sized>(
         &mut self,
         now: Time,
         handle: InvocationHandle,
         sandbox: SandboxId,
         backend: &mut B,
+        sink: &mut S,
     ) {
-        let state = self.platform.sandbox(sandbox).state;
-        let kind = match state {
+        let sb = self.platform.sandbox(sandbox);
+        let kind = match sb.state {
             SandboxState::Paused => {
+                let (worker, function) = (sb.worker, sb.function);
                 backend.unpause(now, sandbox);
+                sink.sandbox(now, worker, SandboxEvent::Unpaused { function });
                 StartKind::Unpause
             }
+            _ if sb.prewarmed => StartKind::Prewarmed,
             _ => StartKind::Warm,
         };
         let p = &mut self.pending[handle.0 as usize];
         p.kind = kind;
         p.placed = now;
+        p.sandbox = sandbox.0;
         let duration = p.duration;
         let sb = self.platform.sandbox_mut(sandbox);
         sb.uses += 1;
         sb.last_used = now;
         sb.deadline = None;
+        sb.prewarmed = false;
+        sb.paused_at = None;
         let running = sb.running + 1;
         self.platform
             .transition(sandbox, SandboxState::Running, running);
+        self.keep_alive
+            .on_start(now, self.platform.sandbox(sandbox), kind, &self.platform);
         backend.start_invocation(now, sandbox, handle, duration);
+    }
+
+    /// Hands a pre-warmed sandbox that is still being created on `worker` to an arrival that
+    /// found nothing warm: it waits for the sandbox instead of creating another.
+    fn claim_prewarming(
+        &mut self,
+        now: Time,
+        handle: InvocationHandle,
+        function: FunctionId,
+        worker: WorkerId,
+    ) -> bool {
+        let Some(i) = self.prewarming.iter().position(|&id| {
+            let sb = self.platform.sandbox(id);
+            sb.function == function && sb.worker == worker
+        }) else {
+            return false;
+        };
+        let sandbox = self.prewarming.swap_remove(i);
+        self.created_for[sandbox.index()] = handle;
+        let p = &mut self.pending[handle.0 as usize];
+        p.kind = StartKind::Cold;
+        p.placed = now;
+        true
+    }
+
+    /// A sandbox created ahead of time is ready: it waits idle for its first invocation.
+    fn ready_ahead<B: Backend + ?Sized, S: RecordSink + ?Sized>(
+        &mut self,
+        now: Time,
+        sandbox: SandboxId,
+        backend: &mut B,
+        sink: &mut S,
+    ) {
+        if let Some(i) = self.prewarming.iter().position(|&id| id == sandbox) {
+            self.prewarming.swap_remove(i);
+        }
+        let sb = self.platform.sandbox_mut(sandbox);
+        sb.last_used = now;
+        sb.prewarmed = true;
+        sb.first_idle = Some(now);
+        let (worker, function, pinned, until) = (sb.worker, sb.function, sb.pinned, sb.deadline);
+        self.platform.transition(sandbox, SandboxState::Idle, 0);
+        if let Some(h) = self.platform.dequeue_function(worker, function) {
+            self.start_in(now, InvocationHandle(h), sandbox, backend, sink);
+        } else if !pinned {
+            self.apply(
+                now,
+                sandbox,
+                IdleDecision::Keep { until },
+                DestroyReason::NotKept,
+                backend,
+                sink,
+            );
+        }
+        self.drain_queue(now, worker, backend, sink);
+        self.notify_memory(now, worker, sink);
     }
 
     /// Creates a sandbox for the invocation, evicting if memory is short.
@@ -306,11 +488,31 @@ impl Controller {
         let Pending {
             function, worker, ..
         } = self.pending[handle.0 as usize];
-        let need = u64::from(self.platform.function(function).memory_mb);
+        if !self.make_room(now, function, worker, backend, sink) {
+            return ColdStart::NoRoom;
+        }
+        let p = &mut self.pending[handle.0 as usize];
+        p.kind = StartKind::Cold;
+        p.placed = now;
+        self.create(now, function, worker, handle, None, false, backend, sink);
+        ColdStart::Started
+    }
+
+    /// Frees memory on `worker` for a sandbox of `function`, evicting what the keep-alive policy
+    /// chooses; false if that cannot free enough (then nothing is evicted).
+    fn make_room<B: Backend + ?Sized, S: RecordSink + ?Sized>(
+        &mut self,
+        now: Time,
+        function: FunctionId,
+        worker: WorkerId,
+        backend: &mut B,
+        sink: &mut S,
+    ) -> bool {
+        let need = u64::from(self.memory_of(function));
         let free = self.platform.worker(worker).memory.free_mb();
         if free < need {
-            if self.platform.reclaimable_mb(worker) < need {
-                return ColdStart::NoRoom;
+            if !self.may_kill && self.platform.reclaimable_mb(worker) < need {
+                return false;
             }
             let mut victims = std::mem::take(&mut self.victims);
             victims.clear();
@@ -318,10 +520,13 @@ impl Controller {
                 .choose_victims(now, worker, need - free, &self.platform, &mut victims);
             victims.sort_unstable();
             victims.dedup();
+            let may_kill = self.may_kill;
             victims.retain(|&id| {
                 self.platform.is_live(id) && {
                     let sb = self.platform.sandbox(id);
-                    sb.worker == worker && sb.state.is_evictable()
+                    sb.worker == worker
+                        && (sb.is_evictable()
+                            || may_kill && sb.state == SandboxState::Running && !sb.pinned)
                 }
             });
             let freed: u64 = victims
@@ -330,22 +535,48 @@ impl Controller {
                 .sum();
             if free + freed < need {
                 self.victims = victims;
-                return ColdStart::NoRoom;
+                return false;
             }
             for &id in &victims {
                 self.destroy(now, id, DestroyReason::Evicted, backend, sink);
             }
             self.victims = victims;
         }
-        let sandbox = self.platform.insert_sandbox(now, function, worker);
+        true
+    }
+
+    /// Creates a sandbox of `function` on `worker` for the invocation `handle` (or for none: a
+    /// pre-warmed or provisioned sandbox, kept until `until` once ready). Memory must be free.
+    #[allow(clippy::too_many_arguments)]
+    fn create<B: Backend + ?Sized, S: RecordSink + ?Sized>(
+        &mut self,
+        now: Time,
+        function: FunctionId,
+        worker: WorkerId,
+        handle: InvocationHandle,
+        until: Option<Time>,
+        pinned: bool,
+        backend: &mut B,
+        sink: &mut S,
+    ) -> SandboxId {
+        let sandbox = self.platform.insert_sandbox(
+            now,
+            function,
+            worker,
+            self.sandbox_memory_mb,
+            pinned,
+        );
         if self.created_for.len() <= sandbox.index() {
             self.created_for
-                .resize(sandbox.index() + 1, InvocationHandle(u32::MAX));
+                .resize(sandbox.index() + 1, NO_INVOCATION);
         }
         self.created_for[sandbox.index()] = handle;
-        let p = &mut self.pending[handle.0 as usize];
-        p.kind = StartKind::Cold;
-        p.placed = now;
+        if handle == NO_INVOCATION {
+            self.platform.sandbox_mut(sandbox).deadline = until;
+            if !pinned {
+                self.prewarming.push(sandbox);
+            }
+        }
         let memory_mb = self.platform.sandbox(sandbox).memory_mb;
         sink.sandbox(
             now,
@@ -365,7 +596,7 @@ impl Controller {
                 init: self.catalog.function(function).init,
             },
         );
-        ColdStart::Started
+        sandbox
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -412,26 +643,33 @@ impl Controller {
         if let Some(h) = self.platform.dequeue_function(worker, function) {
             self.platform
                 .transition(sandbox, SandboxState::Running, running);
-            self.start_in(now, InvocationHandle(h), sandbox, backend);
+            self.start_in(now, InvocationHandle(h), sandbox, backend, sink);
         } else if running > 0 {
             self.platform
                 .transition(sandbox, SandboxState::Running, running);
         } else {
+            let sb = self.platform.sandbox_mut(sandbox);
+            sb.first_idle.get_or_insert(now);
+            let pinned = sb.pinned;
             self.platform.transition(sandbox, SandboxState::Idle, 0);
-            let decision =
-                self.keep_alive
-                    .on_idle(now, self.platform.sandbox(sandbox), &self.platform);
-            self.apply(
-                now,
-                sandbox,
-                decision,
-                DestroyReason::NotKept,
-                backend,
-                sink,
-            );
+            // Provisioned sandboxes stay warm whatever the policy would say.
+            if !pinned {
+                let decision =
+                    self.keep_alive
+                        .on_idle(now, self.platform.sandbox(sandbox), &self.platform);
+                self.apply(
+                    now,
+                    sandbox,
+                    decision,
+                    DestroyReason::NotKept,
+                    backend,
+                    sink,
+                );
+            }
         }
         self.drain_queue(now, worker, backend, sink);
         self.notify_memory(now, worker, sink);
+        self.background_evict(now, worker, backend, sink);
     }
 
     fn on_timer<B: Backend + ?Sized, S: RecordSink + ?Sized>(
@@ -441,8 +679,22 @@ impl Controller {
         backend: &mut B,
         sink: &mut S,
     ) {
-        let id = timer.sandbox;
-        if !self.platform.is_live(id) || self.platform.generation(id) != timer.generation {
+        let (id, generation) = match timer {
+            Timer::Sandbox {
+                sandbox,
+                generation,
+            } => (sandbox, generation),
+            Timer::Prewarm {
+                function,
+                worker,
+                until,
+                token,
+            } => {
+                self.prewarm(now, function, worker, until, token, backend, sink);
+                return;
+            }
+        };
+        if !self.platform.is_live(id) || self.platform.generation(id) != generation {
             return;
         }
         let sb = self.platform.sandbox_mut(id);
@@ -466,6 +718,65 @@ impl Controller {
         self.apply(now, id, decision, DestroyReason::Expired, backend, sink);
         self.drain_queue(now, worker, backend, sink);
         self.notify_memory(now, worker, sink);
+        self.background_evict(now, worker, backend, sink);
+    }
+
+    /// A pre-warm is due: load a sandbox of `function` on `worker` unless a later decision
+    /// replaced this one or the worker already holds a sandbox of the function.
+    #[allow(clippy::too_many_arguments)]
+    fn prewarm<B: Backend + ?Sized, S: RecordSink + ?Sized>(
+        &mut self,
+        now: Time,
+        function: FunctionId,
+        worker: WorkerId,
+        until: Option<Time>,
+        token: u32,
+        backend: &mut B,
+        sink: &mut S,
+    ) {
+        if self.prewarm_token[function.index()] != token
+            || self.platform.sandboxes_of(function, worker) > 0
+            || self.platform.worker(worker).queue_len() > 0
+            || !self.make_room(now, function, worker, backend, sink)
+        {
+            return;
+        }
+        self.create(now, function, worker, NO_INVOCATION, until, false, backend, sink);
+        self.notify_memory(now, worker, sink);
+    }
+
+    /// Evicts what a policy with a free-memory goal wants gone from `worker`.
+    fn background_evict<B: Backend + ?Sized, S: RecordSink + ?Sized>(
+        &mut self,
+        now: Time,
+        worker: WorkerId,
+        backend: &mut B,
+        sink: &mut S,
+    ) {
+        if !self.background {
+            return;
+        }
+        let mut victims = std::mem::take(&mut self.victims);
+        victims.clear();
+        self.keep_alive
+            .background_victims(now, worker, &self.platform, &mut victims);
+        victims.sort_unstable();
+        victims.dedup();
+        let mut evicted = false;
+        for &id in &victims {
+            if self.platform.is_live(id) && {
+                let sb = self.platform.sandbox(id);
+                sb.worker == worker && sb.is_evictable()
+            } {
+                self.destroy(now, id, DestroyReason::Evicted, backend, sink);
+                evicted = true;
+            }
+        }
+        self.victims = victims;
+        if evicted {
+            self.drain_queue(now, worker, backend, sink);
+            self.notify_memory(now, worker, sink);
+        }
     }
 
     /// Carries out a keep-alive decision for an idle or paused sandbox.
@@ -483,12 +794,31 @@ impl Controller {
                 self.destroy(now, sandbox, reason, backend, sink);
                 return;
             }
+            IdleDecision::Prewarm { at, until } => {
+                let sb = self.platform.sandbox(sandbox);
+                let (function, worker) = (sb.function, sb.worker);
+                self.destroy(now, sandbox, reason, backend, sink);
+                let token = &mut self.prewarm_token[function.index()];
+                *token = token.wrapping_add(1);
+                let token = *token;
+                backend.set_timer(
+                    at.max(now),
+                    Timer::Prewarm {
+                        function,
+                        worker,
+                        until,
+                        token,
+                    },
+                );
+                return;
+            }
             IdleDecision::Keep { until } => until,
             IdleDecision::Pause { until } => {
                 let sb = self.platform.sandbox(sandbox);
                 if sb.state != SandboxState::Paused {
                     let (worker, function) = (sb.worker, sb.function);
                     self.platform.set_state(sandbox, SandboxState::Paused);
+                    self.platform.sandbox_mut(sandbox).paused_at = Some(now);
                     backend.pause(now, sandbox);
                     sink.sandbox(now, worker, SandboxEvent::Paused { function });
                 }
@@ -508,7 +838,7 @@ impl Controller {
         let generation = self.platform.bump_generation(sandbox);
         backend.set_timer(
             at,
-            Timer {
+            Timer::Sandbox {
                 sandbox,
                 generation,
             },
@@ -523,6 +853,9 @@ impl Controller {
         backend: &mut B,
         sink: &mut S,
     ) {
+        if self.platform.sandbox(sandbox).state == SandboxState::Running {
+            self.kill_invocations(now, sandbox, sink);
+        }
         let sb = self.platform.remove_sandbox(sandbox);
         backend.destroy(now, sandbox);
         sink.sandbox(
@@ -533,6 +866,39 @@ impl Controller {
                 reason,
             },
         );
+        self.keep_alive
+            .on_destroyed(now, &sb, reason, &self.platform);
+    }
+
+    /// Ends the invocations running in `sandbox` as failed: the platform is killing it.
+    fn kill_invocations<S: RecordSink + ?Sized>(
+        &mut self,
+        now: Time,
+        sandbox: SandboxId,
+        sink: &mut S,
+    ) {
+        let running: Vec<u32> = (0..self.pending.len() as u32)
+            .filter(|&h| self.pending[h as usize].sandbox == sandbox.0)
+            .collect();
+        for h in running {
+            let p = self.untrack(InvocationHandle(h));
+            sink.invocation(&Record {
+                id: p.id,
+                function: p.function,
+                app: self.platform.function(p.function).app,
+                worker: p.worker,
+                arrival: p.arrival,
+                start: p.placed,
+                end: now,
+                start_kind: Some(p.kind),
+                phases: Phases {
+                    queue: p.placed - p.arrival,
+                    create: p.create,
+                    ..Phases::default()
+                },
+                outcome: Outcome::Failed(FailReason::Killed),
+            });
+        }
     }
 
     /// Starts queued invocations from the head of the worker's queue while they fit.
@@ -547,7 +913,7 @@ impl Controller {
             let handle = InvocationHandle(head);
             if let Some(sandbox) = self.platform.reusable_on(function, worker) {
                 self.platform.dequeue(worker);
-                self.start_in(now, handle, sandbox, backend);
+                self.start_in(now, handle, sandbox, backend, sink);
                 continue;
             }
             match self.cold_start(now, handle, backend, sink) {

@@ -62,6 +62,14 @@ pub struct Sandbox {
     pub deadline: Option<Time>,
     /// When the pending timer for this sandbox fires, if one is pending.
     pub(crate) timer_at: Option<Time>,
+    /// Provisioned: kept warm for the whole run, never expired or evicted.
+    pub pinned: bool,
+    /// Created ahead of time by a pre-warming policy and not used yet.
+    pub prewarmed: bool,
+    /// When it was last paused, if it is paused.
+    pub paused_at: Option<Time>,
+    /// When it first became idle, if it has been.
+    pub first_idle: Option<Time>,
     /// Index of its (function, worker) pool in the function's pool list.
     pool: u32,
     /// Neighbours in its pool's list (running with room, idle or paused), if it is in one.
@@ -102,6 +110,8 @@ pub struct Worker {
     recency: VecDeque<(SandboxId, u64)>,
     /// Idle and paused sandboxes on this worker: the live entries of `recency`.
     evictable: u32,
+    /// Memory of pinned (provisioned) sandboxes that are idle or paused: not reclaimable.
+    pinned_idle_mb: u64,
 }
 
 impl Worker {
@@ -142,6 +152,8 @@ struct Pool {
     /// Invocations of the function queued on the worker, so that a completion looks through the
     /// queue only when one of them is there.
     waiting: u32,
+    /// Live sandboxes of the function on the worker, in any state.
+    live: u32,
     /// Running sandboxes below their concurrency limit.
     running: List,
     idle: List,
@@ -171,6 +183,11 @@ enum Reuse {
 }
 
 impl Sandbox {
+    /// Whether the keep-alive policy may evict it now: idle or paused, and not provisioned.
+    pub fn is_evictable(&self) -> bool {
+        self.state.is_evictable() && !self.pinned
+    }
+
     fn reuse(&self) -> Option<Reuse> {
         match self.state {
             SandboxState::Running if self.running < self.concurrency => Some(Reuse::Running),
@@ -211,6 +228,19 @@ pub struct Platform {
     /// Source of recency stamps.
     next_stamp: u64,
     live: usize,
+    /// Which idle (or paused) sandbox an invocation reuses.
+    reuse_order: ReuseOrder,
+}
+
+/// Which of a function's idle sandboxes on a worker an invocation takes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReuseOrder {
+    /// The most recently used: the others age and expire (OpenWhisk, OpenLambda).
+    #[default]
+    Mru,
+    /// The least recently used: load spreads over all warm sandboxes, which stay warm longer.
+    Lru,
 }
 
 /// A worker's resources.
@@ -257,6 +287,7 @@ impl Platform {
                 sandboxes: 0,
                 recency: VecDeque::new(),
                 evictable: 0,
+                pinned_idle_mb: 0,
             })
             .collect();
         Platform {
@@ -283,7 +314,13 @@ impl Platform {
             generations: Vec::new(),
             free_slots: Vec::new(),
             live: 0,
+            reuse_order: ReuseOrder::Mru,
         }
+    }
+
+    /// Sets which idle sandbox reuse takes; before the first sandbox exists.
+    pub fn set_reuse_order(&mut self, order: ReuseOrder) {
+        self.reuse_order = order;
     }
 
     pub fn workers(&self) -> &[Worker] {
@@ -368,14 +405,44 @@ impl Platform {
     }
 
     /// The sandbox an invocation of `function` on `worker` would reuse: a running one below its
-    /// concurrency limit, else the most recently used idle one, else the most recently used
-    /// paused one.
+    /// concurrency limit, else an idle one, else a paused one; of those, the most recently used
+    /// (or the least, with [`ReuseOrder::Lru`]).
     pub fn reusable_on(&self, function: FunctionId, worker: WorkerId) -> Option<SandboxId> {
         let pool = self.pool(function, worker)?;
-        [pool.running.tail, pool.idle.tail, pool.paused.tail]
+        let end = |list: &List| match self.reuse_order {
+            ReuseOrder::Mru => list.tail,
+            ReuseOrder::Lru => list.head,
+        };
+        [pool.running.tail, end(&pool.idle), end(&pool.paused)]
             .into_iter()
             .find(|&id| id != NIL)
             .map(SandboxId)
+    }
+
+    /// The idle, then paused, sandboxes of `function` on `worker`, least recently used first.
+    pub fn idle_sandboxes(
+        &self,
+        function: FunctionId,
+        worker: WorkerId,
+    ) -> impl Iterator<Item = &Sandbox> + '_ {
+        let heads = self
+            .pool(function, worker)
+            .map_or([NIL, NIL], |p| [p.idle.head, p.paused.head]);
+        heads.into_iter().flat_map(move |head| {
+            let mut next = head;
+            std::iter::from_fn(move || {
+                (next != NIL).then(|| {
+                    let sb = self.sandbox(SandboxId(next));
+                    next = sb.pool_next;
+                    sb
+                })
+            })
+        })
+    }
+
+    /// Live sandboxes of `function` on `worker` in any state.
+    pub fn sandboxes_of(&self, function: FunctionId, worker: WorkerId) -> u32 {
+        self.pool(function, worker).map_or(0, |p| p.live)
     }
 
     /// Workers that hold a sandbox of `function` able to take an invocation now, in id order.
@@ -429,10 +496,14 @@ impl Platform {
         Some(&self.pools[function.index()][index[i].1 as usize])
     }
 
-    /// Memory on `worker` that is free now or held by idle and paused sandboxes.
+    /// Memory on `worker` that is free now or held by idle and paused sandboxes that are not
+    /// provisioned.
     pub fn reclaimable_mb(&self, worker: WorkerId) -> u64 {
-        let m = &self.workers[worker.index()].memory;
-        m.capacity_mb.saturating_sub(m.busy_mb)
+        let w = &self.workers[worker.index()];
+        let m = &w.memory;
+        m.capacity_mb
+            .saturating_sub(m.busy_mb)
+            .saturating_sub(w.pinned_idle_mb)
     }
 
     pub(crate) fn generation(&self, id: SandboxId) -> u32 {
@@ -484,6 +555,7 @@ impl Platform {
                 pools.push(Pool {
                     worker,
                     waiting: 0,
+                    live: 0,
                     running: List::EMPTY,
                     idle: List::EMPTY,
                     paused: List::EMPTY,
@@ -544,14 +616,18 @@ impl Platform {
             .is_some_and(|slot| slot.is_some())
     }
 
-    /// Adds a sandbox in the `Creating` state and reserves its memory.
+    /// Adds a sandbox in the `Creating` state and reserves its memory: `memory_mb`, or the
+    /// function's.
     pub(crate) fn insert_sandbox(
         &mut self,
         now: Time,
         function: FunctionId,
         worker: WorkerId,
+        memory_mb: Option<u32>,
+        pinned: bool,
     ) -> SandboxId {
         let pool = self.pool_for(function, worker);
+        self.pools[function.index()][pool as usize].live += 1;
         let info = &self.functions[function.index()];
         let id = match self.free_slots.pop() {
             Some(slot) => SandboxId(slot),
@@ -561,11 +637,12 @@ impl Platform {
                 SandboxId((self.sandboxes.len() - 1) as u32)
             }
         };
+        let memory_mb = memory_mb.unwrap_or(info.memory_mb);
         let sandbox = Sandbox {
             id,
             function,
             worker,
-            memory_mb: info.memory_mb,
+            memory_mb,
             state: SandboxState::Creating,
             running: 0,
             concurrency: info.concurrency,
@@ -574,12 +651,16 @@ impl Platform {
             uses: 0,
             deadline: None,
             timer_at: None,
+            pinned,
+            prewarmed: false,
+            paused_at: None,
+            first_idle: None,
             pool,
             pool_prev: NIL,
             pool_next: NIL,
             recency_stamp: 0,
         };
-        self.workers[worker.index()].memory.busy_mb += u64::from(info.memory_mb);
+        self.workers[worker.index()].memory.busy_mb += u64::from(memory_mb);
         self.workers[worker.index()].sandboxes += 1;
         self.sandboxes[id.index()] = Some(sandbox);
         self.bump_generation(id);
@@ -604,18 +685,27 @@ impl Platform {
         sb.state = state;
         sb.running = running;
         let after = sb.reuse();
-        let worker = sb.worker;
+        let (worker, pinned) = (sb.worker, sb.pinned);
         if old != state {
             let mb = u64::from(sb.memory_mb);
-            let memory = &mut self.workers[worker.index()].memory;
-            *bucket(memory, old) -= mb;
-            *bucket(memory, state) += mb;
+            let w = &mut self.workers[worker.index()];
+            *bucket(&mut w.memory, old) -= mb;
+            *bucket(&mut w.memory, state) += mb;
+            if pinned {
+                match (old.is_evictable(), state.is_evictable()) {
+                    (false, true) => w.pinned_idle_mb += mb,
+                    (true, false) => w.pinned_idle_mb -= mb,
+                    _ => {}
+                }
+            }
         }
         self.move_in_pool(id, before, after);
-        match (old.is_evictable(), state.is_evictable()) {
-            (false, true) => self.lru_push_back(id),
-            (true, false) => self.lru_unlink(id),
-            _ => {}
+        if !pinned {
+            match (old.is_evictable(), state.is_evictable()) {
+                (false, true) => self.lru_push_back(id),
+                (true, false) => self.lru_unlink(id),
+                _ => {}
+            }
         }
     }
 
@@ -646,21 +736,25 @@ impl Platform {
     fn is_recent(&self, id: SandboxId, stamp: u64) -> bool {
         self.sandboxes[id.index()]
             .as_ref()
-            .is_some_and(|sb| sb.recency_stamp == stamp && sb.state.is_evictable())
+            .is_some_and(|sb| sb.recency_stamp == stamp && sb.is_evictable())
     }
 
     /// Removes a sandbox and releases its memory.
     pub(crate) fn remove_sandbox(&mut self, id: SandboxId) -> Sandbox {
         let sb = self.sandbox(id);
-        if sb.state.is_evictable() {
+        if sb.is_evictable() {
             self.lru_unlink(id);
         }
         self.move_in_pool(id, self.sandbox(id).reuse(), None);
         let sb = self.sandboxes[id.index()]
             .take()
             .expect("sandbox id refers to a live sandbox");
+        self.pools[sb.function.index()][sb.pool as usize].live -= 1;
         let worker = &mut self.workers[sb.worker.index()];
         *bucket(&mut worker.memory, sb.state) -= u64::from(sb.memory_mb);
+        if sb.pinned && sb.state.is_evictable() {
+            worker.pinned_idle_mb -= u64::from(sb.memory_mb);
+        }
         worker.sandboxes -= 1;
         self.bump_generation(id);
         self.free_slots.push(id.0);

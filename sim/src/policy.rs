@@ -7,6 +7,7 @@ use workloads::{FunctionId, Time};
 
 use crate::WorkerId;
 use crate::platform::{Platform, Sandbox, SandboxId};
+use crate::record::{DestroyReason, StartKind};
 
 /// What to do with a sandbox that has no invocation to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,6 +19,11 @@ pub enum IdleDecision {
     Keep { until: Option<Time> },
     /// Pause (freeze) it, with an optional deadline as for `Keep`.
     Pause { until: Option<Time> },
+    /// Destroy it now and load a fresh sandbox of the same function on the same worker at `at`,
+    /// then keep that one warm as `Keep { until }` would: a pre-warming policy's "unload, and
+    /// load again just before the next invocation is expected". A later decision for the same
+    /// function replaces a pre-warm that has not happened yet.
+    Prewarm { at: Time, until: Option<Time> },
 }
 
 /// Keep-alive and eviction: how long unused sandboxes live, and which go first when memory runs
@@ -38,7 +44,9 @@ pub trait KeepAlive {
     /// together would.
     ///
     /// The default evicts the least recently used first, the classic cache policy, walking the
-    /// platform's recency order so that it touches only its victims.
+    /// platform's recency order so that it touches only its victims. Policies that answer true to
+    /// [`KeepAlive::may_kill_running`] may also choose running sandboxes (not provisioned ones,
+    /// not ones being created); their invocations then fail.
     fn choose_victims(
         &mut self,
         _now: Time,
@@ -55,6 +63,65 @@ pub trait KeepAlive {
             victims.push(sb.id);
             freed += u64::from(sb.memory_mb);
         }
+    }
+
+    /// An invocation of `function` arrived (before it is placed).
+    fn on_arrival(&mut self, _now: Time, _function: FunctionId, _platform: &Platform) {}
+
+    /// An invocation started in `sandbox`, as `kind` says; for a cold start, when the sandbox
+    /// became ready.
+    fn on_start(&mut self, _now: Time, _sandbox: &Sandbox, _kind: StartKind, _platform: &Platform) {
+    }
+
+    /// `sandbox` was destroyed for `reason`; the platform no longer holds it.
+    fn on_destroyed(
+        &mut self,
+        _now: Time,
+        _sandbox: &Sandbox,
+        _reason: DestroyReason,
+        _platform: &Platform,
+    ) {
+    }
+
+    /// For policies that expire sandboxes lazily, as FaasCache's simulator does: before an
+    /// invocation of `function` looks for a sandbox on `worker`, the idle or paused sandboxes of it
+    /// there that have expired, to be destroyed first (reason `expired`). Called on every arrival
+    /// only when [`KeepAlive::expires_lazily`] is true.
+    fn expired(
+        &mut self,
+        _now: Time,
+        _function: FunctionId,
+        _worker: WorkerId,
+        _platform: &Platform,
+        _expired: &mut Vec<SandboxId>,
+    ) {
+    }
+
+    /// Whether [`KeepAlive::expired`] should be asked on every arrival.
+    fn expires_lazily(&self) -> bool {
+        false
+    }
+
+    /// Whether [`KeepAlive::choose_victims`] may choose running sandboxes.
+    fn may_kill_running(&self) -> bool {
+        false
+    }
+
+    /// Whether the policy keeps a free-memory goal, evicting in the background: then
+    /// [`KeepAlive::background_victims`] is asked whenever a worker's memory use changed.
+    fn evicts_in_background(&self) -> bool {
+        false
+    }
+
+    /// Sandboxes on `worker` to evict now, without any request waiting for memory. Only idle and
+    /// paused sandboxes that are not provisioned are evicted.
+    fn background_victims(
+        &mut self,
+        _now: Time,
+        _worker: WorkerId,
+        _platform: &Platform,
+        _victims: &mut Vec<SandboxId>,
+    ) {
     }
 }
 

@@ -85,15 +85,22 @@ pub enum FailReason {
     SandboxCrashed,
     /// The sandbox exceeded its memory limit and was killed.
     OutOfMemory,
+    /// The platform killed the sandbox to free memory for another (OpenLambda's last resort).
+    Killed,
 }
 
 impl FailReason {
-    pub const ALL: [FailReason; 2] = [FailReason::SandboxCrashed, FailReason::OutOfMemory];
+    pub const ALL: [FailReason; 3] = [
+        FailReason::SandboxCrashed,
+        FailReason::OutOfMemory,
+        FailReason::Killed,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             FailReason::SandboxCrashed => "sandbox-crashed",
             FailReason::OutOfMemory => "out-of-memory",
+            FailReason::Killed => "killed",
         }
     }
 }

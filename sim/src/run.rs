@@ -38,6 +38,9 @@ pub enum SimError {
         function: u32,
         count: usize,
     },
+    /// The platform could not be set up (e.g. provisioned sandboxes do not fit).
+    #[error("{0}")]
+    Setup(String),
 }
 
 /// Replays `invocations` through `controller` on the simulated backend, reporting to `sink`.
@@ -57,6 +60,9 @@ where
     S: RecordSink + ?Sized,
 {
     sink.begin(&controller.run_info());
+    controller
+        .start(0, backend, sink)
+        .map_err(SimError::Setup)?;
     let functions = controller.platform().num_functions();
     let mut stream = invocations.into_iter();
     let mut next = stream.next().transpose()?;
