@@ -85,6 +85,8 @@ pub fn scenario(name: &str, length: Duration) -> RawScenario {
         policies: RawPolicies {
             keep_alive: KeepAliveConfig::Ttl {
                 idle: Duration::from_mins(10),
+                refresh: Default::default(),
+                lazy: false,
             },
             scheduler: SchedulerConfig::LeastLoaded,
         },

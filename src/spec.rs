@@ -53,7 +53,9 @@ mod tests {
         assert_eq!(
             ka,
             KeepAliveConfig::Ttl {
-                idle: Duration::from_mins(5)
+                idle: Duration::from_mins(5),
+                refresh: Default::default(),
+                lazy: false,
             }
         );
         let s: SchedulerConfig = parse_policy("--scheduler", "hash").unwrap();

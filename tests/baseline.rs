@@ -12,6 +12,8 @@ use crate::util::{MIN, MS, SEC, Setup, catalog, inv};
 fn ttl(minutes: u64) -> KeepAliveConfig {
     KeepAliveConfig::Ttl {
         idle: Duration::from_mins(minutes),
+        refresh: Default::default(),
+        lazy: false,
     }
 }
 

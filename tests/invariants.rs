@@ -98,6 +98,8 @@ fn keep_alive(choice: u8, minutes: u64) -> KeepAliveConfig {
         0 => KeepAliveConfig::None,
         1 => KeepAliveConfig::Ttl {
             idle: Duration::from_mins(minutes),
+            refresh: Default::default(),
+            lazy: false,
         },
         _ => KeepAliveConfig::Lru,
     }

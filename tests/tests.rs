@@ -3,5 +3,6 @@
 mod baseline;
 mod cli;
 mod invariants;
+mod lifecycle;
 mod traces;
 mod util;

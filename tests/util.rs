@@ -1,6 +1,7 @@
 //! Helpers: tiny hand-made workloads and a sink that keeps everything it is told.
 
 use policies::{KeepAliveConfig, SchedulerConfig};
+use sim::platform::ReuseOrder;
 use sim::record::{MemoryState, RunInfo, SandboxEvent};
 use sim::{
     Controller, ControllerConfig, CostModel, KeepAlive, QueueMode, Record, RecordSink, RunStats,
@@ -120,6 +121,8 @@ pub struct Setup {
     pub concurrency: u32,
     pub queue: QueueMode,
     pub costs: CostModel,
+    pub reuse: ReuseOrder,
+    pub provisioned: Vec<(FunctionId, u32)>,
 }
 
 impl Setup {
@@ -136,6 +139,8 @@ impl Setup {
             concurrency: 1,
             queue: QueueMode::Queue { capacity: 100 },
             costs: costs(),
+            reuse: ReuseOrder::Mru,
+            provisioned: Vec::new(),
         }
     }
 
@@ -158,7 +163,9 @@ impl Setup {
             workers: self.workers.clone(),
             concurrency: self.concurrency,
             queue: self.queue,
-            ..Default::default()
+            reuse: self.reuse,
+            provisioned: self.provisioned.clone(),
+            sandbox_memory_mb: None,
         };
         let mut controller = Controller::new(
             self.catalog.clone(),

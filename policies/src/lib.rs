@@ -7,5 +7,5 @@
 pub mod keep_alive;
 pub mod scheduler;
 
-pub use keep_alive::KeepAliveConfig;
+pub use keep_alive::{KeepAliveConfig, Refresh};
 pub use scheduler::SchedulerConfig;

@@ -199,7 +199,16 @@ impl Controller {
                         )
                     })?;
                 next = worker.index() + 1;
-                self.create(now, function, worker, NO_INVOCATION, None, true, backend, sink);
+                self.create(
+                    now,
+                    function,
+                    worker,
+                    NO_INVOCATION,
+                    None,
+                    true,
+                    backend,
+                    sink,
+                );
                 self.notify_memory(now, worker, sink);
             }
         }
@@ -559,16 +568,11 @@ impl Controller {
         backend: &mut B,
         sink: &mut S,
     ) -> SandboxId {
-        let sandbox = self.platform.insert_sandbox(
-            now,
-            function,
-            worker,
-            self.sandbox_memory_mb,
-            pinned,
-        );
+        let sandbox =
+            self.platform
+                .insert_sandbox(now, function, worker, self.sandbox_memory_mb, pinned);
         if self.created_for.len() <= sandbox.index() {
-            self.created_for
-                .resize(sandbox.index() + 1, NO_INVOCATION);
+            self.created_for.resize(sandbox.index() + 1, NO_INVOCATION);
         }
         self.created_for[sandbox.index()] = handle;
         if handle == NO_INVOCATION {
@@ -741,7 +745,16 @@ impl Controller {
         {
             return;
         }
-        self.create(now, function, worker, NO_INVOCATION, until, false, backend, sink);
+        self.create(
+            now,
+            function,
+            worker,
+            NO_INVOCATION,
+            until,
+            false,
+            backend,
+            sink,
+        );
         self.notify_memory(now, worker, sink);
     }
 

@@ -1,0 +1,259 @@
+//! Keep-alive variants, OpenLambda's lifecycle, provisioned concurrency and the reuse order on
+//! scenarios worked out by hand. Costs are `util::costs()`: a cold start begins its handler 36 ms
+//! after it is placed (10 ms create + 25 ms init + 1 ms dispatch), a warm start 1 ms after, an
+//! unpause 2 ms after (1 ms unpause + 1 ms dispatch).
+
+use policies::{KeepAliveConfig, Refresh, SchedulerConfig};
+use sim::QueueMode;
+use sim::platform::ReuseOrder;
+use sim::record::{FailReason, Outcome, SandboxEvent};
+use workloads::{Duration, FunctionId, Time};
+
+use crate::util::{Collect, MIN, MS, SEC, Setup, catalog, inv};
+
+fn ttl(minutes: u64, refresh: Refresh, lazy: bool) -> KeepAliveConfig {
+    KeepAliveConfig::Ttl {
+        idle: Duration::from_mins(minutes),
+        refresh,
+        lazy,
+    }
+}
+
+fn openlambda(free_goal: f64, kill_running: bool) -> KeepAliveConfig {
+    KeepAliveConfig::Openlambda {
+        free_goal,
+        max_evictions: 8,
+        kill_running,
+    }
+}
+
+/// Times of the destroy events, with their reasons.
+fn destroyed_at(out: &Collect) -> Vec<(Time, u32, &'static str)> {
+    out.sandboxes
+        .iter()
+        .filter_map(|(t, _, e)| match e {
+            SandboxEvent::Destroyed { function, reason } => Some((*t, function.0, reason.as_str())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn ttl_set_once_expires_a_busy_sandbox_where_refresh_keeps_it() {
+    // f0 runs 1 s, arrivals at 0, 5, 9 and 12 min. The first run ends at 1.036 s: the sandbox's
+    // first idle moment. With refresh = once it expires at 10 min 1.036 s although it ran at
+    // 5 and 9 min (ending 9 min 1.001 s), so 12 min is cold. With refresh = reuse the deadline
+    // moves to 19 min 1.001 s and 12 min is warm.
+    let setup = Setup::new(catalog(&[(0, 128)]), 1, 1024);
+    let arrivals = vec![
+        inv(0, 0, SEC),
+        inv(0, 5 * MIN, SEC),
+        inv(0, 9 * MIN, SEC),
+        inv(0, 12 * MIN, SEC),
+    ];
+    let (once, _) = setup.run(
+        ttl(10, Refresh::Once, false),
+        SchedulerConfig::RoundRobin,
+        arrivals.clone(),
+    );
+    assert_eq!(once.kinds(), ["cold", "warm", "warm", "cold"]);
+    assert_eq!(
+        destroyed_at(&once)[0],
+        (10 * MIN + 1_036 * MS, 0, "expired")
+    );
+    let (reuse, _) = setup.run(
+        ttl(10, Refresh::Reuse, false),
+        SchedulerConfig::RoundRobin,
+        arrivals,
+    );
+    assert_eq!(reuse.kinds(), ["cold", "warm", "warm", "warm"]);
+}
+
+#[test]
+fn lazy_ttl_expires_only_when_the_function_is_looked_up() {
+    // f0 runs 1 s at 0 and at 20 min; keep-alive 10 min. Eager: destroyed at 10 min 1.036 s.
+    // Lazy (FaasCache): the expired sandbox holds its memory until f0 is looked up again at
+    // 20 min, is destroyed then as expired, and the invocation is cold.
+    let setup = Setup::new(catalog(&[(0, 128)]), 1, 1024);
+    let arrivals = vec![inv(0, 0, SEC), inv(0, 20 * MIN, SEC)];
+    let (eager, _) = setup.run(
+        ttl(10, Refresh::Reuse, false),
+        SchedulerConfig::RoundRobin,
+        arrivals.clone(),
+    );
+    assert_eq!(eager.kinds(), ["cold", "cold"]);
+    assert_eq!(
+        destroyed_at(&eager)[0],
+        (10 * MIN + 1_036 * MS, 0, "expired")
+    );
+    let (lazy, _) = setup.run(
+        ttl(10, Refresh::Reuse, true),
+        SchedulerConfig::RoundRobin,
+        arrivals,
+    );
+    assert_eq!(lazy.kinds(), ["cold", "cold"]);
+    assert_eq!(destroyed_at(&lazy)[0], (20 * MIN, 0, "expired"));
+    // Idle memory was held from 1.036 s to 20 min.
+    let idle_at_15 = lazy
+        .memory
+        .iter()
+        .filter(|(t, _, _)| *t <= 15 * MIN)
+        .last()
+        .map(|(_, _, m)| m.idle_mb);
+    assert_eq!(idle_at_15, Some(128));
+}
+
+#[test]
+fn openlambda_pauses_and_unpauses() {
+    // f0 runs 1 s at 0 and at 5 min: paused at 1.036 s, unpaused for the second run, whose
+    // handler starts 2 ms after arrival.
+    let setup = Setup::new(catalog(&[(0, 128)]), 1, 1024);
+    let (out, _) = setup.run(
+        openlambda(0.2, true),
+        SchedulerConfig::RoundRobin,
+        vec![inv(0, 0, SEC), inv(0, 5 * MIN, SEC)],
+    );
+    assert_eq!(out.kinds(), ["cold", "unpause"]);
+    assert_eq!(out.record(1).start, 5 * MIN + 2 * MS);
+    let paused: Vec<Time> = out
+        .sandboxes
+        .iter()
+        .filter(|(_, _, e)| matches!(e, SandboxEvent::Paused { .. }))
+        .map(|(t, _, _)| *t)
+        .collect();
+    assert_eq!(paused, [1_036 * MS, 5 * MIN + 1_002 * MS]);
+}
+
+#[test]
+fn openlambda_evicts_paused_sandboxes_oldest_first_for_a_new_one() {
+    // 1024 MB, sandboxes of 400 MB, free goal 20% = 204 MB. f0 at 0 and f1 at 2 s (1 s each)
+    // leave 224 MB free, above the goal, both paused. f2 at 4 s needs 400: 176 more, and the
+    // oldest paused sandbox, f0's (paused at 1.036 s), goes. f0 at 10 s is cold; it evicts f1
+    // (paused at 3.036 s) in turn.
+    let setup = Setup::new(catalog(&[(0, 400), (1, 400), (2, 400)]), 1, 1024);
+    let (out, _) = setup.run(
+        openlambda(0.2, true),
+        SchedulerConfig::RoundRobin,
+        vec![
+            inv(0, 0, SEC),
+            inv(1, 2 * SEC, SEC),
+            inv(2, 4 * SEC, SEC),
+            inv(0, 10 * SEC, SEC),
+        ],
+    );
+    assert_eq!(out.kinds(), ["cold", "cold", "cold", "cold"]);
+    let evicted: Vec<(Time, u32)> = destroyed_at(&out)
+        .into_iter()
+        .filter(|d| d.2 == "evicted")
+        .map(|d| (d.0, d.1))
+        .collect();
+    assert_eq!(evicted, [(4 * SEC, 0), (10 * SEC, 1)]);
+}
+
+#[test]
+fn openlambda_keeps_its_free_goal_in_the_background() {
+    // 1100 MB, sandboxes of 450 MB, goal 20% = 220 MB. f0 at 0 runs 1 s and is paused at
+    // 1.036 s with 650 MB free. f1's cold start at 2 s leaves 200 MB free, below the goal: the
+    // evictor removes f0's paused sandbox at once (2 s), though nobody needs the memory yet.
+    let setup = Setup::new(catalog(&[(0, 450), (1, 450)]), 1, 1100);
+    let (out, _) = setup.run(
+        openlambda(0.2, true),
+        SchedulerConfig::RoundRobin,
+        vec![inv(0, 0, SEC), inv(1, 2 * SEC, SEC)],
+    );
+    assert_eq!(destroyed_at(&out)[0], (2 * SEC, 0, "evicted"));
+    // With no goal, it stays until the end.
+    let (out, _) = setup.run(
+        openlambda(0.0, true),
+        SchedulerConfig::RoundRobin,
+        vec![inv(0, 0, SEC), inv(1, 2 * SEC, SEC)],
+    );
+    assert!(destroyed_at(&out).iter().all(|d| d.2 == "shutdown"));
+}
+
+#[test]
+fn openlambda_kills_a_running_sandbox_only_as_a_last_resort() {
+    // 1000 MB. f0 (600 MB) runs 60 s from 0. f1 (600 MB) arrives at 1 s: nothing is paused,
+    // so f0's sandbox is killed: invocation 0 fails (killed) at 1 s and f1 starts cold, running
+    // its full 100 s (ending at 101.036 s, not when f0's run would have ended).
+    let setup = Setup::new(catalog(&[(0, 600), (1, 600)]), 1, 1000);
+    let arrivals = vec![inv(0, 0, 60 * SEC), inv(1, SEC, 100 * SEC)];
+    let (out, _) = setup.run(
+        openlambda(0.0, true),
+        SchedulerConfig::RoundRobin,
+        arrivals.clone(),
+    );
+    let killed = out.record(0);
+    assert_eq!(killed.outcome, Outcome::Failed(FailReason::Killed));
+    assert_eq!(killed.end, SEC);
+    assert_eq!(out.record(1).end, 101_036 * MS);
+    assert_eq!(destroyed_at(&out)[0], (SEC, 0, "evicted"));
+    // Without kills, f1 waits in the queue until f0's sandbox is paused at 60.036 s and evicted.
+    let (out, _) = setup.run(
+        openlambda(0.0, false),
+        SchedulerConfig::RoundRobin,
+        arrivals,
+    );
+    assert_eq!(out.record(0).outcome, Outcome::Ok);
+    assert_eq!(out.record(1).start, 60_036 * MS + 36 * MS);
+}
+
+#[test]
+fn provisioned_sandboxes_are_warm_from_the_start_and_never_go() {
+    // Two provisioned sandboxes of f0 (512 MB) on two workers of 1024 MB, created at 0 and ready
+    // at 35 ms. Two invocations at 1 s use them (prewarmed starts, 1 ms dispatch); the keep-alive
+    // of 1 min does not expire them, so 10 min later they are warm again. f1 (600 MB) cannot
+    // evict them: with drops on, it is dropped for lack of memory.
+    let mut setup = Setup::new(catalog(&[(0, 512), (1, 600)]), 2, 1024);
+    setup.provisioned = vec![(FunctionId(0), 2)];
+    setup.queue = QueueMode::Drop;
+    let (out, _) = setup.run(
+        ttl(1, Refresh::Reuse, false),
+        SchedulerConfig::LeastLoaded,
+        vec![
+            inv(0, SEC, SEC),
+            inv(0, SEC, SEC),
+            inv(0, 10 * MIN, SEC),
+            inv(1, 11 * MIN, SEC),
+        ],
+    );
+    assert_eq!(out.kinds(), ["prewarmed", "prewarmed", "warm", "dropped"]);
+    assert_eq!(out.record(0).start, SEC + MS);
+    let created: Vec<Time> = out
+        .sandboxes
+        .iter()
+        .filter(|(_, _, e)| matches!(e, SandboxEvent::Created { .. }))
+        .map(|(t, _, _)| *t)
+        .collect();
+    assert_eq!(created, [0, 0]);
+    assert!(destroyed_at(&out).iter().all(|d| d.2 == "shutdown"));
+}
+
+#[test]
+fn reuse_order_picks_the_most_or_least_recently_used_idle_sandbox() {
+    // f0 at 0 twice (1 s and 2 s): sandboxes A and B, idle at 1.036 s and 2.036 s. At 10 s one
+    // is reused for 1 s (idle again at 11.001 s); keep-alive 1 min. MRU reuses B, so A expires
+    // first at 61.036 s; LRU reuses A, so B expires first at 62.036 s. (f1 at 100 s keeps the
+    // run going past the expiries.)
+    let arrivals = vec![
+        inv(0, 0, SEC),
+        inv(0, 0, 2 * SEC),
+        inv(0, 10 * SEC, SEC),
+        inv(1, 100 * SEC, SEC),
+    ];
+    let mut setup = Setup::new(catalog(&[(0, 128), (1, 128)]), 1, 1024);
+    let (mru, _) = setup.run(
+        ttl(1, Refresh::Reuse, false),
+        SchedulerConfig::RoundRobin,
+        arrivals.clone(),
+    );
+    assert_eq!(destroyed_at(&mru)[0].0, 61_036 * MS);
+    setup.reuse = ReuseOrder::Lru;
+    let (lru, _) = setup.run(
+        ttl(1, Refresh::Reuse, false),
+        SchedulerConfig::RoundRobin,
+        arrivals,
+    );
+    assert_eq!(destroyed_at(&lru)[0].0, 62_036 * MS);
+    assert_eq!(destroyed_at(&lru)[1].0, 71_001 * MS);
+}
