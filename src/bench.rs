@@ -74,6 +74,7 @@ pub fn scenario(name: &str, length: Duration) -> RawScenario {
         _ => (1000, 500.0, 1.0),
     };
     RawScenario {
+        preset: None,
         seed: 1,
         cluster: RawCluster {
             workers: 100,

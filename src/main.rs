@@ -266,6 +266,10 @@ struct ScenarioArgs {
     /// either.
     #[arg(short, long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Start from a preset reproducing a peer's model: faascache or openlambda. The scenario's
+    /// and the flags' values win over the preset's.
+    #[arg(long, value_name = "NAME")]
+    preset: Option<String>,
     /// Seed of every random choice (workload generation, random policies).
     #[arg(long)]
     seed: Option<u64>,
@@ -384,9 +388,13 @@ fn input(message: String) -> Error {
 
 /// The scenario file (or the default) with the flags applied.
 fn raw_scenario(args: &ScenarioArgs) -> Result<RawScenario, Error> {
+    let preset = args.preset.as_deref();
     let mut raw = match &args.config {
-        Some(path) => RawScenario::load(path)?,
-        None => RawScenario::default_scenario(),
+        Some(path) => RawScenario::load_with_preset(path, preset)?,
+        None => match preset {
+            Some(name) => RawScenario::default_with_preset(name)?,
+            None => RawScenario::default_scenario(),
+        },
     };
     if let Some(seed) = args.seed {
         raw.seed = seed;

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use sim::platform::ReuseOrder;
 use sim::{ControllerConfig, CostModel, QueueMode, WorkerSpec};
 use workloads::synthetic::SyntheticSpec;
-use workloads::trace::{Granularity, RateScale, TraceFormat, TraceSpec};
+use workloads::trace::{DurationMode, Granularity, RateScale, TraceFormat, TraceSpec};
 
 use crate::Error;
 
@@ -23,10 +23,20 @@ pub const DEFAULT_SCENARIO: &str = include_str!("../scenarios/default.toml");
 /// memory.
 const MAX_WORKERS: u32 = 1_000_000;
 
+/// Presets: named sets of defaults that reproduce a peer's model, applied under a scenario's own
+/// values.
+pub const PRESETS: [(&str, &str); 2] = [
+    ("faascache", include_str!("../scenarios/presets/faascache.toml")),
+    ("openlambda", include_str!("../scenarios/presets/openlambda.toml")),
+];
+
 /// A scenario file as written.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawScenario {
+    /// The preset the scenario starts from (`faascache`, `openlambda`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preset: Option<String>,
     /// Seeds every random choice: the workload generator and randomized policies.
     #[serde(default)]
     pub seed: u64,
@@ -177,16 +187,66 @@ pub struct Scenario {
 }
 
 impl RawScenario {
-    /// Parses TOML text; `origin` names the file in messages.
+    /// Parses TOML text; `origin` names the file in messages. A `preset` key applies that
+    /// preset's values under the text's own.
     pub fn parse(text: &str, origin: &str) -> Result<Self, Error> {
-        toml::from_str(text).map_err(|e| Error::Input(format!("{origin}: {e}")))
+        Self::parse_with_preset(text, origin, None)
+    }
+
+    /// As [`RawScenario::parse`], with `preset` (from the command line) replacing the text's.
+    pub fn parse_with_preset(
+        text: &str,
+        origin: &str,
+        preset: Option<&str>,
+    ) -> Result<Self, Error> {
+        let fail = |e: toml::de::Error| Error::Input(format!("{origin}: {e}"));
+        let mut table: toml::Table = toml::from_str(text).map_err(fail)?;
+        if let Some(name) = preset {
+            table.insert("preset".into(), toml::Value::String(name.to_string()));
+        }
+        let name = match table.get("preset") {
+            None => return toml::from_str(text).map_err(fail),
+            Some(toml::Value::String(name)) => name.clone(),
+            Some(_) => {
+                return Err(Error::Input(format!(
+                    "{origin}: preset must be a string such as \"faascache\""
+                )));
+            }
+        };
+        let (mut merged, trace_defaults) = preset_table(&name, origin)?;
+        merge(&mut merged, table);
+        apply_trace_defaults(&mut merged, trace_defaults);
+        Self::from_table(merged, origin, &name)
+    }
+
+    /// The embedded default scenario with `preset`'s values over it.
+    pub fn default_with_preset(preset: &str) -> Result<Self, Error> {
+        let origin = "embedded default scenario";
+        let mut merged: toml::Table =
+            toml::from_str(DEFAULT_SCENARIO).expect("the embedded default scenario parses");
+        let (preset_values, trace_defaults) = preset_table(preset, origin)?;
+        merge(&mut merged, preset_values);
+        merged.insert("preset".into(), toml::Value::String(preset.to_string()));
+        apply_trace_defaults(&mut merged, trace_defaults);
+        Self::from_table(merged, origin, preset)
+    }
+
+    fn from_table(table: toml::Table, origin: &str, preset: &str) -> Result<Self, Error> {
+        toml::Value::Table(table).try_into().map_err(|e: toml::de::Error| {
+            Error::Input(format!("{origin} (preset {preset}): {}", e.message()))
+        })
     }
 
     /// Reads a scenario file. Relative trace paths in it are made relative to its directory.
     pub fn load(path: &Path) -> Result<Self, Error> {
+        Self::load_with_preset(path, None)
+    }
+
+    /// As [`RawScenario::load`], with `preset` replacing the file's.
+    pub fn load_with_preset(path: &Path, preset: Option<&str>) -> Result<Self, Error> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::Input(format!("cannot read scenario {}: {e}", path.display())))?;
-        let mut raw = Self::parse(&text, &path.display().to_string())?;
+        let mut raw = Self::parse_with_preset(&text, &path.display().to_string(), preset)?;
         if let Some(spec) = raw.workload.as_trace_mut()
             && spec.path.is_relative()
         {
@@ -243,9 +303,16 @@ impl RawScenario {
             .validate()
             .map_err(|e| Error::Input(format!("policies.{e}")))?;
         let costs = &self.costs;
-        if costs.create.micros() + costs.init.micros() == 0 {
+        // A trace read with FaasCache's durations gives each function its own cold-start time.
+        let own_init = self
+            .workload
+            .as_trace()
+            .is_some_and(|(format, t)| {
+                format == TraceFormat::Azure2019 && t.durations == DurationMode::Faascache
+            });
+        if costs.create.micros() + costs.init.micros() == 0 && !own_init {
             return Err(Error::Input(
-                "costs.create and costs.init are both 0s: a cold start would cost nothing; give at least one a duration"
+                "costs.create and costs.init are both 0s: a cold start would cost nothing; give at least one a duration (or replay an Azure 2019 trace with durations = \"faascache\")"
                     .to_string(),
             ));
         }
@@ -302,11 +369,24 @@ impl Scenario {
             QueueKind::Queue => format!("queue up to {}", c.queue_capacity),
             QueueKind::Drop => "drop".to_string(),
         };
-        let _ = writeln!(
+        if let Some(preset) = &r.preset {
+            let _ = writeln!(s, "preset      {preset}");
+        }
+        let _ = write!(
             s,
             "cluster     {} workers x {} MB, {} cores; {} invocation(s) per sandbox; when memory is short: {}",
             c.workers, c.memory_mb, c.cores, c.concurrency, queue
         );
+        if let Some(mb) = c.sandbox_memory_mb {
+            let _ = write!(s, "; every sandbox {mb} MB");
+        }
+        if c.reuse == ReuseOrder::Lru {
+            s.push_str("; reuse least recently used");
+        }
+        for p in &c.provisioned {
+            let _ = write!(s, "; {} provisioned for {}", p.count, p.function);
+        }
+        s.push('\n');
         let _ = writeln!(
             s,
             "policies    keep-alive {}, scheduler {}",
@@ -380,4 +460,53 @@ pub fn describe_trace(format: TraceFormat, t: &TraceSpec) -> String {
         s.push_str(", one sandbox per app");
     }
     s
+}
+
+/// A preset's values, and its defaults for trace workloads.
+fn preset_table(name: &str, origin: &str) -> Result<(toml::Table, Option<toml::Value>), Error> {
+    let text = PRESETS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, text)| *text)
+        .ok_or_else(|| {
+            Error::Input(format!(
+                "{origin}: unknown preset {name:?}; presets: {}",
+                PRESETS.map(|(n, _)| n).join(", ")
+            ))
+        })?;
+    let mut table: toml::Table = toml::from_str(text).expect("the embedded presets parse as TOML");
+    let trace = table.remove("trace");
+    Ok((table, trace))
+}
+
+/// Fills in a preset's trace defaults when the workload replays a trace and leaves them unset.
+fn apply_trace_defaults(table: &mut toml::Table, defaults: Option<toml::Value>) {
+    if let (Some(toml::Value::Table(defaults)), Some(toml::Value::Table(workload))) =
+        (defaults, table.get_mut("workload"))
+    {
+        let is_trace = workload
+            .get("kind")
+            .and_then(toml::Value::as_str)
+            .is_some_and(|k| k != "synthetic");
+        if is_trace {
+            for (key, value) in defaults {
+                workload.entry(key).or_insert(value);
+            }
+        }
+    }
+}
+
+/// Merges `over` into `base`: tables recursively, except that a table with a `kind` (a policy or
+/// another tagged choice) replaces the whole table; any other value is replaced.
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (key, value) in over {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) if !o.contains_key("kind") => {
+                merge(b, o)
+            }
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
 }
