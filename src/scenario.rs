@@ -302,6 +302,10 @@ impl RawScenario {
             .keep_alive
             .validate()
             .map_err(|e| Error::Input(format!("policies.{e}")))?;
+        self.policies
+            .scheduler
+            .validate_for(c.workers)
+            .map_err(|e| Error::Input(format!("policies.{e}")))?;
         let costs = &self.costs;
         // A trace read with FaasCache's durations gives each function its own cold-start time.
         let own_init = self
