@@ -61,6 +61,17 @@ pub fn derive_seed(seed: u64, stream: u64) -> u64 {
 }
 
 const SCHEDULER_STREAM: u64 = 1;
+const KEEP_ALIVE_STREAM: u64 = 2;
+
+/// Each function's cold-start cost in µs: sandbox creation plus its initialization (its own, or
+/// the cost model's).
+fn cold_costs(catalog: &workloads::Catalog, costs: &sim::CostModel) -> Vec<u64> {
+    catalog
+        .functions
+        .iter()
+        .map(|f| costs.create.micros() + f.init.unwrap_or(costs.init.micros()))
+        .collect()
+}
 
 /// What opening a trace found and what sampling kept.
 #[derive(Clone, Debug)]
@@ -191,12 +202,16 @@ pub fn run(scenario: &Scenario, records: Option<&mut dyn Write>) -> Result<RunRe
         workload.catalog.functions.len(),
         scenario.controller.workers.len(),
     )?;
+    let keep_alive = scenario.keep_alive.build_for(
+        &cold_costs(&workload.catalog, &scenario.costs),
+        derive_seed(scenario.seed, KEEP_ALIVE_STREAM),
+    );
     let mut config = scenario.controller.clone();
     config.provisioned = provisioned(scenario, &workload.catalog)?;
     let mut controller = Controller::new(
         workload.catalog,
         &config,
-        scenario.keep_alive.build(),
+        keep_alive,
         scenario
             .scheduler
             .build(derive_seed(scenario.seed, SCHEDULER_STREAM)),

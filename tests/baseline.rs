@@ -77,7 +77,7 @@ fn ttl_restarts_on_every_reuse() {
 fn no_keep_alive_destroys_after_every_invocation() {
     let setup = Setup::new(catalog(&[(0, 128)]), 1, 1024);
     let (out, _) = setup.run(
-        KeepAliveConfig::None,
+        KeepAliveConfig::None {},
         SchedulerConfig::RoundRobin,
         vec![inv(0, 0, SEC), inv(0, 2 * SEC, SEC), inv(0, 4 * SEC, SEC)],
     );
@@ -112,7 +112,7 @@ fn pressure_trace() -> Vec<workloads::Invocation> {
 #[test]
 fn lru_evicts_the_least_recently_used_under_memory_pressure() {
     let (out, _) = pressure_setup().run(
-        KeepAliveConfig::Lru,
+        KeepAliveConfig::Lru {},
         SchedulerConfig::RoundRobin,
         pressure_trace(),
     );

@@ -95,13 +95,13 @@ impl RecordSink for Checker {
 
 fn keep_alive(choice: u8, minutes: u64) -> KeepAliveConfig {
     match choice {
-        0 => KeepAliveConfig::None,
+        0 => KeepAliveConfig::None {},
         1 => KeepAliveConfig::Ttl {
             idle: Duration::from_mins(minutes),
             refresh: Default::default(),
             lazy: false,
         },
-        _ => KeepAliveConfig::Lru,
+        _ => KeepAliveConfig::Lru {},
     }
 }
 
@@ -159,7 +159,7 @@ proptest! {
         let mut controller = sim::Controller::new(
             setup.catalog.clone(),
             &config,
-            keep_alive(ka, ttl_minutes).build(),
+            keep_alive(ka, ttl_minutes).build(setup.catalog.functions.len()),
             scheduler(sched).build(seed),
         );
         let mut backend = sim::SimBackend::new(setup.costs);
@@ -262,7 +262,7 @@ proptest! {
             let mut controller = sim::Controller::new(
                 workload.catalog,
                 &config,
-                KeepAliveConfig::default().build(),
+                KeepAliveConfig::default().build(0),
                 scheduler,
             );
             let mut backend = sim::SimBackend::new(crate::util::costs());

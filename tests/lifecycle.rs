@@ -97,8 +97,7 @@ fn lazy_ttl_expires_only_when_the_function_is_looked_up() {
     let idle_at_15 = lazy
         .memory
         .iter()
-        .filter(|(t, _, _)| *t <= 15 * MIN)
-        .last()
+        .rfind(|(t, _, _)| *t <= 15 * MIN)
         .map(|(_, _, m)| m.idle_mb);
     assert_eq!(idle_at_15, Some(128));
 }

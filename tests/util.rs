@@ -150,7 +150,11 @@ impl Setup {
         scheduler: SchedulerConfig,
         invocations: Vec<Invocation>,
     ) -> (Collect, RunStats) {
-        self.run_with(keep_alive.build(), scheduler, invocations)
+        self.run_with(
+            keep_alive.build(self.catalog.functions.len()),
+            scheduler,
+            invocations,
+        )
     }
 
     pub fn run_with(

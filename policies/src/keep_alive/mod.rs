@@ -2,6 +2,8 @@
 //!
 //! In a scenario file: `keep_alive = { kind = "ttl", idle = "10m" }`.
 
+pub mod greedy_dual;
+pub mod hybrid;
 mod lru;
 mod none;
 mod openlambda;
@@ -11,6 +13,8 @@ use serde::{Deserialize, Serialize};
 use sim::KeepAlive;
 use workloads::Duration;
 
+pub use greedy_dual::{GreedyDual, Variant};
+pub use hybrid::{HybridConfig, HybridHistogram};
 pub use lru::Lru;
 pub use none::NoKeepAlive;
 pub use openlambda::OpenLambda;
@@ -21,7 +25,7 @@ pub use ttl::{FixedTtl, Refresh};
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum KeepAliveConfig {
     /// Destroy a sandbox as soon as it finishes its invocation.
-    None,
+    None {},
     /// Keep an idle sandbox for `idle` after its last use; evict the least recently used first.
     Ttl {
         #[serde(default = "default_ttl")]
@@ -34,8 +38,9 @@ pub enum KeepAliveConfig {
         #[serde(default)]
         lazy: bool,
     },
-    /// Keep idle sandboxes until memory is needed; evict the least recently used first.
-    Lru,
+    /// Keep idle sandboxes until memory is needed ("no unloading"); evict the least recently
+    /// used first.
+    Lru {},
     /// OpenLambda: pause when idle, evict paused sandboxes oldest first under memory pressure.
     Openlambda {
         #[serde(default = "default_free_goal")]
@@ -45,6 +50,18 @@ pub enum KeepAliveConfig {
         #[serde(default = "default_true")]
         kill_running: bool,
     },
+    /// The hybrid histogram policy of "Serverless in the Wild" (per-app idle-time histogram,
+    /// pre-warming and keep-alive windows, forecast for out-of-range idle times).
+    Hybrid(HybridConfig),
+    /// FaasCache's Greedy-Dual family: keep until memory is needed, evict by priority.
+    GreedyDual {
+        #[serde(default = "default_variant")]
+        variant: Variant,
+    },
+}
+
+fn default_variant() -> Variant {
+    Variant::Gd
 }
 
 fn default_free_goal() -> f64 {
@@ -75,7 +92,14 @@ impl Default for KeepAliveConfig {
 
 impl KeepAliveConfig {
     /// Names accepted for `kind`.
-    pub const KINDS: &'static [&'static str] = &["none", "ttl", "lru", "openlambda"];
+    pub const KINDS: &'static [&'static str] = &[
+        "none",
+        "ttl",
+        "lru",
+        "openlambda",
+        "hybrid",
+        "greedy-dual",
+    ];
 
     /// Checks parameters that serde cannot; the message names the field and what is allowed.
     pub fn validate(&self) -> Result<(), String> {
@@ -99,31 +123,45 @@ impl KeepAliveConfig {
                     Ok(())
                 }
             }
+            KeepAliveConfig::Hybrid(config) => config.validate(),
             _ => Ok(()),
         }
     }
 
-    pub fn build(&self) -> Box<dyn KeepAlive> {
+    /// Builds the policy with a uniform cold-start cost of 35 ms for every function (the default
+    /// cost model's create + init); use [`KeepAliveConfig::build_for`] to give each function its
+    /// own, as cost-aware policies (Greedy-Dual) need.
+    pub fn build(&self, functions: usize) -> Box<dyn KeepAlive> {
+        self.build_for(&vec![35_000; functions], 0)
+    }
+
+    /// Builds the policy. `cold_cost_us[f]` is the cold-start cost of function f in µs (creation
+    /// plus initialization), which Greedy-Dual weighs; `seed` feeds the random variant.
+    pub fn build_for(&self, cold_cost_us: &[u64], seed: u64) -> Box<dyn KeepAlive> {
         match *self {
-            KeepAliveConfig::None => Box::new(NoKeepAlive),
+            KeepAliveConfig::None {} => Box::new(NoKeepAlive),
             KeepAliveConfig::Ttl {
                 idle,
                 refresh,
                 lazy,
             } => Box::new(FixedTtl::with(idle, refresh, lazy)),
-            KeepAliveConfig::Lru => Box::new(Lru),
+            KeepAliveConfig::Lru {} => Box::new(Lru),
             KeepAliveConfig::Openlambda {
                 free_goal,
                 max_evictions,
                 kill_running,
             } => Box::new(OpenLambda::new(free_goal, max_evictions, kill_running)),
+            KeepAliveConfig::Hybrid(config) => Box::new(HybridHistogram::new(&config)),
+            KeepAliveConfig::GreedyDual { variant } => {
+                Box::new(GreedyDual::new(variant, cold_cost_us.to_vec(), seed))
+            }
         }
     }
 
     /// A short label with the parameters, e.g. `ttl(idle=10m)`.
     pub fn label(&self) -> String {
         match self {
-            KeepAliveConfig::None => "none".to_string(),
+            KeepAliveConfig::None {} => "none".to_string(),
             KeepAliveConfig::Ttl {
                 idle,
                 refresh,
@@ -138,7 +176,9 @@ impl KeepAliveConfig {
                 }
                 s + ")"
             }
-            KeepAliveConfig::Lru => "lru".to_string(),
+            KeepAliveConfig::Lru {} => "lru".to_string(),
+            KeepAliveConfig::Hybrid(config) => config.label(),
+            KeepAliveConfig::GreedyDual { variant } => format!("greedy-dual({})", variant.name()),
             KeepAliveConfig::Openlambda {
                 free_goal,
                 max_evictions,
