@@ -37,6 +37,16 @@ pub struct BenchArgs {
     /// Runs per length; the fastest is reported.
     #[arg(long, default_value_t = 3)]
     repeat: u32,
+    /// Measure every keep-alive policy (with the least-loaded scheduler) and every scheduler (with
+    /// a 10-minute TTL) on the azure400 scenario instead, at the first of --lengths.
+    #[arg(long)]
+    policies: bool,
+    /// Internal: keep-alive policy of the child's measurement.
+    #[arg(long, hide = true)]
+    child_keep_alive: Option<String>,
+    /// Internal: scheduler of the child's measurement.
+    #[arg(long, hide = true)]
+    child_scheduler: Option<String>,
     /// Measure the Azure 2019 trace reader instead: parse speed on generated full-size day
     /// files and replay memory as the number of days grows.
     #[arg(long)]
@@ -122,8 +132,55 @@ pub(crate) fn peak_rss_kb() -> u64 {
         .unwrap_or(0)
 }
 
-fn measure(kind: &str, name: &str, length: Duration) -> Result<Sample, Error> {
-    let scenario = scenario(name, length).validate()?;
+/// Policies a measurement overrides, as `--keep-alive` and `--scheduler` write them.
+#[derive(Clone, Debug, Default)]
+struct PolicyOverride {
+    keep_alive: Option<String>,
+    scheduler: Option<String>,
+}
+
+/// The keep-alive policies and schedulers `--policies` measures.
+const KEEP_ALIVES: [&str; 14] = [
+    "none",
+    "ttl,idle=10m",
+    "ttl,idle=10m,refresh=once",
+    "ttl,idle=10m,lazy=true",
+    "lru",
+    "openlambda",
+    "hybrid",
+    "greedy-dual,variant=gd",
+    "greedy-dual,variant=lru",
+    "greedy-dual,variant=freq",
+    "greedy-dual,variant=size",
+    "greedy-dual,variant=landlord",
+    "greedy-dual,variant=rand",
+    "ttl,idle=120m",
+];
+const SCHEDULERS: [&str; 8] = [
+    "round-robin",
+    "random",
+    "least-loaded",
+    "hash",
+    "power-of-two",
+    "consistent-hash",
+    "hermod",
+    "pull",
+];
+
+fn measure(
+    kind: &str,
+    name: &str,
+    length: Duration,
+    policies: &PolicyOverride,
+) -> Result<Sample, Error> {
+    let mut raw = scenario(name, length);
+    if let Some(text) = &policies.keep_alive {
+        raw.policies.keep_alive = crate::spec::parse_policy("--keep-alive", text)?;
+    }
+    if let Some(text) = &policies.scheduler {
+        raw.policies.scheduler = crate::spec::parse_policy("--scheduler", text)?;
+    }
+    let scenario = raw.validate()?;
     match kind {
         "generate" => {
             let (workload, _) = load_workload(&scenario)?;
@@ -155,19 +212,31 @@ fn measure(kind: &str, name: &str, length: Duration) -> Result<Sample, Error> {
     }
 }
 
-fn spawn(kind: &str, name: &str, length: Duration) -> Result<Sample, Error> {
+fn spawn(
+    kind: &str,
+    name: &str,
+    length: Duration,
+    policies: &PolicyOverride,
+) -> Result<Sample, Error> {
     let exe = std::env::current_exe()
         .map_err(|e| Error::Output(format!("cannot find the lambdasim executable: {e}")))?;
-    let out = Command::new(exe)
-        .args([
-            "bench",
-            "--child",
-            kind,
-            "--scenario",
-            name,
-            "--length",
-            &length.to_string(),
-        ])
+    let mut command = Command::new(exe);
+    command.args([
+        "bench",
+        "--child",
+        kind,
+        "--scenario",
+        name,
+        "--length",
+        &length.to_string(),
+    ]);
+    if let Some(k) = &policies.keep_alive {
+        command.args(["--child-keep-alive", k]);
+    }
+    if let Some(s) = &policies.scheduler {
+        command.args(["--child-scheduler", s]);
+    }
+    let out = command
         .output()
         .map_err(|e| Error::Output(format!("cannot start a benchmark process: {e}")))?;
     let text = String::from_utf8_lossy(&out.stdout);
@@ -188,10 +257,16 @@ fn spawn(kind: &str, name: &str, length: Duration) -> Result<Sample, Error> {
     }
 }
 
-fn best_of(kind: &str, name: &str, length: Duration, repeat: u32) -> Result<Sample, Error> {
+fn best_of(
+    kind: &str,
+    name: &str,
+    length: Duration,
+    repeat: u32,
+    policies: &PolicyOverride,
+) -> Result<Sample, Error> {
     let mut best: Option<Sample> = None;
     for _ in 0..repeat.max(1) {
-        let s = spawn(kind, name, length)?;
+        let s = spawn(kind, name, length, policies)?;
         if best.is_none_or(|b| s.seconds < b.seconds) {
             best = Some(s);
         }
@@ -232,11 +307,18 @@ pub fn run(args: &BenchArgs) -> Result<String, Error> {
     if let Some(kind) = &args.child {
         let length = args.length.unwrap_or(Duration(4 * 3_600_000_000));
         let name = args.scenario.as_deref().unwrap_or("stress");
-        let s = measure(kind, name, length)?;
+        let policies = PolicyOverride {
+            keep_alive: args.child_keep_alive.clone(),
+            scheduler: args.child_scheduler.clone(),
+        };
+        let s = measure(kind, name, length, &policies)?;
         return Ok(format!(
             "{} {} {:.6} {}\n",
             s.invocations, s.events, s.seconds, s.peak_rss_kb
         ));
+    }
+    if args.policies {
+        return policy_table(args);
     }
     let mut report = String::new();
     let _ = writeln!(
@@ -268,7 +350,7 @@ pub fn run(args: &BenchArgs) -> Result<String, Error> {
     for name in &args.scenarios {
         for &length in &args.lengths {
             for kind in ["generate", "simulate"] {
-                let s = best_of(kind, name, length, args.repeat)?;
+                let s = best_of(kind, name, length, args.repeat, &PolicyOverride::default())?;
                 let _ = writeln!(
                     report,
                     "{:<9} {:<10} {:>6} {:>12} {:>12} {:>9.3} {:>9.2} {:>10.2} {:>8.1}",
@@ -284,6 +366,47 @@ pub fn run(args: &BenchArgs) -> Result<String, Error> {
                 );
             }
         }
+    }
+    Ok(report)
+}
+
+/// Throughput of every policy on azure400.
+fn policy_table(args: &BenchArgs) -> Result<String, Error> {
+    let length = args.lengths.first().copied().unwrap_or(Duration(4 * 3_600_000_000));
+    let mut report = String::new();
+    let _ = writeln!(
+        report,
+        "lambdasim bench --policies: azure400 ({length}), 400 functions on 100 workers x 8192 MB; \
+         best of {} runs, each in its own process\n",
+        args.repeat.max(1)
+    );
+    let _ = writeln!(
+        report,
+        "{:<32} {:<16} {:>12} {:>9} {:>9} {:>8}",
+        "keep-alive", "scheduler", "invocations", "seconds", "M inv/s", "peak MB"
+    );
+    let rows = KEEP_ALIVES
+        .iter()
+        .map(|k| PolicyOverride {
+            keep_alive: Some(k.to_string()),
+            scheduler: Some("least-loaded".to_string()),
+        })
+        .chain(SCHEDULERS.iter().map(|s| PolicyOverride {
+            keep_alive: Some("ttl,idle=10m".to_string()),
+            scheduler: Some(s.to_string()),
+        }));
+    for policies in rows {
+        let s = best_of("simulate", "azure400", length, args.repeat, &policies)?;
+        let _ = writeln!(
+            report,
+            "{:<32} {:<16} {:>12} {:>9.3} {:>9.2} {:>8.1}",
+            policies.keep_alive.as_deref().unwrap_or_default(),
+            policies.scheduler.as_deref().unwrap_or_default(),
+            s.invocations,
+            s.seconds,
+            s.invocations as f64 / s.seconds / 1e6,
+            s.peak_rss_kb as f64 / 1024.0
+        );
     }
     Ok(report)
 }
