@@ -282,6 +282,10 @@ struct ScenarioArgs {
     /// Cores of each worker.
     #[arg(long, value_name = "N")]
     cores: Option<u32>,
+    /// How invocations use a worker's cores: ignored (infinite cores), isolated (one core each,
+    /// waiting for a free one) or shared (processor sharing).
+    #[arg(long, value_name = "MODEL")]
+    cpu: Option<sim::CpuModel>,
     /// Invocations a sandbox may run at once.
     #[arg(long, value_name = "N")]
     concurrency: Option<u32>,
@@ -403,6 +407,7 @@ fn raw_scenario(args: &ScenarioArgs) -> Result<RawScenario, Error> {
     c.workers = args.workers.unwrap_or(c.workers);
     c.memory_mb = args.memory_mb.unwrap_or(c.memory_mb);
     c.cores = args.cores.unwrap_or(c.cores);
+    c.cpu = args.cpu.unwrap_or(c.cpu);
     c.concurrency = args.concurrency.unwrap_or(c.concurrency);
     c.queue_capacity = args.queue_capacity.unwrap_or(c.queue_capacity);
     if let Some(q) = args.queue {

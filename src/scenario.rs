@@ -9,7 +9,7 @@ use std::path::Path;
 use policies::{KeepAliveConfig, SchedulerConfig};
 use serde::{Deserialize, Serialize};
 use sim::platform::ReuseOrder;
-use sim::{ControllerConfig, CostModel, QueueMode, WorkerSpec};
+use sim::{ControllerConfig, CostModel, CpuModel, QueueMode, WorkerSpec};
 use workloads::synthetic::SyntheticSpec;
 use workloads::trace::{DurationMode, Granularity, RateScale, TraceFormat, TraceSpec};
 
@@ -57,9 +57,11 @@ pub struct RawCluster {
     pub workers: u32,
     /// Memory of each worker for sandboxes, in MB.
     pub memory_mb: u64,
-    /// Cores of each worker. Not a limit yet: invocations never wait for a core, as in
-    /// FaasCache's simulator; it is reported with the run.
+    /// Cores of each worker.
     pub cores: u32,
+    /// How invocations use the cores: `"ignored"` (infinite cores, FaasCache's model),
+    /// `"isolated"` (one core each, waiting for a free one) or `"shared"` (processor sharing).
+    pub cpu: CpuModel,
     /// Invocations one sandbox runs at once (functions may override it in native traces).
     pub concurrency: u32,
     /// `"queue"`: wait in the worker's FIFO queue when memory is short; `"drop"`: drop at once.
@@ -92,6 +94,7 @@ impl Default for RawCluster {
             workers: 4,
             memory_mb: 8192,
             cores: 8,
+            cpu: CpuModel::Ignored,
             concurrency: 1,
             queue: QueueKind::Queue,
             queue_capacity: 1000,
@@ -178,6 +181,7 @@ impl RawWorkload {
 pub struct Scenario {
     pub seed: u64,
     pub controller: ControllerConfig,
+    pub cpu: CpuModel,
     pub costs: CostModel,
     pub keep_alive: KeepAliveConfig,
     pub scheduler: SchedulerConfig,
@@ -335,6 +339,7 @@ impl RawScenario {
         };
         Ok(Scenario {
             seed: self.seed,
+            cpu: c.cpu,
             controller: ControllerConfig {
                 workers: vec![worker; c.workers as usize],
                 concurrency: c.concurrency,
@@ -378,8 +383,8 @@ impl Scenario {
         }
         let _ = write!(
             s,
-            "cluster     {} workers x {} MB, {} cores; {} invocation(s) per sandbox; when memory is short: {}",
-            c.workers, c.memory_mb, c.cores, c.concurrency, queue
+            "cluster     {} workers x {} MB, {} cores (cpu {}); {} invocation(s) per sandbox; when memory is short: {}",
+            c.workers, c.memory_mb, c.cores, c.cpu, c.concurrency, queue
         );
         if let Some(mb) = c.sandbox_memory_mb {
             let _ = write!(s, "; every sandbox {mb} MB");

@@ -4,6 +4,7 @@
 
 pub mod backend;
 pub mod controller;
+pub mod cpu;
 pub mod engine;
 pub mod platform;
 pub mod policy;
@@ -13,6 +14,7 @@ pub mod sim_backend;
 
 pub use backend::{Backend, Completion};
 pub use controller::{Controller, ControllerConfig, QueueMode};
+pub use cpu::CpuModel;
 pub use platform::{Platform, Sandbox, SandboxId, SandboxState, Worker, WorkerSpec};
 pub use policy::{IdleDecision, KeepAlive, Scheduler};
 pub use record::{Record, RecordSink};
