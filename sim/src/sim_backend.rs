@@ -14,7 +14,7 @@
 //! and every [`SimBackend::pop`].
 
 use std::cmp::Ordering;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 use workloads::{Duration, Time};
@@ -99,9 +99,16 @@ impl Ord for Scheduled {
 /// The engine's event queue with a peek at the next event, which the backend needs to drop stale
 /// events before their time is reported, and a sequence counter it shares with the CPU model's
 /// agenda.
+///
+/// Timers have a lane of their own: keep-alive deadlines are mostly set in increasing order
+/// (`now` plus a fixed time), so a timer later than every timer in the lane is appended to a FIFO
+/// in O(1) and never enters the heap; only out-of-order timers do. The heap then holds mostly
+/// invocation ends, a few per running invocation, instead of one entry per idle sandbox. Keys are
+/// unique, so events leave in exactly the order one heap would give.
 #[derive(Default)]
 struct Queue {
     heap: BinaryHeap<Scheduled>,
+    timers: VecDeque<Scheduled>,
     next_seq: u64,
 }
 
@@ -112,23 +119,52 @@ impl Queue {
         self.heap.push(Scheduled { key, event });
     }
 
+    #[inline]
+    fn push_timer(&mut self, time: Time, event: Completion) {
+        let key = event_key(time, &mut self.next_seq);
+        if self.timers.back().is_none_or(|last| last.key < key) {
+            self.timers.push_back(Scheduled { key, event });
+        } else {
+            self.heap.push(Scheduled { key, event });
+        }
+    }
+
+    /// The next event: the heap's head or the timer lane's, whichever key is smaller.
+    #[inline]
+    fn head(&self) -> Option<&Scheduled> {
+        match (self.heap.peek(), self.timers.front()) {
+            (Some(h), Some(t)) => Some(if t.key < h.key { t } else { h }),
+            (h, t) => h.or(t),
+        }
+    }
+
     fn peek(&self) -> Option<(Time, &Completion)> {
-        self.heap.peek().map(|s| ((s.key >> 64) as Time, &s.event))
+        self.head().map(|s| ((s.key >> 64) as Time, &s.event))
     }
 
     #[inline]
     fn peek_time(&self) -> Option<Time> {
-        self.heap.peek().map(|s| (s.key >> 64) as Time)
+        self.head().map(|s| (s.key >> 64) as Time)
     }
 
     #[inline]
     fn peek_key(&self) -> Option<u128> {
-        self.heap.peek().map(|s| s.key)
+        self.head().map(|s| s.key)
     }
 
     #[inline]
     fn pop(&mut self) -> Option<(Time, Completion)> {
-        self.heap.pop().map(|s| ((s.key >> 64) as Time, s.event))
+        let from_timers = match (self.heap.peek(), self.timers.front()) {
+            (Some(h), Some(t)) => t.key < h.key,
+            (None, Some(_)) => true,
+            _ => false,
+        };
+        let s = if from_timers {
+            self.timers.pop_front()
+        } else {
+            self.heap.pop()
+        }?;
+        Some(((s.key >> 64) as Time, s.event))
     }
 }
 
@@ -375,7 +411,7 @@ impl Backend for SimBackend {
     }
 
     fn set_timer(&mut self, at: Time, timer: Timer) {
-        self.queue.push(at, Completion::Timer(timer));
+        self.queue.push_timer(at, Completion::Timer(timer));
     }
 }
 

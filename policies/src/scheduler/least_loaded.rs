@@ -23,20 +23,22 @@ impl Scheduler for LeastLoaded {
         if let Some(worker) = least_loaded_warm(function, platform) {
             return worker;
         }
-        let loads = platform.in_flight_all();
-        platform
-            .workers()
-            .iter()
-            .map(|w| {
-                (
-                    loads[w.id.index()],
-                    std::cmp::Reverse(platform.reclaimable_mb(w.id)),
-                    w.id,
-                )
-            })
-            .min()
-            .map(|(_, _, w)| w)
-            .expect("a cluster has at least one worker")
+        // The least loaded workers are exactly those on the lowest occupied load level, so only
+        // they are compared, by memory free or reclaimable, then id.
+        let mut best: Option<(u64, WorkerId)> = None;
+        for (i, &word) in platform.load_mask(platform.min_load()).iter().enumerate() {
+            let mut bits = word;
+            while bits != 0 {
+                let w = WorkerId(i as u32 * 64 + bits.trailing_zeros());
+                bits &= bits - 1;
+                let room = platform.reclaimable_mb(w);
+                if best.is_none_or(|(r, _)| room > r) {
+                    best = Some((room, w));
+                }
+            }
+        }
+        best.map(|(_, w)| w)
+            .expect("every worker is on some load level, the lowest one included")
     }
 }
 
