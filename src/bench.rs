@@ -372,7 +372,11 @@ pub fn run(args: &BenchArgs) -> Result<String, Error> {
 
 /// Throughput of every policy on azure400.
 fn policy_table(args: &BenchArgs) -> Result<String, Error> {
-    let length = args.lengths.first().copied().unwrap_or(Duration(4 * 3_600_000_000));
+    let length = args
+        .lengths
+        .first()
+        .copied()
+        .unwrap_or(Duration(4 * 3_600_000_000));
     let mut report = String::new();
     let _ = writeln!(
         report,

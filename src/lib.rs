@@ -216,7 +216,12 @@ pub fn run(scenario: &Scenario, records: Option<&mut dyn Write>) -> Result<RunRe
             .scheduler
             .build(derive_seed(scenario.seed, SCHEDULER_STREAM)),
     );
-    let cores = scenario.controller.workers.iter().map(|w| w.cores).collect();
+    let cores = scenario
+        .controller
+        .workers
+        .iter()
+        .map(|w| w.cores)
+        .collect();
     let mut backend = SimBackend::with_cpu(scenario.costs, scenario.cpu, cores);
     let mut metrics = Metrics::new();
     let started = Instant::now();

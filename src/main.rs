@@ -431,6 +431,7 @@ fn raw_scenario(args: &ScenarioArgs) -> Result<RawScenario, Error> {
                 ..TraceSpec::default()
             },
         );
+        lambdasim::scenario::apply_preset_to_new_trace(&mut raw)?;
     }
     let synthetic_flags = [
         ("--functions", args.functions.is_some()),

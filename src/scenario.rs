@@ -26,8 +26,14 @@ const MAX_WORKERS: u32 = 1_000_000;
 /// Presets: named sets of defaults that reproduce a peer's model, applied under a scenario's own
 /// values.
 pub const PRESETS: [(&str, &str); 2] = [
-    ("faascache", include_str!("../scenarios/presets/faascache.toml")),
-    ("openlambda", include_str!("../scenarios/presets/openlambda.toml")),
+    (
+        "faascache",
+        include_str!("../scenarios/presets/faascache.toml"),
+    ),
+    (
+        "openlambda",
+        include_str!("../scenarios/presets/openlambda.toml"),
+    ),
 ];
 
 /// A scenario file as written.
@@ -236,9 +242,11 @@ impl RawScenario {
     }
 
     fn from_table(table: toml::Table, origin: &str, preset: &str) -> Result<Self, Error> {
-        toml::Value::Table(table).try_into().map_err(|e: toml::de::Error| {
-            Error::Input(format!("{origin} (preset {preset}): {}", e.message()))
-        })
+        toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| {
+                Error::Input(format!("{origin} (preset {preset}): {}", e.message()))
+            })
     }
 
     /// Reads a scenario file. Relative trace paths in it are made relative to its directory.
@@ -312,12 +320,9 @@ impl RawScenario {
             .map_err(|e| Error::Input(format!("policies.{e}")))?;
         let costs = &self.costs;
         // A trace read with FaasCache's durations gives each function its own cold-start time.
-        let own_init = self
-            .workload
-            .as_trace()
-            .is_some_and(|(format, t)| {
-                format == TraceFormat::Azure2019 && t.durations == DurationMode::Faascache
-            });
+        let own_init = self.workload.as_trace().is_some_and(|(format, t)| {
+            format == TraceFormat::Azure2019 && t.durations == DurationMode::Faascache
+        });
         if costs.create.micros() + costs.init.micros() == 0 && !own_init {
             return Err(Error::Input(
                 "costs.create and costs.init are both 0s: a cold start would cost nothing; give at least one a duration (or replay an Azure 2019 trace with durations = \"faascache\")"
@@ -469,6 +474,27 @@ pub fn describe_trace(format: TraceFormat, t: &TraceSpec) -> String {
         s.push_str(", one sandbox per app");
     }
     s
+}
+
+/// Gives a trace workload created from the command line (so holding only defaults) the trace
+/// defaults of the scenario's preset, if it has one.
+pub fn apply_preset_to_new_trace(raw: &mut RawScenario) -> Result<(), Error> {
+    let Some(name) = raw.preset.clone() else {
+        return Ok(());
+    };
+    let (_, defaults) = preset_table(&name, "--preset")?;
+    let (Some(toml::Value::Table(defaults)), Some(spec)) = (defaults, raw.workload.as_trace_mut())
+    else {
+        return Ok(());
+    };
+    let mut table = toml::Table::try_from(&*spec).expect("a trace spec serializes to TOML");
+    for (key, value) in defaults {
+        table.insert(key, value);
+    }
+    *spec = toml::Value::Table(table)
+        .try_into()
+        .map_err(|e: toml::de::Error| Error::Input(format!("preset {name}: {}", e.message())))?;
+    Ok(())
 }
 
 /// A preset's values, and its defaults for trace workloads.

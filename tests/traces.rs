@@ -258,3 +258,55 @@ fn bad_trace_input_names_file_line_column_and_value() {
         &["none.csv"],
     );
 }
+
+#[test]
+fn faascache_preset_reproduces_greedy_dual_by_hand() {
+    // The Azure 2019 fixture under FaasCache's model: one server of 400 MB, no costs of the
+    // platform's own, cold = Maximum, warm = Average, arrivals evenly spaced, Greedy-Dual.
+    // Memory (pct100, split): f1 and f2 200 MB each (app A, 400 MB), f3 128 MB (app B).
+    // Cold-start cost = Maximum - Average: f1 300 ms, f2 1000 ms, f3 0 ms.
+    //   0 s   f2 cold (S1), ready at 1 s, ends at 3 s.        30 s  f2 warm on S1.
+    //   60 s  f1 cold (S2), 200 MB free; ends 60.4 s.          80 s, 100 s  f1 warm on S2.
+    //   120 s f3 needs 128 MB, none free. Priorities: S1 = 0 + 2 x 1,000,000 / 200 = 10,000,
+    //         S2 = 0 + 3 x 300,000 / 200 = 4,500: S2 (f1) is evicted, the clock becomes 4,500.
+    //   240 s f1 cold, needs 200 MB with 72 free. S3 (f3) = 4,500 + 1 x 0 / 128 = 4,500 is below
+    //         S1's 10,000: f3 is evicted, and f1 starts cold with its frequency reset.
+    let dir = TempDir::new("faascache-preset");
+    azure2019_day(dir.path());
+    let out = TempDir::new("faascache-preset-out");
+    let trace = format!("azure2019:{}", dir.path().display());
+    let o = lambdasim(&[
+        "run",
+        "--preset",
+        "faascache",
+        "--trace",
+        &trace,
+        "--memory-mb",
+        "400",
+        "--out",
+        out.path().to_str().unwrap(),
+        "--records",
+        "--json",
+    ]);
+    let s = json(&o);
+    assert_eq!(s["invocations"]["dropped"], 0);
+    assert_eq!(s["starts"]["by_kind"]["cold"], 4);
+    assert_eq!(s["starts"]["by_kind"]["warm"], 3);
+    assert_eq!(s["sandboxes"]["destroyed_by_reason"]["evicted"], 2, "{s}");
+    let records = fs::read_to_string(out.path().join("records.csv")).unwrap();
+    let mut rows: Vec<Vec<String>> = records
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect();
+    rows.sort_by_key(|r| r[0].parse::<u64>().unwrap());
+    let kinds: Vec<&str> = rows.iter().map(|r| r[7].as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["cold", "warm", "cold", "warm", "warm", "cold", "cold"]
+    );
+    // f2's cold run: 1 s of initialization, then 2 s: it ends at 3 s.
+    assert_eq!(rows[0][6], "3000000");
+    let scenario = fs::read_to_string(out.path().join("scenario.toml")).unwrap();
+    assert!(scenario.contains("preset = \"faascache\""), "{scenario}");
+}

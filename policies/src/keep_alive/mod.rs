@@ -92,14 +92,8 @@ impl Default for KeepAliveConfig {
 
 impl KeepAliveConfig {
     /// Names accepted for `kind`.
-    pub const KINDS: &'static [&'static str] = &[
-        "none",
-        "ttl",
-        "lru",
-        "openlambda",
-        "hybrid",
-        "greedy-dual",
-    ];
+    pub const KINDS: &'static [&'static str] =
+        &["none", "ttl", "lru", "openlambda", "hybrid", "greedy-dual"];
 
     /// Checks parameters that serde cannot; the message names the field and what is allowed.
     pub fn validate(&self) -> Result<(), String> {
