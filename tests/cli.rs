@@ -315,3 +315,87 @@ fn bench_reports_throughput_and_memory_for_each_scenario() {
     assert_eq!(rows[0][3], rows[1][3]);
     assert_eq!(rows[2][3], rows[3][3]);
 }
+
+#[test]
+fn presets_cpu_models_and_provisioning_are_set_from_the_command_line_or_a_file() {
+    // The openlambda preset: 50 MB sandboxes that are paused when idle.
+    let o = lambdasim(&[
+        "run",
+        "--preset",
+        "openlambda",
+        "--duration",
+        "30m",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!(s["sandboxes"]["paused"].as_u64().unwrap() > 0, "{s}");
+    assert!(
+        s["starts"]["by_kind"]["unpause"].as_u64().unwrap() > 0,
+        "{s}"
+    );
+    let o = lambdasim(&["run", "--preset", "openlambda", "--duration", "30m"]);
+    assert!(stdout(&o).contains("every sandbox 50 MB"), "{}", stdout(&o));
+
+    // Processor sharing on 1 core per worker stretches execution; isolated makes invocations
+    // queue for a core.
+    let run = |cpu: &str| -> serde_json::Value {
+        let o = lambdasim(&[
+            "run",
+            "--cpu",
+            cpu,
+            "--cores",
+            "1",
+            "--duration",
+            "10m",
+            "--json",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        serde_json::from_str(&stdout(&o)).unwrap()
+    };
+    let (ignored, isolated, shared) = (run("ignored"), run("isolated"), run("shared"));
+    let p50 = |s: &serde_json::Value| s["latency_ms"]["p50"].as_f64().unwrap();
+    assert!(
+        p50(&shared) > p50(&ignored),
+        "{} vs {}",
+        p50(&shared),
+        p50(&ignored)
+    );
+    assert!(
+        isolated["phases_ms"]["queue"]["total"].as_f64().unwrap() > 0.0,
+        "{isolated}"
+    );
+    fails_with(
+        &["run", "--cpu", "turbo"],
+        &["turbo", "ignored, isolated, shared"],
+    );
+
+    // Provisioned concurrency names functions of the workload.
+    let dir = TempDir::new("provisioned");
+    let path = dir.path().join("s.toml");
+    fs::write(
+        &path,
+        "[cluster]\nprovisioned = [{ function = \"f0\", count = 2 }]\n[workload]\nkind = \"synthetic\"\nduration = \"10m\"\n",
+    )
+    .unwrap();
+    let o = lambdasim(&["run", "--config", path.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!(
+        s["starts"]["by_kind"]["prewarmed"].as_u64().unwrap() > 0,
+        "{s}"
+    );
+    fs::write(
+        &path,
+        "[cluster]\nprovisioned = [{ function = \"nope\", count = 2 }]\n",
+    )
+    .unwrap();
+    fails_with(
+        &["run", "--config", path.to_str().unwrap()],
+        &["cluster.provisioned", "\"nope\""],
+    );
+    fails_with(
+        &["run", "--preset", "faster"],
+        &["unknown preset", "faascache, openlambda"],
+    );
+}
