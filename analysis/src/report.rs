@@ -89,7 +89,7 @@ fn render(t: &mut String, s: &Summary) -> fmt::Result {
     writeln!(t, "\nLatency (ms)")?;
     writeln!(
         t,
-        "  {:<16}{:>10}{:>12}{:>12}{:>12}{:>12}{:>12}{:>12}",
+        "  {:<16}{:>10} {:>11} {:>11} {:>11} {:>11} {:>11} {:>11}",
         "", "count", "mean", "p50", "p90", "p99", "p99.9", "max"
     )?;
     latency_row(t, "end-to-end", &s.latency_ms)?;
@@ -176,7 +176,8 @@ fn sub_line(t: &mut String, label: &str, n: u64) -> fmt::Result {
 fn latency_row(t: &mut String, name: &str, l: &LatencyStats) -> fmt::Result {
     writeln!(
         t,
-        "  {name:<16}{:>10}{:>12.3}{:>12.3}{:>12.3}{:>12.3}{:>12.3}{:>12.3}",
+        // A space before every number keeps columns apart even when one outgrows its width.
+        "  {name:<16}{:>10} {:>11.3} {:>11.3} {:>11.3} {:>11.3} {:>11.3} {:>11.3}",
         l.count, l.mean, l.p50, l.p90, l.p99, l.p999, l.max
     )
 }
