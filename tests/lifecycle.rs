@@ -256,3 +256,65 @@ fn reuse_order_picks_the_most_or_least_recently_used_idle_sandbox() {
     assert_eq!(destroyed_at(&lru)[0].0, 62_036 * MS);
     assert_eq!(destroyed_at(&lru)[1].0, 71_001 * MS);
 }
+
+/// Pre-warms every function `delay` after each use and keeps the pre-warmed sandbox 1 minute.
+struct PrewarmAfter(Time);
+
+impl sim::KeepAlive for PrewarmAfter {
+    fn name(&self) -> &'static str {
+        "prewarm-after"
+    }
+
+    fn on_idle(&mut self, now: Time, _: &sim::Sandbox, _: &sim::Platform) -> sim::IdleDecision {
+        sim::IdleDecision::Prewarm {
+            at: now + self.0,
+            until: Some(now + self.0 + MIN),
+        }
+    }
+
+    fn on_deadline(&mut self, _: Time, _: &sim::Sandbox, _: &sim::Platform) -> sim::IdleDecision {
+        sim::IdleDecision::Destroy
+    }
+}
+
+#[test]
+fn an_arrival_just_before_a_prewarmed_sandbox_is_ready_waits_for_it() {
+    // f0 runs 1 s from 0 (cold) and ends at 1.036 s; its sandbox is unloaded and a new one is
+    // loaded 10 s later, at 11.036 s, ready 35 ms later at 11.071 s. An arrival at 11.066 s
+    // claims it: its handler starts at 11.072 s (ready + 1 ms dispatch), a startup of 6 ms, of
+    // which at most the 5 ms it waited count as creation. That run ends at 12.072 s, so the next
+    // sandbox is loaded at 22.072 s and is idle when f0 arrives at 30 s: a prewarmed start 1 ms
+    // after arrival. That run ends at 31.001 s; the sandbox loaded at 41.001 s is kept until
+    // 1 min 41.001 s and then destroyed, so the arrival at 3 min is cold.
+    let setup = Setup::new(catalog(&[(0, 128)]), 1, 1024);
+    let (out, _) = setup.run_with(
+        Box::new(PrewarmAfter(10 * SEC)),
+        SchedulerConfig::RoundRobin,
+        vec![
+            inv(0, 0, SEC),
+            inv(0, 11_066 * MS, SEC),
+            inv(0, 30 * SEC, SEC),
+            inv(0, 3 * MIN, SEC),
+        ],
+    );
+    assert_eq!(out.kinds(), ["cold", "cold", "prewarmed", "cold"]);
+    let claimed = out.record(1);
+    assert_eq!(claimed.start, 11_072 * MS);
+    assert_eq!(claimed.phases.queue, 0);
+    assert!(claimed.phases.create <= 6 * MS, "{:?}", claimed.phases);
+    assert_eq!(
+        claimed.phases.create + claimed.phases.init,
+        6 * MS,
+        "{:?}",
+        claimed.phases
+    );
+    assert_eq!(out.record(2).start, 30 * SEC + MS);
+    // Sandboxes: the first, the claimed pre-warm, the pre-warm used at 30 s, its successor
+    // (pre-warmed at 41.001 s and expired at 1 min 41.001 s), and the cold one at 3 min.
+    let created = out
+        .sandboxes
+        .iter()
+        .filter(|(_, _, e)| matches!(e, SandboxEvent::Created { .. }))
+        .count();
+    assert_eq!(created, 5);
+}

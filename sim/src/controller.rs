@@ -618,12 +618,15 @@ impl Controller {
         // Waiting for a core is queueing too, after the wait for memory.
         let queue = p.placed - p.arrival + cpu_wait;
         let startup = started - p.arrival;
+        // An invocation that claimed a pre-warmed sandbox already being created waited only for
+        // the rest of its creation: it is charged no more creation than it waited.
+        let create = p.create.min(startup - queue);
         let phases = Phases {
             queue,
-            create: p.create,
+            create,
             install: 0,
             import: 0,
-            init: startup - queue - p.create,
+            init: startup - queue - create,
             exec: now - started,
         };
         let function = self.platform.sandbox(sandbox).function;
