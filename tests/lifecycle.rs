@@ -318,3 +318,68 @@ fn an_arrival_just_before_a_prewarmed_sandbox_is_ready_waits_for_it() {
         .count();
     assert_eq!(created, 5);
 }
+
+/// Every keep-alive policy, scheduler and CPU model: a run ends every invocation exactly once, and
+/// the same scenario and seed give a byte-identical summary.
+#[test]
+fn every_policy_is_deterministic_and_ends_every_invocation_once() {
+    use lambdasim::scenario::RawScenario;
+    use lambdasim::spec::parse_policy;
+    let keep_alives = [
+        "none",
+        "ttl,idle=5m",
+        "ttl,idle=5m,refresh=once",
+        "ttl,idle=5m,lazy=true",
+        "lru",
+        "openlambda",
+        "hybrid",
+        "greedy-dual,variant=gd",
+        "greedy-dual,variant=lru",
+        "greedy-dual,variant=freq",
+        "greedy-dual,variant=size",
+        "greedy-dual,variant=landlord",
+        "greedy-dual,variant=rand",
+    ];
+    let schedulers = [
+        "round-robin",
+        "random",
+        "least-loaded",
+        "hash",
+        "power-of-two",
+        "consistent-hash",
+        "hermod",
+        "pull",
+    ];
+    let mut cases: Vec<(&str, &str, &str)> = keep_alives
+        .iter()
+        .map(|k| (*k, "least-loaded", "ignored"))
+        .collect();
+    cases.extend(schedulers.iter().map(|s| ("ttl,idle=5m", *s, "ignored")));
+    cases.extend(["isolated", "shared"].map(|c| ("openlambda", "hermod", c)));
+    for (keep_alive, scheduler, cpu) in cases {
+        let summary = || {
+            let text = format!(
+                "seed = 3\n[cluster]\nworkers = 3\nmemory_mb = 1536\ncores = 4\ncpu = \"{cpu}\"\n\
+                 [workload]\nkind = \"synthetic\"\nduration = \"20m\"\nrate = 15.0\n"
+            );
+            let mut raw = RawScenario::parse(&text, "test").unwrap();
+            raw.policies.keep_alive = parse_policy("keep_alive", keep_alive).unwrap();
+            raw.policies.scheduler = parse_policy("scheduler", scheduler).unwrap();
+            let result = lambdasim::run(&raw.validate().unwrap(), None).unwrap();
+            (analysis::to_json(&result.summary), result.summary)
+        };
+        let (a, s) = summary();
+        let (b, _) = summary();
+        assert_eq!(
+            a, b,
+            "{keep_alive} / {scheduler} / {cpu} is not deterministic"
+        );
+        let i = &s.invocations;
+        assert!(i.total > 10_000, "{keep_alive} / {scheduler}: {}", i.total);
+        assert_eq!(
+            i.completed + i.dropped + i.failed,
+            i.total,
+            "{keep_alive} / {scheduler} / {cpu}"
+        );
+    }
+}
