@@ -10,6 +10,7 @@ pub mod azure2021;
 mod csv_util;
 pub mod huawei2023;
 pub mod native;
+pub mod packages;
 pub mod sample;
 #[cfg(test)]
 mod scratch;
