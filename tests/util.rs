@@ -17,6 +17,7 @@ pub const MIN: Time = 60 * SEC;
 pub fn catalog(functions: &[(u32, u32)]) -> Catalog {
     let apps = functions.iter().map(|&(a, _)| a).max().map_or(0, |m| m + 1);
     Catalog {
+        packages: Default::default(),
         functions: functions
             .iter()
             .enumerate()
@@ -26,6 +27,7 @@ pub fn catalog(functions: &[(u32, u32)]) -> Catalog {
                 memory_mb,
                 concurrency: None,
                 init: None,
+                packages: Vec::new(),
             })
             .collect(),
         apps: (0..apps)

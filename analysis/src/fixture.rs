@@ -19,8 +19,10 @@ pub fn catalog() -> Catalog {
         memory_mb: 256,
         concurrency: None,
         init: None,
+        packages: Vec::new(),
     };
     Catalog {
+        packages: Default::default(),
         functions: vec![
             function("checkout", 0),
             function("cart", 0),

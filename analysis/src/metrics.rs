@@ -596,6 +596,7 @@ mod tests {
         // -> 25, p75 ceil(3.75) = 4 -> 50, p90 ceil(4.5) = 5 -> 100, p99 ceil(4.95) = 5 -> 100.
         // One app in five had no cold start: 0.2.
         let catalog = Catalog {
+            packages: Default::default(),
             functions: Vec::new(),
             apps: (0..6)
                 .map(|i| App {

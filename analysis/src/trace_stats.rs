@@ -275,8 +275,10 @@ mod tests {
             memory_mb,
             concurrency: None,
             init: None,
+            packages: Vec::new(),
         };
         let catalog = Catalog {
+            packages: Default::default(),
             functions: vec![f("a", 128), f("b", 256), f("c", 512)],
             apps: vec![App { name: "x".into() }],
         };

@@ -1241,6 +1241,7 @@ mod tests {
         fn run(model: CpuModel, kill: bool) -> Vec<Record> {
             let functions = 6;
             let catalog = Catalog {
+                packages: Default::default(),
                 functions: (0..functions)
                     .map(|f| Function {
                         name: format!("f{f}"),
@@ -1248,6 +1249,7 @@ mod tests {
                         memory_mb: 256,
                         concurrency: None,
                         init: None,
+                        packages: Vec::new(),
                     })
                     .collect(),
                 apps: vec![App { name: "a".into() }],

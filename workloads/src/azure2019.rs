@@ -1379,6 +1379,7 @@ impl Scan {
                 memory_mb: 0,
                 concurrency: None,
                 init,
+                packages: Vec::new(),
             });
             counts.push(c.count);
             durations.push(model);

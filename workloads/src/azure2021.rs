@@ -214,6 +214,7 @@ impl Ids {
             memory_mb: 0,
             concurrency: None,
             init: None,
+            packages: Vec::new(),
         });
         id
     }

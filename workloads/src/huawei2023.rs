@@ -164,6 +164,7 @@ pub fn open(spec: &TraceSpec, seed: u64) -> Result<Trace, WorkloadError> {
             memory_mb: 0,
             concurrency: None,
             init: None,
+            packages: Vec::new(),
         });
     }
     let app_memory_mb = spec

@@ -56,6 +56,9 @@ pub struct Function {
     /// takes the cost model's. Traces that give a cold and a warm execution time set it (FaasCache
     /// models a cold invocation as taking the function's maximum time instead of its average).
     pub init: Option<Time>,
+    /// The packages its handler imports, closed over their dependencies, sorted; ids into the
+    /// catalog's [`Catalog::packages`]. Empty when packages are not modeled.
+    pub packages: Vec<packages::PackageId>,
 }
 
 /// An app: a named group of functions.
@@ -79,6 +82,8 @@ pub struct Invocation {
 pub struct Catalog {
     pub functions: Vec<Function>,
     pub apps: Vec<App>,
+    /// The packages functions depend on; empty when packages are not modeled.
+    pub packages: packages::PackageCatalog,
 }
 
 impl Catalog {

@@ -319,6 +319,7 @@ fn read_functions(path: &Path) -> Result<(Catalog, HashMap<String, FunctionId>),
             memory_mb,
             concurrency,
             init,
+            packages: Vec::new(),
         });
     }
     if catalog.functions.is_empty() {
@@ -690,12 +691,14 @@ mod tests {
     fn write_refuses_what_could_not_be_read_back() {
         let dir = Scratch::new("write-refuses");
         let mut catalog = Catalog {
+            packages: Default::default(),
             functions: vec![Function {
                 name: " f".into(),
                 app: AppId(0),
                 memory_mb: 128,
                 concurrency: None,
                 init: None,
+                packages: Vec::new(),
             }],
             apps: vec![App { name: "a".into() }],
         };

@@ -324,6 +324,7 @@ impl SyntheticSpec {
                     memory_mb,
                     concurrency: None,
                     init: None,
+                    packages: Vec::new(),
                 }
             })
             .collect();
@@ -332,7 +333,11 @@ impl SyntheticSpec {
                 name: format!("a{a}"),
             })
             .collect();
-        Catalog { functions, apps }
+        Catalog {
+            functions,
+            apps,
+            packages: Default::default(),
+        }
     }
 
     fn arrivals(&self, seed: u64) -> Arrivals {

@@ -782,7 +782,10 @@ fn reduce(
 ) -> (Catalog, Vec<u32>) {
     let mut map = vec![u32::MAX; catalog.functions.len()];
     let mut app_map = vec![u32::MAX; catalog.apps.len()];
-    let mut out = Catalog::default();
+    let mut out = Catalog {
+        packages: catalog.packages.clone(),
+        ..Catalog::default()
+    };
     for (f, function) in catalog.functions.iter().enumerate() {
         if !keep[f] {
             continue;
@@ -798,6 +801,7 @@ fn reduce(
                     memory_mb: app_memory_mb[a],
                     concurrency: None,
                     init: None,
+                    packages: Vec::new(),
                 });
             }
         }
@@ -814,6 +818,12 @@ fn reduce(
                 // The app's sandboxes initialize as slowly as its slowest function.
                 let unit = &mut out.functions[app_map[a] as usize];
                 unit.init = unit.init.max(function.init);
+                // It imports what any of its functions imports.
+                if !function.packages.is_empty() {
+                    unit.packages.extend_from_slice(&function.packages);
+                    unit.packages.sort_unstable();
+                    unit.packages.dedup();
+                }
             }
         }
     }
@@ -1706,8 +1716,10 @@ mod tests {
             memory_mb,
             concurrency: None,
             init,
+            packages: Vec::new(),
         };
         Catalog {
+            packages: Default::default(),
             functions: vec![
                 f("f0", 0, 100, None),
                 f("f1", 1, 200, Some(5)),

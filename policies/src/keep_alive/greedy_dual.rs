@@ -848,6 +848,7 @@ mod tests {
 
         fn run(&self, policy: GreedyDual, invocations: &[(u32, Time, Time)]) -> Outcome {
             let catalog = Catalog {
+                packages: Default::default(),
                 functions: self
                     .memory
                     .iter()
@@ -858,6 +859,7 @@ mod tests {
                         memory_mb,
                         concurrency: None,
                         init: None,
+                        packages: Vec::new(),
                     })
                     .collect(),
                 apps: vec![App {

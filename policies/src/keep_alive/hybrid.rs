@@ -713,6 +713,7 @@ mod tests {
     fn run(apps: &[u32], invocations: Vec<Invocation>) -> Run {
         let n_apps = apps.iter().max().map_or(0, |m| m + 1);
         let catalog = Catalog {
+            packages: Default::default(),
             functions: apps
                 .iter()
                 .enumerate()
@@ -722,6 +723,7 @@ mod tests {
                     memory_mb: 128,
                     concurrency: None,
                     init: None,
+                    packages: Vec::new(),
                 })
                 .collect(),
             apps: (0..n_apps)

@@ -488,6 +488,7 @@ mod tests {
         }
 
         let catalog = Catalog {
+            packages: Default::default(),
             functions: (0..20)
                 .map(|i| Function {
                     name: format!("fn-{i}"),
@@ -495,6 +496,7 @@ mod tests {
                     memory_mb: 128,
                     concurrency: None,
                     init: None,
+                    packages: Vec::new(),
                 })
                 .collect(),
             apps: vec![App {

@@ -92,6 +92,7 @@ impl Cluster {
     /// As [`Cluster::with_workers`], with sandboxes that run `concurrency` invocations at once.
     pub fn with_concurrency(functions: usize, workers: &[WorkerSpec], concurrency: u32) -> Self {
         let catalog = Catalog {
+            packages: Default::default(),
             functions: (0..functions)
                 .map(|i| Function {
                     name: format!("f{i}"),
@@ -99,6 +100,7 @@ impl Cluster {
                     memory_mb: FUNCTION_MB,
                     concurrency: None,
                     init: None,
+                    packages: Vec::new(),
                 })
                 .collect(),
             apps: vec![App {
