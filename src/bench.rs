@@ -85,6 +85,7 @@ pub fn scenario(name: &str, length: Duration) -> RawScenario {
     };
     RawScenario {
         preset: None,
+        packages: Default::default(),
         seed: 1,
         cluster: RawCluster {
             workers: 100,

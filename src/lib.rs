@@ -123,8 +123,46 @@ impl TraceLoad {
     }
 }
 
-/// Builds the scenario's workload: generates it, or opens, samples and shapes the trace.
+const PACKAGES_STREAM: u64 = 3;
+
+/// Gives the workload the scenario's package catalogue, and every function without packages a
+/// set drawn by popularity (closed over dependencies). Functions that already have packages (a
+/// native trace with `packages.json`) keep them.
+fn attach_packages(workload: &mut Workload, scenario: &Scenario) -> Result<(), Error> {
+    use scenario::CatalogSource;
+    use workloads::packages::{PackageCatalog, assign};
+    let input = |e: workloads::WorkloadError| Error::Input(format!("packages: {e}"));
+    let seed = derive_seed(scenario.seed, PACKAGES_STREAM);
+    let catalog = match &scenario.raw.packages.catalog {
+        CatalogSource::None => return Ok(()),
+        CatalogSource::Synthetic(spec) => PackageCatalog::synthetic(spec, seed).map_err(input)?,
+        CatalogSource::Reqbench { dir } => PackageCatalog::read_reqbench(dir).map_err(input)?.0,
+        CatalogSource::Native { path } => PackageCatalog::read_native(path).map_err(input)?,
+    };
+    if !workload.catalog.packages.is_empty() {
+        return Err(Error::Input(
+            "packages.catalog: the trace brings its own packages.json; set packages.catalog to \"none\" to use it"
+                .to_string(),
+        ));
+    }
+    let functions = workload.catalog.functions.len();
+    let sets = assign(&catalog, functions, &scenario.raw.packages.assign, seed).map_err(input)?;
+    for (f, set) in workload.catalog.functions.iter_mut().zip(sets) {
+        f.packages = set;
+    }
+    workload.catalog.packages = catalog;
+    Ok(())
+}
+
+/// Builds the scenario's workload: generates it, or opens, samples and shapes the trace; then
+/// attaches packages.
 pub fn load_workload(scenario: &Scenario) -> Result<(Workload, Option<TraceLoad>), Error> {
+    let (mut workload, load) = load_workload_only(scenario)?;
+    attach_packages(&mut workload, scenario)?;
+    Ok((workload, load))
+}
+
+fn load_workload_only(scenario: &Scenario) -> Result<(Workload, Option<TraceLoad>), Error> {
     let input = |e: workloads::WorkloadError| Error::Input(format!("workload: {e}"));
     match scenario.workload.as_trace() {
         None => {

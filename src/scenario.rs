@@ -4,12 +4,13 @@
 //! form, so a flag and a file field go through the same checks.
 
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use policies::{KeepAliveConfig, SchedulerConfig};
 use serde::{Deserialize, Serialize};
 use sim::platform::ReuseOrder;
 use sim::{ControllerConfig, CostModel, CpuModel, QueueMode, WorkerSpec};
+use workloads::packages::{AssignSpec, CatalogSpec};
 use workloads::synthetic::SyntheticSpec;
 use workloads::trace::{DurationMode, Granularity, RateScale, TraceFormat, TraceSpec};
 
@@ -54,6 +55,32 @@ pub struct RawScenario {
     pub policies: RawPolicies,
     #[serde(default)]
     pub workload: RawWorkload,
+    #[serde(default)]
+    pub packages: RawPackages,
+}
+
+/// `[packages]`: the package catalogue and how functions get their packages.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawPackages {
+    pub catalog: CatalogSource,
+    /// How many packages a function that has none gets, drawn by popularity.
+    pub assign: AssignSpec,
+}
+
+/// Where the package catalogue comes from.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum CatalogSource {
+    /// Packages are not modeled (a native trace with a `packages.json` still brings its own).
+    #[default]
+    None,
+    /// Generated from distributions fitted to ReqBench's measurements.
+    Synthetic(CatalogSpec),
+    /// ReqBench's `install_import.json`, `deps.json` and `packages.json` in a directory.
+    Reqbench { dir: PathBuf },
+    /// lambdasim's package catalogue format (JSON).
+    Native { path: PathBuf },
 }
 
 /// `[cluster]`: identical workers.
@@ -259,11 +286,19 @@ impl RawScenario {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::Input(format!("cannot read scenario {}: {e}", path.display())))?;
         let mut raw = Self::parse_with_preset(&text, &path.display().to_string(), preset)?;
+        let base = path.parent().unwrap_or(Path::new(""));
         if let Some(spec) = raw.workload.as_trace_mut()
             && spec.path.is_relative()
         {
-            let base = path.parent().unwrap_or(Path::new(""));
             spec.path = base.join(&spec.path);
+        }
+        match &mut raw.packages.catalog {
+            CatalogSource::Reqbench { dir: p } | CatalogSource::Native { path: p }
+                if p.is_relative() =>
+            {
+                *p = base.join(&*p);
+            }
+            _ => {}
         }
         Ok(raw)
     }
@@ -338,6 +373,14 @@ impl RawScenario {
                 .map_err(|e| Error::Input(format!("workload: {e}")))?,
             (_, None) => unreachable!("only synthetic workloads are not traces"),
         }
+        if let CatalogSource::Synthetic(spec) = &self.packages.catalog {
+            spec.validate()
+                .map_err(|e| Error::Input(format!("packages.catalog: {e}")))?;
+        }
+        self.packages
+            .assign
+            .validate()
+            .map_err(|e| Error::Input(format!("packages.assign: {e}")))?;
         let worker = WorkerSpec {
             memory_mb: c.memory_mb,
             cores: c.cores,
@@ -413,6 +456,31 @@ impl Scenario {
             "costs       create {}, init {}, dispatch {}, pause {}, unpause {}",
             k.create, k.init, k.dispatch, k.pause, k.unpause
         );
+        let a = &r.packages.assign;
+        let assigned = format!(
+            "functions without packages get {} on average ({}..{}) by popularity, closed over dependencies",
+            a.mean, a.min, a.max
+        );
+        match &r.packages.catalog {
+            CatalogSource::None => {}
+            CatalogSource::Synthetic(c) => {
+                let _ = writeln!(
+                    s,
+                    "packages    synthetic catalogue of {} packages (Zipf {}); {assigned}",
+                    c.packages, c.zipf
+                );
+            }
+            CatalogSource::Reqbench { dir } => {
+                let _ = writeln!(
+                    s,
+                    "packages    ReqBench catalogue {}; {assigned}",
+                    dir.display()
+                );
+            }
+            CatalogSource::Native { path } => {
+                let _ = writeln!(s, "packages    catalogue {}; {assigned}", path.display());
+            }
+        }
         match &self.workload {
             RawWorkload::Synthetic(w) => {
                 let diurnal = match &w.diurnal {

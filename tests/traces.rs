@@ -310,3 +310,57 @@ fn faascache_preset_reproduces_greedy_dual_by_hand() {
     let scenario = fs::read_to_string(out.path().join("scenario.toml")).unwrap();
     assert!(scenario.contains("preset = \"faascache\""), "{scenario}");
 }
+
+#[test]
+fn package_sets_are_assigned_written_and_read_back() {
+    // A synthetic workload with the synthetic package catalogue: generate writes packages.json
+    // and a packages column, which read back into the same catalogue; every function's set is
+    // closed over dependencies.
+    let dir = TempDir::new("packages");
+    let scenario = dir.path().join("s.toml");
+    fs::write(
+        &scenario,
+        "[workload]\nkind = \"synthetic\"\nduration = \"10m\"\nfunctions = 30\napps = 10\n\
+         [packages]\ncatalog = { kind = \"synthetic\", packages = 40 }\nassign = { mean = 3.0 }\n",
+    )
+    .unwrap();
+    let out = dir.path().join("trace");
+    let o = lambdasim(&[
+        "generate",
+        "--config",
+        scenario.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let catalog =
+        workloads::packages::PackageCatalog::read_native(&out.join("packages.json")).unwrap();
+    assert_eq!(catalog.len(), 40);
+    let w = workloads::native::read(&out).unwrap();
+    assert_eq!(w.catalog.packages, catalog);
+    assert!(w.catalog.functions.iter().all(|f| !f.packages.is_empty()));
+    for f in &w.catalog.functions {
+        assert_eq!(
+            catalog.closure(&f.packages),
+            f.packages,
+            "{} is not closed",
+            f.name
+        );
+    }
+    let text = stdout(&lambdasim(&["run", "--config", scenario.to_str().unwrap()]));
+    assert!(
+        text.contains("synthetic catalogue of 40 packages"),
+        "{text}"
+    );
+
+    // A package the catalogue does not have is named with its file and line.
+    let functions = fs::read_to_string(out.join("functions.csv")).unwrap();
+    let mut lines: Vec<&str> = functions.lines().collect();
+    let bad = format!("{};nope==1.0", lines[2]);
+    lines[2] = &bad;
+    fs::write(out.join("functions.csv"), lines.join("\n")).unwrap();
+    fails_with(
+        &["run", "--trace", out.to_str().unwrap()],
+        &["functions.csv, line 3", "\"nope==1.0\"", "packages.json"],
+    );
+}

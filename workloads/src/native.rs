@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use csv::{ByteRecord, StringRecord};
 
 use crate::csv_util::{csv_error, io_error, row_error};
+use crate::packages::PackageCatalog;
 use crate::trace::{
     EventShaper, LoadReport, StreamRequest, Trace, TraceFormat, TraceSource, TraceSpec,
 };
@@ -31,6 +32,8 @@ use crate::{
 pub const FUNCTIONS_FILE: &str = "functions.csv";
 /// Name of the invocation file inside a trace directory.
 pub const INVOCATIONS_FILE: &str = "invocations.csv";
+/// Name of the optional package catalogue inside a trace directory (see [`crate::packages`]).
+pub const PACKAGES_FILE: &str = "packages.json";
 
 /// Writes the catalog and all invocations (consuming the stream) into `dir`, creating it if
 /// missing. Returns the number of invocations written; stream errors are passed on.
@@ -48,19 +51,31 @@ pub fn write(
     let path = dir.join(FUNCTIONS_FILE);
     let mut out = csv_writer(&path)?;
     let fail = |e: csv::Error| csv_error(&path, e);
-    out.write_record(["function", "app", "memory_mb", "concurrency", "init_us"])
-        .map_err(fail)?;
+    let with_packages = !catalog.packages.is_empty();
+    if with_packages {
+        catalog.packages.write_native(&dir.join(PACKAGES_FILE))?;
+    }
+    let mut header = vec!["function", "app", "memory_mb", "concurrency", "init_us"];
+    if with_packages {
+        header.push("packages");
+    }
+    out.write_record(&header).map_err(fail)?;
     for f in &catalog.functions {
         let concurrency = f.concurrency.map(|c| c.to_string()).unwrap_or_default();
         let init = f.init.map(|c| c.to_string()).unwrap_or_default();
-        out.write_record([
-            f.name.as_str(),
-            catalog.app(f.app).name.as_str(),
-            &f.memory_mb.to_string(),
-            &concurrency,
-            &init,
-        ])
-        .map_err(fail)?;
+        let packages = f
+            .packages
+            .iter()
+            .map(|&p| catalog.packages.package(p).key())
+            .collect::<Vec<_>>()
+            .join(";");
+        let mut row = vec![f.name.as_str(), catalog.app(f.app).name.as_str()];
+        let (memory, concurrency, init) = (f.memory_mb.to_string(), concurrency, init);
+        row.extend([memory.as_str(), concurrency.as_str(), init.as_str()]);
+        if with_packages {
+            row.push(&packages);
+        }
+        out.write_record(&row).map_err(fail)?;
     }
     finish(out, &path)?;
 
@@ -110,7 +125,7 @@ pub fn write(
 /// Reads the catalog eagerly and returns a workload whose invocation stream reads
 /// `invocations.csv` lazily. Every error names the file, the line and the field.
 pub fn read(dir: &Path) -> Result<Workload, WorkloadError> {
-    let (catalog, ids) = read_functions(&dir.join(FUNCTIONS_FILE))?;
+    let (catalog, ids) = read_catalog(dir)?;
     let invocations = InvocationReader::open(&dir.join(INVOCATIONS_FILE), ids)?;
     Ok(Workload {
         catalog,
@@ -126,7 +141,7 @@ pub fn open(spec: &TraceSpec, _seed: u64) -> Result<Trace, WorkloadError> {
     let dir = &spec.path;
     let functions = dir.join(FUNCTIONS_FILE);
     let invocations = dir.join(INVOCATIONS_FILE);
-    let (catalog, ids) = read_functions(&functions)?;
+    let (catalog, ids) = read_catalog(dir)?;
     let window = spec.window();
     let mut counts = vec![0u64; catalog.functions.len()];
     let mut last = None;
@@ -237,7 +252,23 @@ fn finish(mut out: csv::Writer<File>, path: &Path) -> Result<(), WorkloadError> 
     out.flush().map_err(|e| io_error(path, e))
 }
 
-fn read_functions(path: &Path) -> Result<(Catalog, HashMap<String, FunctionId>), WorkloadError> {
+/// The functions, with the package catalogue of `packages.json` when the directory has one.
+fn read_catalog(dir: &Path) -> Result<(Catalog, HashMap<String, FunctionId>), WorkloadError> {
+    let packages_path = dir.join(PACKAGES_FILE);
+    let packages = if packages_path.exists() {
+        PackageCatalog::read_native(&packages_path)?
+    } else {
+        PackageCatalog::default()
+    };
+    let (mut catalog, ids) = read_functions(&dir.join(FUNCTIONS_FILE), &packages)?;
+    catalog.packages = packages;
+    Ok((catalog, ids))
+}
+
+fn read_functions(
+    path: &Path,
+    packages: &PackageCatalog,
+) -> Result<(Catalog, HashMap<String, FunctionId>), WorkloadError> {
     let mut reader = csv_reader(path)?;
     let header = reader.headers().map_err(|e| csv_error(path, e))?.clone();
     let name_col = column(path, &header, "function")?;
@@ -245,6 +276,8 @@ fn read_functions(path: &Path) -> Result<(Catalog, HashMap<String, FunctionId>),
     let memory_col = column(path, &header, "memory_mb")?;
     let concurrency_col = header.iter().position(|h| h == "concurrency");
     let init_col = header.iter().position(|h| h == "init_us");
+    let packages_col = header.iter().position(|h| h == "packages");
+    let keys = packages.key_index();
 
     let mut catalog = Catalog::default();
     let mut ids: HashMap<String, FunctionId> = HashMap::new();
@@ -300,6 +333,19 @@ fn read_functions(path: &Path) -> Result<(Catalog, HashMap<String, FunctionId>),
                 ))
             })?),
         };
+        let mut function_packages = Vec::new();
+        if let Some(text) = packages_col.map(field) {
+            for key in text.split(';').map(str::trim).filter(|k| !k.is_empty()) {
+                let id = keys.get(key).ok_or_else(|| {
+                    row_error(format!(
+                        "packages: {key:?} is not in {PACKAGES_FILE} (packages are written \
+                         name==version, separated by ';')"
+                    ))
+                })?;
+                function_packages.push(*id);
+            }
+        }
+        let function_packages = packages.closure(&function_packages);
         let app = match app_ids.get(app) {
             Some(&id) => id,
             None => {
@@ -319,7 +365,7 @@ fn read_functions(path: &Path) -> Result<(Catalog, HashMap<String, FunctionId>),
             memory_mb,
             concurrency,
             init,
-            packages: Vec::new(),
+            packages: function_packages,
         });
     }
     if catalog.functions.is_empty() {
