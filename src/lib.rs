@@ -261,6 +261,21 @@ pub fn run(scenario: &Scenario, records: Option<&mut dyn Write>) -> Result<RunRe
         .map(|w| w.cores)
         .collect();
     let mut backend = SimBackend::with_cpu(scenario.costs, scenario.cpu, cores);
+    if !controller.catalog().packages.is_empty() {
+        let us = |ms: f64| (ms * 1000.0).round() as u64;
+        backend.set_package_costs(
+            controller
+                .catalog()
+                .packages
+                .packages
+                .iter()
+                .map(|p| (us(p.install_ms), us(p.import_ms)))
+                .collect(),
+        );
+        if let Some((policy, capacity)) = scenario.raw.packages.install_cache.build() {
+            controller = controller.with_install_cache(policy, capacity);
+        }
+    }
     let mut metrics = Metrics::new();
     let started = Instant::now();
     let stats = match records {

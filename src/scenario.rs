@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use policies::{KeepAliveConfig, SchedulerConfig};
+use policies::{InstallCacheConfig, KeepAliveConfig, SchedulerConfig};
 use serde::{Deserialize, Serialize};
 use sim::platform::ReuseOrder;
 use sim::{ControllerConfig, CostModel, CpuModel, QueueMode, WorkerSpec};
@@ -66,6 +66,8 @@ pub struct RawPackages {
     pub catalog: CatalogSource,
     /// How many packages a function that has none gets, drawn by popularity.
     pub assign: AssignSpec,
+    /// Which installed packages each worker keeps on disk.
+    pub install_cache: InstallCacheConfig,
 }
 
 /// Where the package catalogue comes from.
@@ -381,6 +383,10 @@ impl RawScenario {
             .assign
             .validate()
             .map_err(|e| Error::Input(format!("packages.assign: {e}")))?;
+        self.packages
+            .install_cache
+            .validate()
+            .map_err(|e| Error::Input(format!("packages.{e}")))?;
         let worker = WorkerSpec {
             memory_mb: c.memory_mb,
             cores: c.cores,
@@ -466,8 +472,10 @@ impl Scenario {
             CatalogSource::Synthetic(c) => {
                 let _ = writeln!(
                     s,
-                    "packages    synthetic catalogue of {} packages (Zipf {}); {assigned}",
-                    c.packages, c.zipf
+                    "packages    synthetic catalogue of {} packages (Zipf {}); {assigned}; install cache {}",
+                    c.packages,
+                    c.zipf,
+                    r.packages.install_cache.label()
                 );
             }
             CatalogSource::Reqbench { dir } => {

@@ -383,3 +383,119 @@ fn every_policy_is_deterministic_and_ends_every_invocation_once() {
         );
     }
 }
+
+#[test]
+fn packages_are_installed_per_worker_and_found_there_again() {
+    // P0: install 1000 ms, import 50 ms, 10 MB. P1 depends on P0: install 500 ms, import 20 ms,
+    // 5 MB. f0 needs P1 (so P0 and P1), f1 needs P0. Two workers, round-robin, no keep-alive, so
+    // every arrival is a cold start: create 10 ms, install what the worker lacks, import every
+    // package, init 25 ms, dispatch 1 ms.
+    //   0 s  f0 on worker 0: installs P0 and P1 (1500 ms), imports 70 ms: handler at 1.606 s.
+    //   10 s f1 on worker 1: P0 is not there: installs it (1000 ms), imports 50 ms: 11.086 s.
+    //   20 s f1 on worker 0: P0 is there since 0 s: no install, imports 50 ms: 20.086 s.
+    use workloads::packages::{Package, PackageCatalog, PackageId};
+    let package = |name: &str, deps: Vec<PackageId>, install_ms, import_ms, mb: u64| Package {
+        name: name.into(),
+        version: "1".into(),
+        deps,
+        install_ms,
+        disk_bytes: mb << 20,
+        import_ms,
+        import_mb: 1.0,
+        popularity: 1.0,
+    };
+    let mut c = catalog(&[(0, 128), (1, 128)]);
+    c.packages = PackageCatalog {
+        packages: vec![
+            package("p0", vec![], 1000.0, 50.0, 10),
+            package("p1", vec![PackageId(0)], 500.0, 20.0, 5),
+        ],
+    };
+    c.functions[0].packages = vec![PackageId(0), PackageId(1)];
+    c.functions[1].packages = vec![PackageId(0)];
+    let arrivals = vec![inv(0, 0, SEC), inv(1, 10 * SEC, SEC), inv(1, 20 * SEC, SEC)];
+    let setup = Setup::new(c, 2, 1024);
+    let (out, _) = setup.run(
+        KeepAliveConfig::None {},
+        SchedulerConfig::RoundRobin,
+        arrivals.clone(),
+    );
+    let starts: Vec<Time> = (0..3).map(|i| out.record(i).start).collect();
+    assert_eq!(starts, [1_606 * MS, 11_086 * MS, 20_086 * MS]);
+    let install: Vec<Time> = (0..3).map(|i| out.record(i).phases.install).collect();
+    assert_eq!(install, [1_500 * MS, 1_000 * MS, 0]);
+    let import: Vec<Time> = (0..3).map(|i| out.record(i).phases.import).collect();
+    assert_eq!(import, [70 * MS, 50 * MS, 50 * MS]);
+    let installed: Vec<(u32, u32)> = out
+        .sandboxes
+        .iter()
+        .filter_map(|(_, _, e)| match e {
+            SandboxEvent::Installed { hits, misses, .. } => Some((*hits, *misses)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(installed, [(0, 2), (0, 1), (1, 0)]);
+
+    // Without an install cache, the third cold start installs P0 again.
+    let mut setup = setup;
+    setup.install_cache = policies::InstallCacheConfig::None {};
+    let (out, _) = setup.run(
+        KeepAliveConfig::None {},
+        SchedulerConfig::RoundRobin,
+        arrivals,
+    );
+    assert_eq!(out.record(2).phases.install, 1_000 * MS);
+    assert_eq!(out.record(2).start, 21_086 * MS);
+}
+
+#[test]
+fn a_full_install_cache_removes_the_least_recently_used_package() {
+    // One worker with 15 MB of disk for packages; P0 and P1 are independent, 10 MB each,
+    // install 1000 ms. f0 needs P0, f1 needs P1; no keep-alive.
+    //   0 s  f0 installs P0 (10 MB used).
+    //   10 s f1 needs 10 MB more: 5 MB short, so P0 (least recently used) is removed.
+    //   20 s f0 installs P0 again, removing P1. Every start installs; two removals of 10 MB.
+    use workloads::packages::{Package, PackageCatalog, PackageId};
+    let package = |name: &str| Package {
+        name: name.into(),
+        version: "1".into(),
+        deps: vec![],
+        install_ms: 1000.0,
+        disk_bytes: 10 << 20,
+        import_ms: 0.0,
+        import_mb: 0.0,
+        popularity: 1.0,
+    };
+    let mut c = catalog(&[(0, 128), (1, 128)]);
+    c.packages = PackageCatalog {
+        packages: vec![package("p0"), package("p1")],
+    };
+    c.functions[0].packages = vec![PackageId(0)];
+    c.functions[1].packages = vec![PackageId(1)];
+    let mut setup = Setup::new(c, 1, 1024);
+    setup.install_cache = policies::InstallCacheConfig::Lru { disk_mb: 15 };
+    let (out, _) = setup.run(
+        KeepAliveConfig::None {},
+        SchedulerConfig::RoundRobin,
+        vec![inv(0, 0, SEC), inv(1, 10 * SEC, SEC), inv(0, 20 * SEC, SEC)],
+    );
+    let install: Vec<Time> = (0..3).map(|i| out.record(i).phases.install).collect();
+    assert_eq!(install, [SEC, SEC, SEC]);
+    let removed: Vec<(Time, u32, u64)> = out
+        .sandboxes
+        .iter()
+        .filter_map(|(t, _, e)| match e {
+            SandboxEvent::Uninstalled { packages, bytes } => Some((*t, *packages, *bytes)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(removed, [(10 * SEC, 1, 10 << 20), (20 * SEC, 1, 10 << 20)]);
+    // With room for both, the third start finds P0.
+    setup.install_cache = policies::InstallCacheConfig::Lru { disk_mb: 20 };
+    let (out, _) = setup.run(
+        KeepAliveConfig::None {},
+        SchedulerConfig::RoundRobin,
+        vec![inv(0, 0, SEC), inv(1, 10 * SEC, SEC), inv(0, 20 * SEC, SEC)],
+    );
+    assert_eq!(out.record(2).phases.install, 0);
+}

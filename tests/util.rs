@@ -125,6 +125,8 @@ pub struct Setup {
     pub costs: CostModel,
     pub reuse: ReuseOrder,
     pub provisioned: Vec<(FunctionId, u32)>,
+    /// Install cache for catalogs with packages.
+    pub install_cache: policies::InstallCacheConfig,
 }
 
 impl Setup {
@@ -143,6 +145,7 @@ impl Setup {
             costs: costs(),
             reuse: ReuseOrder::Mru,
             provisioned: Vec::new(),
+            install_cache: policies::InstallCacheConfig::Unbounded,
         }
     }
 
@@ -180,6 +183,24 @@ impl Setup {
             scheduler.build(7),
         );
         let mut backend = SimBackend::new(self.costs);
+        if !self.catalog.packages.is_empty() {
+            backend.set_package_costs(
+                self.catalog
+                    .packages
+                    .packages
+                    .iter()
+                    .map(|p| {
+                        (
+                            (p.install_ms * 1000.0) as Time,
+                            (p.import_ms * 1000.0) as Time,
+                        )
+                    })
+                    .collect(),
+            );
+            if let Some((policy, capacity)) = self.install_cache.build() {
+                controller = controller.with_install_cache(policy, capacity);
+            }
+        }
         let mut sink = Collect::default();
         let stats = simulate(
             &mut controller,

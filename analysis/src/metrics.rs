@@ -30,6 +30,23 @@ pub struct Summary {
     pub phases_ms: PhaseStats,
     pub memory: MemoryStats,
     pub sandboxes: SandboxCounts,
+    pub packages: PackageCounts,
+}
+
+/// Packages needed by cold starts and what the workers' install caches did.
+#[derive(Serialize, Clone, Debug, PartialEq)]
+pub struct PackageCounts {
+    /// Packages cold starts found installed on their worker.
+    pub install_hits: u64,
+    /// Packages cold starts had to install.
+    pub install_misses: u64,
+    /// `install_hits / (install_hits + install_misses)`, 0 without packages.
+    pub install_hit_ratio: f64,
+    /// Bytes installed, in MB.
+    pub installed_mb: f64,
+    /// Packages removed from install caches to make room, and their size in MB.
+    pub uninstalled: u64,
+    pub uninstalled_mb: f64,
 }
 
 /// What became of the invocations.
@@ -163,6 +180,11 @@ pub struct Metrics {
     phase_us: [u128; 6],
     workers: Vec<WorkerAccumulator>,
     created: u64,
+    install_hits: u64,
+    install_misses: u64,
+    installed_bytes: u64,
+    uninstalled: u64,
+    uninstalled_bytes: u64,
     paused: u64,
     unpaused: u64,
     destroyed: [u64; DestroyReason::ALL.len()],
@@ -222,6 +244,11 @@ impl Metrics {
             created: 0,
             paused: 0,
             unpaused: 0,
+            install_hits: 0,
+            install_misses: 0,
+            installed_bytes: 0,
+            uninstalled: 0,
+            uninstalled_bytes: 0,
             destroyed: [0; DestroyReason::ALL.len()],
             end: None,
             latest: 0,
@@ -277,6 +304,17 @@ impl Metrics {
                     .iter()
                     .map(|&r| (r.as_str(), self.destroyed[r as usize]))
                     .collect(),
+            },
+            packages: PackageCounts {
+                install_hits: self.install_hits,
+                install_misses: self.install_misses,
+                install_hit_ratio: ratio(
+                    self.install_hits,
+                    self.install_hits + self.install_misses,
+                ),
+                installed_mb: self.installed_bytes as f64 / 1e6,
+                uninstalled: self.uninstalled,
+                uninstalled_mb: self.uninstalled_bytes as f64 / 1e6,
             },
         }
     }
@@ -439,6 +477,20 @@ impl RecordSink for Metrics {
             SandboxEvent::Paused { .. } => self.paused += 1,
             SandboxEvent::Unpaused { .. } => self.unpaused += 1,
             SandboxEvent::Destroyed { reason, .. } => self.destroyed[reason as usize] += 1,
+            SandboxEvent::Installed {
+                hits,
+                misses,
+                bytes,
+                ..
+            } => {
+                self.install_hits += u64::from(hits);
+                self.install_misses += u64::from(misses);
+                self.installed_bytes += bytes;
+            }
+            SandboxEvent::Uninstalled { packages, bytes } => {
+                self.uninstalled += u64::from(packages);
+                self.uninstalled_bytes += bytes;
+            }
         }
     }
 

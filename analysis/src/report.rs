@@ -148,6 +148,35 @@ fn render(t: &mut String, s: &Summary) -> fmt::Result {
     for r in DestroyReason::ALL {
         sub_line(t, r.as_str(), sb.destroyed_by_reason[r.as_str()])?;
     }
+
+    let p = &s.packages;
+    if p.install_hits + p.install_misses > 0 {
+        writeln!(t, "\nPackages (needed by cold starts)")?;
+        count_line(
+            t,
+            "installed",
+            p.install_misses,
+            p.install_hits + p.install_misses,
+        )?;
+        count_line(
+            t,
+            "found installed",
+            p.install_hits,
+            p.install_hits + p.install_misses,
+        )?;
+        line(
+            t,
+            "bytes installed",
+            &format!("{:.1} MB", p.installed_mb),
+            "",
+        )?;
+        line(
+            t,
+            "uninstalled",
+            &p.uninstalled.to_string(),
+            &format!("{:.1} MB, to make room in install caches", p.uninstalled_mb),
+        )?;
+    }
     Ok(())
 }
 
@@ -331,6 +360,7 @@ mod tests {
                 "phases_ms",
                 "memory",
                 "sandboxes",
+                "packages",
             ]
         );
         // Same summary, same bytes.

@@ -4,8 +4,10 @@
 //! comes from, and is selected by name from a scenario file or the command line through the
 //! tagged configuration enums below.
 
+pub mod install;
 pub mod keep_alive;
 pub mod scheduler;
 
+pub use install::InstallCacheConfig;
 pub use keep_alive::{KeepAliveConfig, Refresh};
 pub use scheduler::SchedulerConfig;

@@ -8,17 +8,44 @@
 //! right after an unpause runs once the unpause is done.
 
 use workloads::Time;
+use workloads::packages::PackageId;
 
 use crate::platform::SandboxId;
 
 /// What a sandbox is created for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CreateRequest {
+pub struct CreateRequest<'a> {
     pub function: workloads::FunctionId,
     pub worker: crate::WorkerId,
     pub memory_mb: u32,
     /// The function's own handler initialization time, if it has one; otherwise the backend's.
     pub init: Option<workloads::Time>,
+    /// Packages to install on the worker before the sandbox can import them, in this order.
+    pub install: &'a [PackageId],
+    /// Packages the worker already has (or another sandbox is installing: wait for it).
+    pub installed: &'a [PackageId],
+    /// Packages to import in the sandbox before its handler initializes.
+    pub import: &'a [PackageId],
+}
+
+impl CreateRequest<'_> {
+    /// A request without packages.
+    pub fn plain(
+        function: workloads::FunctionId,
+        worker: crate::WorkerId,
+        memory_mb: u32,
+        init: Option<Time>,
+    ) -> Self {
+        CreateRequest {
+            function,
+            worker,
+            memory_mb,
+            init,
+            install: &[],
+            installed: &[],
+            import: &[],
+        }
+    }
 }
 
 /// A timer the controller asked for.
@@ -44,11 +71,14 @@ pub struct InvocationHandle(pub u32);
 /// A backend's report that something finished.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Completion {
-    /// The sandbox is ready to run invocations; creation and runtime initialization took `create`
-    /// and `init`.
+    /// The sandbox is ready to run invocations; creation, installing packages (and waiting for
+    /// ones another sandbox was installing), importing them and runtime initialization took
+    /// `create`, `install`, `import` and `init`.
     SandboxReady {
         sandbox: SandboxId,
         create: Time,
+        install: Time,
+        import: Time,
         init: Time,
     },
     /// The invocation's handler ran from `started` until now, after waiting `cpu_wait` of the

@@ -21,8 +21,9 @@ use workloads::{Catalog, FunctionId, Invocation, Time};
 
 use crate::WorkerId;
 use crate::backend::{Backend, Completion, CreateRequest, InvocationHandle, Timer};
+use crate::install_cache::InstallCaches;
 use crate::platform::{Platform, ReuseOrder, SandboxId, SandboxState, WorkerSpec};
-use crate::policy::{IdleDecision, KeepAlive, Scheduler};
+use crate::policy::{IdleDecision, InstallPolicy, KeepAlive, Scheduler};
 use crate::record::{
     DestroyReason, DropReason, FailReason, Outcome, Phases, Record, RecordSink, RunInfo,
     SandboxEvent, StartKind,
@@ -78,6 +79,8 @@ struct Pending {
     placed: Time,
     kind: StartKind,
     create: Time,
+    install: Time,
+    import: Time,
     init: Time,
     /// The sandbox it runs (or will run) in, or `NO_SANDBOX`.
     sandbox: u32,
@@ -113,6 +116,9 @@ pub struct Controller {
     lazy_expiry: bool,
     background: bool,
     may_kill: bool,
+    /// Per-worker install caches and their eviction policy; `None` installs every package of a
+    /// cold start and keeps none.
+    install: Option<(InstallCaches, Box<dyn InstallPolicy>)>,
 }
 
 impl Controller {
@@ -133,6 +139,7 @@ impl Controller {
             lazy_expiry: keep_alive.expires_lazily(),
             background: keep_alive.evicts_in_background(),
             may_kill: keep_alive.may_kill_running(),
+            install: None,
             catalog,
             platform,
             keep_alive,
@@ -146,6 +153,28 @@ impl Controller {
             in_flight: 0,
             victims: Vec::new(),
         }
+    }
+
+    /// Keeps installed packages in per-worker install caches of `capacity_bytes` each (`None`:
+    /// unlimited), evicting as `policy` chooses. Without this, a cold start installs all of its
+    /// function's packages and keeps none.
+    pub fn with_install_cache(
+        mut self,
+        policy: Box<dyn InstallPolicy>,
+        capacity_bytes: Option<u64>,
+    ) -> Self {
+        let caches = InstallCaches::new(
+            self.workers.len(),
+            self.catalog.packages.len(),
+            capacity_bytes,
+        );
+        self.install = Some((caches, policy));
+        self
+    }
+
+    /// The install caches, if packages are cached.
+    pub fn install_caches(&self) -> Option<&InstallCaches> {
+        self.install.as_ref().map(|(c, _)| c)
     }
 
     pub fn platform(&self) -> &Platform {
@@ -242,6 +271,8 @@ impl Controller {
             placed: now,
             kind: StartKind::Cold,
             create: 0,
+            install: 0,
+            import: 0,
             init: 0,
             sandbox: NO_SANDBOX,
         });
@@ -305,6 +336,8 @@ impl Controller {
             Completion::SandboxReady {
                 sandbox,
                 create,
+                install,
+                import,
                 init,
             } => {
                 if !self.platform.is_live(sandbox) {
@@ -317,6 +350,8 @@ impl Controller {
                 }
                 let p = &mut self.pending[handle.0 as usize];
                 p.create = create;
+                p.install = install;
+                p.import = import;
                 p.init = init;
                 p.sandbox = sandbox.0;
                 let duration = p.duration;
@@ -590,6 +625,8 @@ impl Controller {
                 memory_mb,
             },
         );
+        let packages = std::mem::take(&mut self.catalog.functions[function.index()].packages);
+        let (install, installed) = self.plan_install(now, function, worker, &packages, sink);
         backend.create_sandbox(
             now,
             sandbox,
@@ -598,9 +635,99 @@ impl Controller {
                 worker,
                 memory_mb,
                 init: self.catalog.function(function).init,
+                install: &install,
+                installed: &installed,
+                import: &packages,
             },
         );
+        self.catalog.functions[function.index()].packages = packages;
         sandbox
+    }
+
+    /// Which of a cold start's `packages` must be installed on `worker` and which are there,
+    /// updating the worker's install cache (evicting to make room as its policy chooses).
+    fn plan_install<S: RecordSink + ?Sized>(
+        &mut self,
+        now: Time,
+        function: FunctionId,
+        worker: WorkerId,
+        packages: &[workloads::packages::PackageId],
+        sink: &mut S,
+    ) -> (
+        Vec<workloads::packages::PackageId>,
+        Vec<workloads::packages::PackageId>,
+    ) {
+        if packages.is_empty() {
+            return (Vec::new(), Vec::new());
+        }
+        let catalog = &self.catalog.packages;
+        let bytes_of = |ids: &[workloads::packages::PackageId]| -> u64 {
+            ids.iter().map(|&p| catalog.package(p).disk_bytes).sum()
+        };
+        let Some((caches, policy)) = &mut self.install else {
+            sink.sandbox(
+                now,
+                worker,
+                SandboxEvent::Installed {
+                    function,
+                    hits: 0,
+                    misses: packages.len() as u32,
+                    bytes: bytes_of(packages),
+                },
+            );
+            return (packages.to_vec(), Vec::new());
+        };
+        let plan = caches.plan(worker, packages);
+        let need = bytes_of(&plan.missing);
+        let mut kept: &[workloads::packages::PackageId] = &plan.missing;
+        let shortfall = caches.shortfall(worker, need);
+        if shortfall > 0 {
+            let mut victims = Vec::new();
+            policy.choose_victims(
+                now,
+                worker,
+                shortfall,
+                packages,
+                caches,
+                catalog,
+                &mut victims,
+            );
+            victims.sort_unstable();
+            victims.dedup();
+            victims.retain(|p| caches.entry(worker, *p).installed && !packages.contains(p));
+            let freed = bytes_of(&victims);
+            if freed >= shortfall {
+                for &p in &victims {
+                    caches.remove(worker, p, catalog);
+                }
+                sink.sandbox(
+                    now,
+                    worker,
+                    SandboxEvent::Uninstalled {
+                        packages: victims.len() as u32,
+                        bytes: freed,
+                    },
+                );
+            } else {
+                // They do not fit: installed for this sandbox alone.
+                kept = &[];
+            }
+        }
+        caches.record(worker, packages, kept, now, catalog);
+        for &p in packages {
+            policy.on_use(now, worker, p, caches, catalog);
+        }
+        sink.sandbox(
+            now,
+            worker,
+            SandboxEvent::Installed {
+                function,
+                hits: plan.hits.len() as u32,
+                misses: plan.missing.len() as u32,
+                bytes: need,
+            },
+        );
+        (plan.missing, plan.hits)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -619,14 +746,20 @@ impl Controller {
         let queue = p.placed - p.arrival + cpu_wait;
         let startup = started - p.arrival;
         // An invocation that claimed a pre-warmed sandbox already being created waited only for
-        // the rest of its creation: it is charged no more creation than it waited.
-        let create = p.create.min(startup - queue);
+        // the rest of its creation: it is charged no more of each phase than it waited.
+        let mut left = startup - queue;
+        let mut charge = |phase: Time| {
+            let c = phase.min(left);
+            left -= c;
+            c
+        };
+        let (create, install, import) = (charge(p.create), charge(p.install), charge(p.import));
         let phases = Phases {
             queue,
             create,
-            install: 0,
-            import: 0,
-            init: startup - queue - create,
+            install,
+            import,
+            init: left,
             exec: now - started,
         };
         let function = self.platform.sandbox(sandbox).function;

@@ -5,7 +5,10 @@
 
 use workloads::{FunctionId, Time};
 
+use workloads::packages::{PackageCatalog, PackageId};
+
 use crate::WorkerId;
+use crate::install_cache::InstallCaches;
 use crate::platform::{Platform, Sandbox, SandboxId};
 use crate::record::{DestroyReason, StartKind};
 
@@ -132,4 +135,36 @@ pub trait Scheduler {
 
     /// Picks the worker for an invocation of `function` arriving at `now`.
     fn select(&mut self, now: Time, function: FunctionId, platform: &Platform) -> WorkerId;
+}
+
+/// Which installed packages leave a worker's disk when a cold start needs room.
+pub trait InstallPolicy {
+    /// The name used in scenario files and reports.
+    fn name(&self) -> &'static str;
+
+    /// Chooses installed packages on `worker` to remove so that at least `need_bytes` are freed;
+    /// never one in `keep` (the packages the cold start itself uses). The controller removes the
+    /// chosen ones only if together they free enough.
+    #[allow(clippy::too_many_arguments)]
+    fn choose_victims(
+        &mut self,
+        now: Time,
+        worker: WorkerId,
+        need_bytes: u64,
+        keep: &[PackageId],
+        caches: &InstallCaches,
+        catalog: &PackageCatalog,
+        victims: &mut Vec<PackageId>,
+    );
+
+    /// A cold start used `package` on `worker` (installed it or found it).
+    fn on_use(
+        &mut self,
+        _now: Time,
+        _worker: WorkerId,
+        _package: PackageId,
+        _caches: &InstallCaches,
+        _catalog: &PackageCatalog,
+    ) {
+    }
 }

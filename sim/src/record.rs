@@ -265,6 +265,19 @@ pub enum SandboxEvent {
         function: FunctionId,
         reason: DestroyReason,
     },
+    /// A cold start needed `hits + misses` packages: `hits` were on the worker's disk, `misses`
+    /// (`bytes` in all) had to be installed.
+    Installed {
+        function: FunctionId,
+        hits: u32,
+        misses: u32,
+        bytes: u64,
+    },
+    /// The install cache removed `packages` packages (`bytes` in all) to make room.
+    Uninstalled {
+        packages: u32,
+        bytes: u64,
+    },
 }
 
 /// Static facts about a run that sinks need before the first record.

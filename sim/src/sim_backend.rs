@@ -201,6 +201,10 @@ pub struct SimBackend {
     /// sandbox, and are checked against its epoch when they reach the head of the queue. 0 when
     /// none can, which keeps the check off the hot path.
     stale_before: Time,
+    /// Per package: (install, import) time in µs.
+    package_costs: Vec<(Time, Time)>,
+    /// Per worker and package: when its last installation there ends.
+    installed_at: Vec<Vec<Time>>,
 }
 
 impl SimBackend {
@@ -223,7 +227,46 @@ impl SimBackend {
             slots: Vec::new(),
             stale_before: 0,
             cpu: Cpu::new(cpu, &cores),
+            package_costs: Vec::new(),
+            installed_at: Vec::new(),
         }
+    }
+
+    /// Sets each package's install and import time in µs, indexed by package id.
+    pub fn set_package_costs(&mut self, costs: Vec<(Time, Time)>) {
+        self.package_costs = costs;
+    }
+
+    /// Install and import time of a sandbox whose packages start installing at `start`: the
+    /// missing packages install one after another, the sandbox also waits for packages another
+    /// sandbox is still installing, then it imports its packages one after another.
+    fn packages(&mut self, start: Time, request: &CreateRequest<'_>) -> (Time, Time) {
+        if request.install.is_empty() && request.installed.is_empty() && request.import.is_empty() {
+            return (0, 0);
+        }
+        let cost = |p: workloads::packages::PackageId| {
+            self.package_costs.get(p.index()).copied().unwrap_or((0, 0))
+        };
+        let w = request.worker.index();
+        if self.installed_at.len() <= w {
+            self.installed_at.resize(w + 1, Vec::new());
+        }
+        let mut done = start;
+        for &p in request.install {
+            done += cost(p).0;
+            let at = &mut self.installed_at[w];
+            if at.len() <= p.index() {
+                at.resize(p.index() + 1, 0);
+            }
+            at[p.index()] = done;
+        }
+        for &p in request.installed {
+            if let Some(&t) = self.installed_at[w].get(p.index()) {
+                done = done.max(t);
+            }
+        }
+        let import = request.import.iter().map(|&p| cost(p).1).sum();
+        (done - start, import)
     }
 
     pub fn costs(&self) -> &CostModel {
@@ -337,12 +380,15 @@ impl Backend for SimBackend {
         slot.worker = request.worker.0;
         let create = self.costs.create.micros();
         let init = request.init.unwrap_or(self.costs.init.micros());
-        let ready = self.sequence(now, sandbox, create + init);
+        let (install, import) = self.packages(now + create, request);
+        let ready = self.sequence(now, sandbox, create + install + import + init);
         self.queue.push(
             ready,
             Completion::SandboxReady {
                 sandbox,
                 create,
+                install,
+                import,
                 init,
             },
         );
@@ -428,13 +474,8 @@ mod tests {
     /// after creation (10 ms), initialization (25 ms) and dispatch (1 ms).
     const T0: Time = 36 * MS;
 
-    fn request(worker: u32) -> CreateRequest {
-        CreateRequest {
-            function: FunctionId(0),
-            worker: WorkerId(worker),
-            memory_mb: 128,
-            init: None,
-        }
+    fn request(worker: u32) -> CreateRequest<'static> {
+        CreateRequest::plain(FunctionId(0), WorkerId(worker), 128, None)
     }
 
     fn zero_costs() -> CostModel {
@@ -733,6 +774,8 @@ mod tests {
                 Completion::SandboxReady {
                     sandbox,
                     create,
+                    install: 0,
+                    import: 0,
                     init,
                 },
             );

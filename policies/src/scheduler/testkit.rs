@@ -157,6 +157,8 @@ impl Cluster {
             let ready = Completion::SandboxReady {
                 sandbox,
                 create: 0,
+                install: 0,
+                import: 0,
                 init: 0,
             };
             self.controller
