@@ -499,3 +499,42 @@ fn a_full_install_cache_removes_the_least_recently_used_package() {
     );
     assert_eq!(out.record(2).phases.install, 0);
 }
+
+#[test]
+fn pasch_sends_functions_sharing_their_largest_package_to_the_same_worker() {
+    // P0 is 100 MB (install 2 s), P1 is 1 MB (install 0.5 s). f0 needs P0 and P1, f1 needs P0:
+    // both have P0 as their largest package, so PASch maps both to the same two affinity workers
+    // and, with nothing in flight, sends both to the first. f1 then finds P0 installed: its cold
+    // start installs nothing. Round-robin sends f1 to another worker, where it installs P0.
+    use workloads::packages::{Package, PackageCatalog, PackageId};
+    let package = |name: &str, install_ms, mb: u64| Package {
+        name: name.into(),
+        version: "1".into(),
+        deps: vec![],
+        install_ms,
+        disk_bytes: mb << 20,
+        import_ms: 0.0,
+        import_mb: 0.0,
+        popularity: 1.0,
+    };
+    let mut c = catalog(&[(0, 128), (1, 128)]);
+    c.packages = PackageCatalog {
+        packages: vec![package("p0", 2000.0, 100), package("p1", 500.0, 1)],
+    };
+    c.functions[0].packages = vec![PackageId(0), PackageId(1)];
+    c.functions[1].packages = vec![PackageId(0)];
+    let setup = Setup::new(c, 4, 1024);
+    let arrivals = vec![inv(0, 0, SEC), inv(1, 10 * SEC, SEC)];
+    let pasch: SchedulerConfig = lambdasim::spec::parse_policy("--scheduler", "pasch").unwrap();
+    let (out, _) = setup.run(KeepAliveConfig::None {}, pasch, arrivals.clone());
+    assert_eq!(out.record(0).worker, out.record(1).worker);
+    assert_eq!(out.record(0).phases.install, 2_500 * MS);
+    assert_eq!(out.record(1).phases.install, 0);
+    let (out, _) = setup.run(
+        KeepAliveConfig::None {},
+        SchedulerConfig::RoundRobin,
+        arrivals,
+    );
+    assert_ne!(out.record(0).worker, out.record(1).worker);
+    assert_eq!(out.record(1).phases.install, 2_000 * MS);
+}

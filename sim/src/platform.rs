@@ -88,6 +88,9 @@ pub struct FunctionInfo {
     /// A stable hash of the function's name (FNV-1a), for affinity schedulers: it does not
     /// change when a trace is sampled or reordered.
     pub name_hash: u64,
+    /// A stable hash (FNV-1a of `name==version`) of the function's largest package by disk size,
+    /// for package-aware schedulers; `None` without packages.
+    pub largest_package_hash: Option<u64>,
 }
 
 /// A worker machine.
@@ -270,6 +273,10 @@ impl Platform {
                 memory_mb: f.memory_mb,
                 concurrency: f.concurrency.unwrap_or(default_concurrency).max(1),
                 name_hash: fnv1a(f.name.as_bytes()),
+                largest_package_hash: catalog
+                    .packages
+                    .largest_package(&f.packages)
+                    .map(|p| fnv1a(catalog.packages.package(p).key().as_bytes())),
             })
             .collect::<Vec<_>>();
         let words = workers.len().div_ceil(64);

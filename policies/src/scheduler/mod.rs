@@ -9,6 +9,7 @@ mod consistent_hash;
 mod hash;
 mod hermod;
 mod least_loaded;
+mod pasch;
 mod power_of_two;
 mod pull;
 mod random;
@@ -23,6 +24,7 @@ pub use consistent_hash::ConsistentHash;
 pub use hash::HashAffinity;
 pub use hermod::Hermod;
 pub use least_loaded::LeastLoaded;
+pub use pasch::Pasch;
 pub use power_of_two::PowerOfD;
 pub use pull::{Pull, PullPreference};
 pub use random::RandomScheduler;
@@ -65,6 +67,14 @@ pub enum SchedulerConfig {
         #[serde(default)]
         prefer: PullPreference,
     },
+    /// PASch: the less loaded of two affinity workers of the function's largest package, the
+    /// least loaded worker above `threshold` invocations in flight per core.
+    Pasch {
+        #[serde(default = "default_threshold")]
+        threshold: f64,
+        #[serde(default = "default_vnodes")]
+        vnodes: u32,
+    },
 }
 
 /// What serde reads: [`SchedulerConfig`] with its unit variants as empty struct variants, because
@@ -95,6 +105,12 @@ enum RawSchedulerConfig {
         #[serde(default)]
         prefer: PullPreference,
     },
+    Pasch {
+        #[serde(default = "default_threshold")]
+        threshold: f64,
+        #[serde(default = "default_vnodes")]
+        vnodes: u32,
+    },
 }
 
 impl From<RawSchedulerConfig> for SchedulerConfig {
@@ -110,6 +126,9 @@ impl From<RawSchedulerConfig> for SchedulerConfig {
             }
             RawSchedulerConfig::Hermod { threshold } => SchedulerConfig::Hermod { threshold },
             RawSchedulerConfig::Pull { prefer } => SchedulerConfig::Pull { prefer },
+            RawSchedulerConfig::Pasch { threshold, vnodes } => {
+                SchedulerConfig::Pasch { threshold, vnodes }
+            }
         }
     }
 }
@@ -145,6 +164,7 @@ impl SchedulerConfig {
         "consistent-hash",
         "hermod",
         "pull",
+        "pasch",
     ];
 
     /// Checks parameters that serde cannot; the message names the field, the value and what is
@@ -169,6 +189,14 @@ impl SchedulerConfig {
                     "scheduler.threshold must be at least 0 (invocations in flight per core), got {threshold}"
                 ))
             }
+            SchedulerConfig::Pasch { threshold, .. } if threshold.is_nan() || threshold < 0.0 => {
+                Err(format!(
+                    "scheduler.threshold must be a number of at least 0, got {threshold}"
+                ))
+            }
+            SchedulerConfig::Pasch { vnodes, .. } if !(1..=MAX_VNODES).contains(&vnodes) => Err(
+                format!("scheduler.vnodes must be from 1 to {MAX_VNODES}, got {vnodes}"),
+            ),
             _ => Ok(()),
         }
     }
@@ -197,6 +225,7 @@ impl SchedulerConfig {
             }
             SchedulerConfig::Hermod { threshold } => Box::new(Hermod::new(threshold)),
             SchedulerConfig::Pull { prefer } => Box::new(Pull::new(prefer)),
+            SchedulerConfig::Pasch { threshold, vnodes } => Box::new(Pasch::new(threshold, vnodes)),
         }
     }
 
@@ -211,6 +240,7 @@ impl SchedulerConfig {
             SchedulerConfig::ConsistentHash { .. } => "consistent-hash",
             SchedulerConfig::Hermod { .. } => "hermod",
             SchedulerConfig::Pull { .. } => "pull",
+            SchedulerConfig::Pasch { .. } => "pasch",
         }
     }
 
@@ -228,6 +258,9 @@ impl SchedulerConfig {
             }
             SchedulerConfig::Hermod { threshold } => format!("{kind}(threshold={threshold})"),
             SchedulerConfig::Pull { prefer } => format!("{kind}(prefer={})", prefer.as_str()),
+            SchedulerConfig::Pasch { threshold, vnodes } => {
+                format!("{kind}(threshold={threshold},vnodes={vnodes})")
+            }
         }
     }
 }
@@ -457,6 +490,13 @@ mod tests {
                     prefer: PullPreference::LeastLoaded,
                 },
                 "pull(prefer=least-loaded)",
+            ),
+            (
+                SchedulerConfig::Pasch {
+                    threshold: 1.0,
+                    vnodes: 100,
+                },
+                "pasch(threshold=1,vnodes=100)",
             ),
         ];
         assert_eq!(all.len(), SchedulerConfig::KINDS.len());
