@@ -157,7 +157,7 @@ const KEEP_ALIVES: [&str; 14] = [
     "greedy-dual,variant=rand",
     "ttl,idle=120m",
 ];
-const SCHEDULERS: [&str; 8] = [
+const SCHEDULERS: [&str; 9] = [
     "round-robin",
     "random",
     "least-loaded",
@@ -166,6 +166,7 @@ const SCHEDULERS: [&str; 8] = [
     "consistent-hash",
     "hermod",
     "pull",
+    "pasch",
 ];
 
 fn measure(

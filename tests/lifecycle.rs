@@ -349,6 +349,7 @@ fn every_policy_is_deterministic_and_ends_every_invocation_once() {
         "consistent-hash",
         "hermod",
         "pull",
+        "pasch",
     ];
     let mut cases: Vec<(&str, &str, &str)> = keep_alives
         .iter()
