@@ -539,3 +539,44 @@ fn pasch_sends_functions_sharing_their_largest_package_to_the_same_worker() {
     assert_ne!(out.record(0).worker, out.record(1).worker);
     assert_eq!(out.record(1).phases.install, 2_000 * MS);
 }
+
+/// With packages, every install cache: deterministic, every invocation ends once, and caching
+/// cuts the time spent installing.
+#[test]
+fn install_caches_are_deterministic_and_cut_install_time() {
+    use lambdasim::scenario::RawScenario;
+    let run = |cache: &str, scheduler: &str| {
+        let text = format!(
+            "seed = 5\n[cluster]\nworkers = 4\nmemory_mb = 2048\n\
+             [policies]\nscheduler = {{ kind = \"{scheduler}\" }}\n\
+             [workload]\nkind = \"synthetic\"\nduration = \"20m\"\nrate = 15.0\n\
+             [packages]\ncatalog = {{ kind = \"synthetic\" }}\ninstall_cache = {cache}\n"
+        );
+        let raw = RawScenario::parse(&text, "test").unwrap();
+        let result = lambdasim::run(&raw.validate().unwrap(), None).unwrap();
+        (analysis::to_json(&result.summary), result.summary)
+    };
+    let mut install_ms = Vec::new();
+    for cache in [
+        "{ kind = \"none\" }",
+        "{ kind = \"lru\", disk_mb = 30 }",
+        "{ kind = \"gdsf\", disk_mb = 30 }",
+        "{ kind = \"unbounded\" }",
+    ] {
+        for scheduler in ["least-loaded", "pasch"] {
+            let (a, s) = run(cache, scheduler);
+            let (b, _) = run(cache, scheduler);
+            assert_eq!(a, b, "{cache} / {scheduler} is not deterministic");
+            let i = &s.invocations;
+            assert_eq!(i.completed + i.dropped + i.failed, i.total);
+            assert!(s.packages.install_hits + s.packages.install_misses > 0);
+            if scheduler == "least-loaded" {
+                install_ms.push(s.phases_ms.install.total);
+            }
+        }
+    }
+    // No cache installs the most; a cache with room for everything the least.
+    assert!(install_ms[0] > install_ms[1], "{install_ms:?}");
+    assert!(install_ms[1] > install_ms[3], "{install_ms:?}");
+    assert!(install_ms[2] > install_ms[3], "{install_ms:?}");
+}
