@@ -58,14 +58,7 @@ pub trait KeepAlive {
         platform: &Platform,
         victims: &mut Vec<SandboxId>,
     ) {
-        let mut freed = 0u64;
-        for sb in platform.evictable(worker) {
-            if freed >= need_mb {
-                break;
-            }
-            victims.push(sb.id);
-            freed += u64::from(sb.memory_mb);
-        }
+        least_recently_used(worker, need_mb, platform, victims);
     }
 
     /// An invocation of `function` arrived (before it is placed).
@@ -126,6 +119,25 @@ pub trait KeepAlive {
         _victims: &mut Vec<SandboxId>,
     ) {
     }
+}
+
+/// Appends the idle and paused sandboxes of `worker`, least recently used first, until they free
+/// `need_mb`; returns what they free (less than `need_mb` if all of them do not suffice).
+pub fn least_recently_used(
+    worker: WorkerId,
+    need_mb: u64,
+    platform: &Platform,
+    victims: &mut Vec<SandboxId>,
+) -> u64 {
+    let mut freed = 0u64;
+    for sb in platform.evictable(worker) {
+        if freed >= need_mb {
+            break;
+        }
+        victims.push(sb.id);
+        freed += u64::from(sb.memory_mb);
+    }
+    freed
 }
 
 /// Placement: which worker an invocation goes to.

@@ -18,6 +18,7 @@
 //! OpenLambda can also shrink a paused sandbox's memory limit to what it uses; the traces give no
 //! memory use, so this is not modeled.
 
+use sim::policy::least_recently_used;
 use sim::{IdleDecision, KeepAlive, Platform, Sandbox, SandboxId, SandboxState, WorkerId};
 use workloads::Time;
 
@@ -66,14 +67,7 @@ impl KeepAlive for OpenLambda {
         platform: &Platform,
         victims: &mut Vec<SandboxId>,
     ) {
-        let mut freed = 0u64;
-        for sb in platform.evictable(worker) {
-            if freed >= need_mb {
-                return;
-            }
-            victims.push(sb.id);
-            freed += u64::from(sb.memory_mb);
-        }
+        let mut freed = least_recently_used(worker, need_mb, platform, victims);
         if freed >= need_mb || !self.kill_running {
             return;
         }

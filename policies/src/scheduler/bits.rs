@@ -91,6 +91,40 @@ pub(super) fn splitmix64(x: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// A consistent-hashing ring: `vnodes` points per worker at SplitMix64 of (worker, replica), in
+/// increasing order, each owned by its worker.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(super) struct Ring {
+    pub(super) points: Vec<u64>,
+    pub(super) owners: Vec<u32>,
+}
+
+impl Ring {
+    pub(super) fn new(workers: u32, vnodes: u32) -> Self {
+        let mut ring: Vec<(u64, u32)> = (0..workers)
+            .flat_map(|w| {
+                (0..vnodes).map(move |r| (splitmix64((u64::from(w) << 32) | u64::from(r)), w))
+            })
+            .collect();
+        ring.sort_unstable();
+        Ring {
+            points: ring.iter().map(|&(p, _)| p).collect(),
+            owners: ring.iter().map(|&(_, w)| w).collect(),
+        }
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.points.is_empty()
+    }
+
+    /// The owners of the points from the first at or after `key` clockwise, once around.
+    pub(super) fn clockwise(&self, key: u64) -> impl Iterator<Item = u32> + '_ {
+        let start = self.points.partition_point(|&p| p < key);
+        let (before, after) = self.owners.split_at(start);
+        after.iter().chain(before).copied()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -33,16 +33,14 @@
 use sim::{Platform, Scheduler, WorkerId};
 use workloads::{FunctionId, Time};
 
-use super::bits::splitmix64;
+use super::bits::{Ring, splitmix64};
 
 /// Consistent hashing with bounded loads over a ring of virtual nodes.
 #[derive(Clone, Debug)]
 pub struct ConsistentHash {
     vnodes: u32,
     c: f64,
-    /// Ring points in increasing order, and the worker owning each.
-    points: Vec<u64>,
-    owners: Vec<u32>,
+    ring: Ring,
 }
 
 impl ConsistentHash {
@@ -50,32 +48,18 @@ impl ConsistentHash {
         ConsistentHash {
             vnodes: vnodes.max(1),
             c,
-            points: Vec::new(),
-            owners: Vec::new(),
+            ring: Ring::default(),
         }
     }
 
-    fn build_ring(&mut self, workers: u32) {
-        let mut ring: Vec<(u64, u32)> = (0..workers)
-            .flat_map(|w| {
-                (0..self.vnodes).map(move |r| (splitmix64((u64::from(w) << 32) | u64::from(r)), w))
-            })
-            .collect();
-        ring.sort_unstable();
-        self.points = ring.iter().map(|&(p, _)| p).collect();
-        self.owners = ring.iter().map(|&(_, w)| w).collect();
-    }
-
-    /// The first worker clockwise from `key` with fewer than `capacity` invocations in flight.
+    /// The first worker clockwise from `key` with fewer than `capacity` invocations in flight,
+    /// else the first clockwise.
     fn walk(&self, key: u64, loads: &[u32], capacity: u64) -> WorkerId {
-        let start = self.points.partition_point(|&p| p < key);
-        let (before, after) = self.owners.split_at(start);
-        after
-            .iter()
-            .chain(before)
-            .find(|&&w| u64::from(loads[w as usize]) < capacity)
-            .or(self.owners.get(start % self.owners.len()))
-            .map(|&w| WorkerId(w))
+        self.ring
+            .clockwise(key)
+            .find(|&w| u64::from(loads[w as usize]) < capacity)
+            .or_else(|| self.ring.clockwise(key).next())
+            .map(WorkerId)
             .expect("the ring has points")
     }
 }
@@ -94,8 +78,8 @@ impl Scheduler for ConsistentHash {
 
     fn select(&mut self, _now: Time, function: FunctionId, platform: &Platform) -> WorkerId {
         let workers = platform.workers().len();
-        if self.points.is_empty() {
-            self.build_ring(workers as u32);
+        if self.ring.is_empty() {
+            self.ring = Ring::new(workers as u32, self.vnodes);
         }
         let loads = platform.in_flight_all();
         let total: u64 = loads.iter().map(|&l| u64::from(l)).sum();
@@ -114,8 +98,10 @@ mod tests {
         ConsistentHash {
             vnodes: 2,
             c: 1.25,
-            points: vec![100, 200, 300, 400],
-            owners: vec![0, 1, 2, 0],
+            ring: Ring {
+                points: vec![100, 200, 300, 400],
+                owners: vec![0, 1, 2, 0],
+            },
         }
     }
 
@@ -158,16 +144,16 @@ mod tests {
     #[test]
     fn ring_has_vnodes_points_per_worker_in_order() {
         let mut s = ConsistentHash::new(100, 1.25);
-        s.build_ring(7);
-        assert_eq!(s.points.len(), 700);
-        assert!(s.points.windows(2).all(|p| p[0] < p[1]));
+        s.ring = Ring::new(7, s.vnodes);
+        assert_eq!(s.ring.points.len(), 700);
+        assert!(s.ring.points.windows(2).all(|p| p[0] < p[1]));
         for w in 0..7 {
-            assert_eq!(s.owners.iter().filter(|&&o| o == w).count(), 100);
+            assert_eq!(s.ring.owners.iter().filter(|&&o| o == w).count(), 100);
         }
         // The point of worker 3's replica 5 is where the mixer puts (3 << 32) | 5.
         let p = splitmix64((3 << 32) | 5);
-        let i = s.points.binary_search(&p).unwrap();
-        assert_eq!(s.owners[i], 3);
+        let i = s.ring.points.binary_search(&p).unwrap();
+        assert_eq!(s.ring.owners[i], 3);
     }
 
     #[test]

@@ -16,15 +16,14 @@
 use sim::{Platform, Scheduler, WorkerId};
 use workloads::{FunctionId, Time};
 
-use super::bits::{least_loaded_then_warm, splitmix64};
+use super::bits::{Ring, least_loaded_then_warm, splitmix64};
 
 /// PASch: two affinity workers from the largest package, least loaded above a threshold.
 #[derive(Clone, Debug)]
 pub struct Pasch {
     threshold: f64,
     vnodes: u32,
-    points: Vec<u64>,
-    owners: Vec<u32>,
+    ring: Ring,
 }
 
 impl Pasch {
@@ -32,29 +31,15 @@ impl Pasch {
         Pasch {
             threshold,
             vnodes: vnodes.max(1),
-            points: Vec::new(),
-            owners: Vec::new(),
+            ring: Ring::default(),
         }
-    }
-
-    fn build_ring(&mut self, workers: u32) {
-        let mut ring: Vec<(u64, u32)> = (0..workers)
-            .flat_map(|w| {
-                (0..self.vnodes).map(move |r| (splitmix64((u64::from(w) << 32) | u64::from(r)), w))
-            })
-            .collect();
-        ring.sort_unstable();
-        self.points = ring.iter().map(|&(p, _)| p).collect();
-        self.owners = ring.iter().map(|&(_, w)| w).collect();
     }
 
     /// The first two distinct workers clockwise from `key` (the same one twice with one worker).
     fn affinity(&self, key: u64) -> (u32, u32) {
-        let start = self.points.partition_point(|&p| p < key);
-        let (before, after) = self.owners.split_at(start);
-        let mut it = after.iter().chain(before);
-        let first = *it.next().expect("the ring has points");
-        let second = it.find(|&&w| w != first).copied().unwrap_or(first);
+        let mut it = self.ring.clockwise(key);
+        let first = it.next().expect("the ring has points");
+        let second = it.find(|&w| w != first).unwrap_or(first);
         (first, second)
     }
 }
@@ -66,8 +51,8 @@ impl Scheduler for Pasch {
 
     fn select(&mut self, _now: Time, function: FunctionId, platform: &Platform) -> WorkerId {
         let workers = platform.workers().len() as u32;
-        if self.owners.len() != (workers * self.vnodes) as usize {
-            self.build_ring(workers);
+        if self.ring.is_empty() {
+            self.ring = Ring::new(workers, self.vnodes);
         }
         let info = platform.function(function);
         let key = splitmix64(info.largest_package_hash.unwrap_or(info.name_hash));
