@@ -41,6 +41,13 @@ pub struct BenchArgs {
     /// a 10-minute TTL) on the azure400 scenario instead, at the first of --lengths.
     #[arg(long)]
     policies: bool,
+    /// Give the scenarios packages: the synthetic package catalogue (200 packages), about 3
+    /// packages per function, an unbounded install cache per worker.
+    #[arg(long)]
+    packages: bool,
+    /// Internal: the child's measurement has packages.
+    #[arg(long, hide = true)]
+    child_packages: bool,
     /// Internal: keep-alive policy of the child's measurement.
     #[arg(long, hide = true)]
     child_keep_alive: Option<String>,
@@ -138,6 +145,7 @@ pub(crate) fn peak_rss_kb() -> u64 {
 struct PolicyOverride {
     keep_alive: Option<String>,
     scheduler: Option<String>,
+    packages: bool,
 }
 
 /// The keep-alive policies and schedulers `--policies` measures.
@@ -181,6 +189,9 @@ fn measure(
     }
     if let Some(text) = &policies.scheduler {
         raw.policies.scheduler = crate::spec::parse_policy("--scheduler", text)?;
+    }
+    if policies.packages {
+        raw.packages.catalog = crate::scenario::CatalogSource::Synthetic(Default::default());
     }
     let scenario = raw.validate()?;
     match kind {
@@ -237,6 +248,9 @@ fn spawn(
     }
     if let Some(s) = &policies.scheduler {
         command.args(["--child-scheduler", s]);
+    }
+    if policies.packages {
+        command.arg("--child-packages");
     }
     let out = command
         .output()
@@ -312,6 +326,7 @@ pub fn run(args: &BenchArgs) -> Result<String, Error> {
         let policies = PolicyOverride {
             keep_alive: args.child_keep_alive.clone(),
             scheduler: args.child_scheduler.clone(),
+            packages: args.child_packages,
         };
         let s = measure(kind, name, length, &policies)?;
         return Ok(format!(
@@ -333,8 +348,13 @@ pub fn run(args: &BenchArgs) -> Result<String, Error> {
     );
     let _ = writeln!(
         report,
-        "  best of {} runs, each in its own process; generating the workload alone is the baseline\n",
-        args.repeat.max(1)
+        "  best of {} runs, each in its own process; generating the workload alone is the baseline{}\n",
+        args.repeat.max(1),
+        if args.packages {
+            "; with packages (synthetic catalogue, unbounded install caches)"
+        } else {
+            ""
+        }
     );
     let _ = writeln!(
         report,
@@ -352,7 +372,11 @@ pub fn run(args: &BenchArgs) -> Result<String, Error> {
     for name in &args.scenarios {
         for &length in &args.lengths {
             for kind in ["generate", "simulate"] {
-                let s = best_of(kind, name, length, args.repeat, &PolicyOverride::default())?;
+                let policies = PolicyOverride {
+                    packages: args.packages,
+                    ..PolicyOverride::default()
+                };
+                let s = best_of(kind, name, length, args.repeat, &policies)?;
                 let _ = writeln!(
                     report,
                     "{:<9} {:<10} {:>6} {:>12} {:>12} {:>9.3} {:>9.2} {:>10.2} {:>8.1}",
@@ -396,10 +420,12 @@ fn policy_table(args: &BenchArgs) -> Result<String, Error> {
         .map(|k| PolicyOverride {
             keep_alive: Some(k.to_string()),
             scheduler: Some("least-loaded".to_string()),
+            packages: args.packages,
         })
         .chain(SCHEDULERS.iter().map(|s| PolicyOverride {
             keep_alive: Some("ttl,idle=10m".to_string()),
             scheduler: Some(s.to_string()),
+            packages: args.packages,
         }));
     for policies in rows {
         let s = best_of("simulate", "azure400", length, args.repeat, &policies)?;
