@@ -119,11 +119,14 @@ pub struct PhaseStats {
     pub exec: PhaseStat,
 }
 
-/// Total and mean over started invocations of one phase, in milliseconds.
+/// Total and mean over started invocations of one phase, and its median and 99th percentile
+/// over cold starts (where startup phases matter), in milliseconds.
 #[derive(Serialize, Clone, Debug, PartialEq)]
 pub struct PhaseStat {
     pub total: f64,
     pub mean: f64,
+    pub cold_p50: f64,
+    pub cold_p99: f64,
 }
 
 /// Memory integrated over the run. Memory-time is in GB-s, with 1 GB = 1024 MB.
@@ -178,6 +181,8 @@ pub struct Metrics {
     startup_delay: Distribution,
     /// Microseconds per phase, in the order of [`PhaseStats`]' fields.
     phase_us: [u128; 6],
+    /// Each phase of cold starts (exec left out: it is not part of startup).
+    cold_phases: [Distribution; 5],
     workers: Vec<WorkerAccumulator>,
     created: u64,
     install_hits: u64,
@@ -240,6 +245,7 @@ impl Metrics {
             latency: Distribution::new(),
             startup_delay: Distribution::new(),
             phase_us: [0; 6],
+            cold_phases: std::array::from_fn(|_| Distribution::new()),
             workers: Vec::new(),
             created: 0,
             paused: 0,
@@ -343,6 +349,7 @@ impl Metrics {
     fn phase_stats(&self, started: u64) -> PhaseStats {
         let stat = |i: usize| {
             let total = self.phase_us[i] as f64 / MICROS_PER_MS as f64;
+            let cold = self.cold_phases.get(i).map(Distribution::stats);
             PhaseStat {
                 total,
                 mean: if started == 0 {
@@ -350,6 +357,8 @@ impl Metrics {
                 } else {
                     total / started as f64
                 },
+                cold_p50: cold.as_ref().map_or(0.0, |c| c.p50),
+                cold_p99: cold.as_ref().map_or(0.0, |c| c.p99),
             }
         };
         PhaseStats {
@@ -450,6 +459,15 @@ impl RecordSink for Metrics {
             .zip([p.queue, p.create, p.install, p.import, p.init, p.exec])
         {
             *total += u128::from(us);
+        }
+        if kind.is_cold() {
+            for (h, us) in self
+                .cold_phases
+                .iter_mut()
+                .zip([p.queue, p.create, p.install, p.import, p.init])
+            {
+                h.record(us);
+            }
         }
     }
 

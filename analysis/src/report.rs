@@ -96,18 +96,33 @@ fn render(t: &mut String, s: &Summary) -> fmt::Result {
     latency_row(t, "startup delay", &s.startup_delay_ms)?;
 
     let ph = &s.phases_ms;
-    writeln!(t, "\nPhases of started invocations (ms)")?;
-    writeln!(t, "  {:<16}{:>14}{:>18}", "", "mean", "total")?;
+    writeln!(
+        t,
+        "\nPhases of started invocations (ms; p50 and p99 over cold starts)"
+    )?;
+    writeln!(
+        t,
+        "  {:<16}{:>14} {:>17} {:>11} {:>11}",
+        "", "mean", "total", "cold p50", "cold p99"
+    )?;
     for (name, p) in [
         ("queue", &ph.queue),
         ("create", &ph.create),
         ("install", &ph.install),
         ("import", &ph.import),
         ("init", &ph.init),
-        ("exec", &ph.exec),
     ] {
-        writeln!(t, "  {name:<16}{:>14.3}{:>18.3}", p.mean, p.total)?;
+        writeln!(
+            t,
+            "  {name:<16}{:>14.3} {:>17.3} {:>11.3} {:>11.3}",
+            p.mean, p.total, p.cold_p50, p.cold_p99
+        )?;
     }
+    writeln!(
+        t,
+        "  {:<16}{:>14.3} {:>17.3}",
+        "exec", ph.exec.mean, ph.exec.total
+    )?;
 
     let m = &s.memory;
     writeln!(t, "\nMemory")?;
@@ -339,6 +354,11 @@ mod tests {
         assert_eq!(v["latency_ms"]["p999"], 700.0);
         assert_eq!(v["startup_delay_ms"]["max"], 200.0);
         assert_eq!(v["phases_ms"]["exec"]["total"], 1025.0);
+        // Two cold starts (cold and zygote fork) created in 100 and 40 ms, installed 50 and 0.
+        assert_eq!(v["phases_ms"]["create"]["cold_p99"], 100.0);
+        let p50 = v["phases_ms"]["create"]["cold_p50"].as_f64().unwrap();
+        assert!((40.0..40.1).contains(&p50), "{p50}");
+        assert_eq!(v["phases_ms"]["install"]["cold_p50"], 0.0);
         assert_eq!(v["memory"]["wasted_gb_s"], 14.5);
         assert_eq!(v["memory"]["workers"][1]["peak_used_mb"], 2048);
         assert_eq!(v["sandboxes"]["destroyed_by_reason"]["shutdown"], 2);
