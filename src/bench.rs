@@ -148,8 +148,8 @@ struct PolicyOverride {
     packages: bool,
 }
 
-/// The keep-alive policies and schedulers `--policies` measures.
-const KEEP_ALIVES: [&str; 14] = [
+/// The keep-alive policies and schedulers `--policies` measures (and the tests run).
+pub const KEEP_ALIVES: [&str; 14] = [
     "none",
     "ttl,idle=10m",
     "ttl,idle=10m,refresh=once",
@@ -165,7 +165,7 @@ const KEEP_ALIVES: [&str; 14] = [
     "greedy-dual,variant=rand",
     "ttl,idle=120m",
 ];
-const SCHEDULERS: [&str; 9] = [
+pub const SCHEDULERS: [&str; 9] = [
     "round-robin",
     "random",
     "least-loaded",

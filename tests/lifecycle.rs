@@ -323,39 +323,14 @@ fn an_arrival_just_before_a_prewarmed_sandbox_is_ready_waits_for_it() {
 /// the same scenario and seed give a byte-identical summary.
 #[test]
 fn every_policy_is_deterministic_and_ends_every_invocation_once() {
+    use lambdasim::bench::{KEEP_ALIVES, SCHEDULERS};
     use lambdasim::scenario::RawScenario;
     use lambdasim::spec::parse_policy;
-    let keep_alives = [
-        "none",
-        "ttl,idle=5m",
-        "ttl,idle=5m,refresh=once",
-        "ttl,idle=5m,lazy=true",
-        "lru",
-        "openlambda",
-        "hybrid",
-        "greedy-dual,variant=gd",
-        "greedy-dual,variant=lru",
-        "greedy-dual,variant=freq",
-        "greedy-dual,variant=size",
-        "greedy-dual,variant=landlord",
-        "greedy-dual,variant=rand",
-    ];
-    let schedulers = [
-        "round-robin",
-        "random",
-        "least-loaded",
-        "hash",
-        "power-of-two",
-        "consistent-hash",
-        "hermod",
-        "pull",
-        "pasch",
-    ];
-    let mut cases: Vec<(&str, &str, &str)> = keep_alives
+    let mut cases: Vec<(&str, &str, &str)> = KEEP_ALIVES
         .iter()
         .map(|k| (*k, "least-loaded", "ignored"))
         .collect();
-    cases.extend(schedulers.iter().map(|s| ("ttl,idle=5m", *s, "ignored")));
+    cases.extend(SCHEDULERS.iter().map(|s| ("ttl,idle=5m", *s, "ignored")));
     cases.extend(["isolated", "shared"].map(|c| ("openlambda", "hermod", c)));
     for (keep_alive, scheduler, cpu) in cases {
         let summary = || {

@@ -92,14 +92,7 @@ impl InstallPolicy for Lru {
             .map(|(p, e)| (e.last_used, p))
             .collect();
         candidates.sort_unstable();
-        let mut freed = 0;
-        for (_, p) in candidates {
-            if freed >= need_bytes {
-                break;
-            }
-            victims.push(p);
-            freed += catalog.package(p).disk_bytes;
-        }
+        take_until(candidates, need_bytes, catalog, victims);
     }
 }
 
@@ -169,14 +162,31 @@ impl InstallPolicy for Gdsf {
             .map(|p| (priority[p.index()], p))
             .collect();
         candidates.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-        let mut freed = 0;
-        for (prio, p) in candidates {
-            if freed >= need_bytes {
-                break;
-            }
-            victims.push(p);
-            freed += catalog.package(p).disk_bytes;
-            *clock = prio;
+        // The clock moves only if the victims free enough, which is when the controller removes
+        // them.
+        if let Some(last) = take_until(candidates, need_bytes, catalog, victims) {
+            *clock = last;
         }
     }
+}
+
+/// Appends packages from `ordered` (first to go first) to `victims` until they free
+/// `need_bytes`; returns the key of the last one taken if they free enough.
+fn take_until<K: Copy>(
+    ordered: Vec<(K, PackageId)>,
+    need_bytes: u64,
+    catalog: &PackageCatalog,
+    victims: &mut Vec<PackageId>,
+) -> Option<K> {
+    let mut freed = 0;
+    let mut last = None;
+    for (key, p) in ordered {
+        if freed >= need_bytes {
+            break;
+        }
+        victims.push(p);
+        freed += catalog.package(p).disk_bytes;
+        last = Some(key);
+    }
+    last.filter(|_| freed >= need_bytes)
 }
