@@ -275,6 +275,15 @@ pub fn run(scenario: &Scenario, records: Option<&mut dyn Write>) -> Result<RunRe
         if let Some((policy, capacity)) = scenario.raw.packages.install_cache.build() {
             controller = controller.with_install_cache(policy, capacity);
         }
+        if let Some(config) = scenario
+            .raw
+            .packages
+            .import_cache
+            .build(controller.catalog())
+            .map_err(|e| Error::Input(format!("packages.import_cache: {e}")))?
+        {
+            controller = controller.with_import_cache(config);
+        }
     }
     let mut metrics = Metrics::new();
     let started = Instant::now();

@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use policies::{InstallCacheConfig, KeepAliveConfig, SchedulerConfig};
+use policies::{ImportCacheSpec, InstallCacheConfig, KeepAliveConfig, SchedulerConfig};
 use serde::{Deserialize, Serialize};
 use sim::platform::ReuseOrder;
 use sim::{ControllerConfig, CostModel, CpuModel, QueueMode, WorkerSpec};
@@ -68,6 +68,8 @@ pub struct RawPackages {
     pub assign: AssignSpec,
     /// Which installed packages each worker keeps on disk.
     pub install_cache: InstallCacheConfig,
+    /// Which zygotes (processes with packages imported) each worker keeps.
+    pub import_cache: ImportCacheSpec,
 }
 
 /// Where the package catalogue comes from.
@@ -302,6 +304,11 @@ impl RawScenario {
             }
             _ => {}
         }
+        if let ImportCacheSpec::StaticTree { tree: Some(p), .. } = &mut raw.packages.import_cache
+            && p.is_relative()
+        {
+            *p = base.join(&*p);
+        }
         Ok(raw)
     }
 
@@ -385,6 +392,10 @@ impl RawScenario {
             .map_err(|e| Error::Input(format!("packages.assign: {e}")))?;
         self.packages
             .install_cache
+            .validate()
+            .map_err(|e| Error::Input(format!("packages.{e}")))?;
+        self.packages
+            .import_cache
             .validate()
             .map_err(|e| Error::Input(format!("packages.{e}")))?;
         let worker = WorkerSpec {
@@ -472,10 +483,8 @@ impl Scenario {
             CatalogSource::Synthetic(c) => {
                 let _ = writeln!(
                     s,
-                    "packages    synthetic catalogue of {} packages (Zipf {}); {assigned}; install cache {}",
-                    c.packages,
-                    c.zipf,
-                    r.packages.install_cache.label()
+                    "packages    synthetic catalogue of {} packages (Zipf {}); {assigned}",
+                    c.packages, c.zipf,
                 );
             }
             CatalogSource::Reqbench { dir } => {
@@ -488,6 +497,14 @@ impl Scenario {
             CatalogSource::Native { path } => {
                 let _ = writeln!(s, "packages    catalogue {}; {assigned}", path.display());
             }
+        }
+        if r.packages.catalog != CatalogSource::None {
+            let _ = writeln!(
+                s,
+                "caches      install cache {}, import cache {}",
+                r.packages.install_cache.label(),
+                r.packages.import_cache.label()
+            );
         }
         match &self.workload {
             RawWorkload::Synthetic(w) => {

@@ -555,3 +555,256 @@ fn install_caches_are_deterministic_and_cut_install_time() {
     assert!(install_ms[1] > install_ms[3], "{install_ms:?}");
     assert!(install_ms[2] > install_ms[3], "{install_ms:?}");
 }
+
+/// Packages for the zygote tests: no install time, so that only imports and forks count.
+fn zygote_catalog(imports: &[(&str, Vec<u32>, f64, f64)]) -> workloads::packages::PackageCatalog {
+    use workloads::packages::{Package, PackageCatalog, PackageId};
+    PackageCatalog {
+        packages: imports
+            .iter()
+            .map(|(name, deps, import_ms, import_mb)| Package {
+                name: (*name).into(),
+                version: "1".into(),
+                deps: deps.iter().map(|&d| PackageId(d)).collect(),
+                install_ms: 0.0,
+                disk_bytes: 1 << 20,
+                import_ms: *import_ms,
+                import_mb: *import_mb,
+                popularity: 1.0,
+            })
+            .collect(),
+    }
+}
+
+fn zygote_events(out: &Collect) -> Vec<(Time, &'static str, u64)> {
+    out.sandboxes
+        .iter()
+        .filter_map(|(t, _, e)| match e {
+            SandboxEvent::ZygoteCreated { memory_mb, .. } => Some((*t, "created", *memory_mb)),
+            SandboxEvent::ZygoteDestroyed { memory_mb, reason } => {
+                Some((*t, reason.as_str(), *memory_mb))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn imported(out: &Collect) -> Vec<(u32, u32)> {
+    out.sandboxes
+        .iter()
+        .filter_map(|(_, _, e)| match e {
+            SandboxEvent::Imported { hits, misses, .. } => Some((*hits, *misses)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_static_tree_makes_zygotes_lazily_and_forks_from_the_deepest_usable_one() {
+    // P0 (import 50 ms, 20 MB); P1 needs P0 (20 ms, 10 MB); P2 (30 ms, 5 MB). The tree is
+    // root -> {P0} -> {P0, P1}, and root -> {P2}. Zygotes cost 10 MB before their imports. One
+    // worker, no keep-alive: create 10 ms, fork 2 ms, init 25 ms, dispatch 1 ms.
+    //   0 s  f0 needs P0, P1, P2: the deepest usable node is {P0, P1}; neither zygote on its path
+    //        exists, so f0 creates them after its sandbox (10 ms): {P0} starts fresh (create 10 ms,
+    //        import 50 ms: ready at 70 ms), {P0, P1} forks from it (2 ms) and imports P1 (20 ms:
+    //        ready at 92 ms). f0 forks from it and imports P2 (30 ms): import phase 82 + 30 =
+    //        112 ms, create 12 ms, handler at 12 + 112 + 25 + 1 = 150 ms. Zygotes: 30 + 20 MB.
+    //   10 s f1 needs P0, P2: {P0} and {P2} are equally deep, {P0} comes first: fork, import P2.
+    //   20 s f2 needs P0, P1: {P0, P1} exists: fork, nothing to import.
+    let mut c = catalog(&[(0, 128), (1, 128), (2, 128)]);
+    c.packages = zygote_catalog(&[
+        ("p0", vec![], 50.0, 20.0),
+        ("p1", vec![0], 20.0, 10.0),
+        ("p2", vec![], 30.0, 5.0),
+    ]);
+    use workloads::packages::PackageId;
+    c.functions[0].packages = vec![PackageId(0), PackageId(1), PackageId(2)];
+    c.functions[1].packages = vec![PackageId(0), PackageId(2)];
+    c.functions[2].packages = vec![PackageId(0), PackageId(1)];
+    let tree = workloads::zygote_tree::ZygoteTree::from_json_str(
+        r#"{"packages": [], "children": [
+            {"packages": ["p0"], "children": [{"packages": ["p1"]}]},
+            {"packages": ["p2"]}
+        ]}"#,
+        "tree",
+        &c.packages,
+    )
+    .unwrap();
+    let mut setup = Setup::new(c, 1, 1024);
+    setup.import_cache = Some(sim::zygotes::ImportCacheConfig {
+        mode: sim::zygotes::TreeMode::Static(std::sync::Arc::new(tree)),
+        capacity_mb: None,
+        base_mb: 10,
+    });
+    let arrivals = vec![inv(0, 0, SEC), inv(1, 10 * SEC, SEC), inv(2, 20 * SEC, SEC)];
+    let (out, _) = setup.run(
+        KeepAliveConfig::None {},
+        SchedulerConfig::RoundRobin,
+        arrivals,
+    );
+    let starts: Vec<Time> = (0..3).map(|i| out.record(i).start).collect();
+    assert_eq!(starts, [150 * MS, 10_068 * MS, 20_038 * MS]);
+    let phases: Vec<(Time, Time)> = (0..3)
+        .map(|i| (out.record(i).phases.create, out.record(i).phases.import))
+        .collect();
+    assert_eq!(
+        phases,
+        [(12 * MS, 112 * MS), (12 * MS, 30 * MS), (12 * MS, 0)]
+    );
+    assert_eq!(out.kinds(), ["zygote-fork"; 3]);
+    // f0 found nothing imported; f1 found P0 in {P0}; f2 found both in {P0, P1}.
+    assert_eq!(imported(&out), [(0, 3), (1, 1), (2, 0)]);
+    // Children go before their parents at the end of the run.
+    let end = out.record(2).end;
+    assert_eq!(
+        zygote_events(&out),
+        [
+            (0, "created", 30),
+            (0, "created", 20),
+            (end, "shutdown", 20),
+            (end, "shutdown", 30),
+        ]
+    );
+    let zygote_mb: Vec<u64> = out.memory.iter().map(|(_, _, m)| m.zygote_mb).collect();
+    assert_eq!(zygote_mb.iter().max(), Some(&50));
+    assert_eq!(zygote_mb.last(), Some(&0));
+}
+
+#[test]
+fn a_dynamic_tree_grows_for_what_cold_starts_need_and_evicts_leaves() {
+    // P0, P1, P2 independent, import 10 ms each, 20, 30 and 40 MB; zygotes cost 10 MB more; the
+    // cache holds 100 MB. One worker, no keep-alive.
+    //   0 s  f0 needs P0, P1: only the root matches, so a zygote {P0, P1} (60 MB) is grown,
+    //        started fresh after f0's sandbox (10 ms create, 20 ms of imports): import phase 30 ms.
+    //   10 s f1 needs P0, P1, P2: {P0, P1} matches; its child {P0, P1, P2} (50 MB) would make
+    //        110 MB and the only leaf is the one f1 forks from: no room, fork and import P2.
+    //   20 s f2 needs P2: grows {P2} (50 MB; 10 ms create, 10 ms import), evicting the leaf
+    //        {P0, P1}.
+    //   30 s f1 again: {P2} is its best match, and no room for {P0, P1, P2} (60 MB) beside it.
+    let mut c = catalog(&[(0, 128), (1, 128), (2, 128)]);
+    c.packages = zygote_catalog(&[
+        ("p0", vec![], 10.0, 20.0),
+        ("p1", vec![], 10.0, 30.0),
+        ("p2", vec![], 10.0, 40.0),
+    ]);
+    use workloads::packages::PackageId;
+    c.functions[0].packages = vec![PackageId(0), PackageId(1)];
+    c.functions[1].packages = vec![PackageId(0), PackageId(1), PackageId(2)];
+    c.functions[2].packages = vec![PackageId(2)];
+    let mut setup = Setup::new(c, 1, 1024);
+    let dynamic = |capacity_mb| sim::zygotes::ImportCacheConfig {
+        mode: sim::zygotes::TreeMode::Dynamic,
+        capacity_mb: Some(capacity_mb),
+        base_mb: 10,
+    };
+    setup.import_cache = Some(dynamic(100));
+    let arrivals = vec![
+        inv(0, 0, SEC),
+        inv(1, 10 * SEC, SEC),
+        inv(2, 20 * SEC, SEC),
+        inv(1, 30 * SEC, SEC),
+    ];
+    let (out, _) = setup.run(
+        KeepAliveConfig::None {},
+        SchedulerConfig::RoundRobin,
+        arrivals.clone(),
+    );
+    let import: Vec<Time> = (0..4).map(|i| out.record(i).phases.import).collect();
+    assert_eq!(import, [30 * MS, 10 * MS, 20 * MS, 20 * MS]);
+    assert_eq!(imported(&out), [(0, 2), (2, 1), (0, 1), (1, 2)]);
+    let end = out.record(3).end;
+    assert_eq!(
+        zygote_events(&out),
+        [
+            (0, "created", 60),
+            (20 * SEC, "evicted", 60),
+            (20 * SEC, "created", 50),
+            (end, "shutdown", 50),
+        ]
+    );
+
+    // With room for 200 MB, f1 grows {P0, P1, P2} as a child of {P0, P1}: it forks from the
+    // parent (2 ms) and imports P2 (10 ms); the next f1 finds everything imported.
+    setup.import_cache = Some(dynamic(200));
+    let (out, _) = setup.run(
+        KeepAliveConfig::None {},
+        SchedulerConfig::RoundRobin,
+        arrivals,
+    );
+    let import: Vec<Time> = (0..4).map(|i| out.record(i).phases.import).collect();
+    assert_eq!(import, [30 * MS, 12 * MS, 20 * MS, 0]);
+    assert_eq!(imported(&out), [(0, 2), (2, 1), (0, 1), (3, 0)]);
+    let created = zygote_events(&out)
+        .iter()
+        .filter(|e| e.1 == "created")
+        .count();
+    assert_eq!(created, 3);
+}
+
+#[test]
+fn zygotes_give_way_when_a_sandbox_needs_their_memory() {
+    // A 200 MB worker. f0 (100 MB) grows a 60 MB zygote. f1 needs 150 MB when only 140 MB are
+    // free and no sandbox is left to evict: the zygote is evicted, and f1 starts at once.
+    let mut c = catalog(&[(0, 100), (1, 150)]);
+    c.packages = zygote_catalog(&[("p0", vec![], 10.0, 50.0)]);
+    c.functions[0].packages = vec![workloads::packages::PackageId(0)];
+    let mut setup = Setup::new(c, 1, 200);
+    setup.import_cache = Some(sim::zygotes::ImportCacheConfig {
+        mode: sim::zygotes::TreeMode::Dynamic,
+        capacity_mb: Some(1000),
+        base_mb: 10,
+    });
+    let (out, _) = setup.run(
+        KeepAliveConfig::None {},
+        SchedulerConfig::RoundRobin,
+        vec![inv(0, 0, SEC), inv(1, 10 * SEC, SEC)],
+    );
+    assert_eq!(
+        zygote_events(&out),
+        [(0, "created", 60), (10 * SEC, "evicted", 60)]
+    );
+    assert_eq!(out.record(1).start, 10 * SEC + 36 * MS);
+    assert_eq!(out.kinds(), ["zygote-fork", "cold"]);
+}
+
+#[test]
+fn zygote_hash_sends_functions_with_the_same_deepest_zygote_to_one_worker() {
+    // The tree is root -> {P0}. f0 needs P0 and P1, f1 needs P0 and P2: both fork from {P0}, so
+    // zygote-hash sends both to the worker of that node, where f1 finds the zygote f0 made.
+    // Round-robin sends f1 elsewhere, where it imports everything.
+    let mut c = catalog(&[(0, 128), (1, 128)]);
+    c.packages = zygote_catalog(&[
+        ("p0", vec![], 50.0, 20.0),
+        ("p1", vec![], 10.0, 1.0),
+        ("p2", vec![], 10.0, 1.0),
+    ]);
+    use workloads::packages::PackageId;
+    c.functions[0].packages = vec![PackageId(0), PackageId(1)];
+    c.functions[1].packages = vec![PackageId(0), PackageId(2)];
+    let tree = workloads::zygote_tree::ZygoteTree::from_json_str(
+        r#"{"children": [{"packages": ["p0"]}]}"#,
+        "tree",
+        &c.packages,
+    )
+    .unwrap();
+    let mut setup = Setup::new(c, 4, 1024);
+    setup.import_cache = Some(sim::zygotes::ImportCacheConfig {
+        mode: sim::zygotes::TreeMode::Static(std::sync::Arc::new(tree)),
+        capacity_mb: None,
+        base_mb: 10,
+    });
+    let arrivals = vec![inv(0, 0, SEC), inv(1, 10 * SEC, SEC)];
+    let zygote_hash: SchedulerConfig =
+        lambdasim::spec::parse_policy("--scheduler", "zygote-hash").unwrap();
+    let (out, _) = setup.run(KeepAliveConfig::None {}, zygote_hash, arrivals.clone());
+    assert_eq!(out.record(0).worker, out.record(1).worker);
+    assert_eq!(imported(&out), [(0, 2), (1, 1)]);
+    assert_eq!(out.record(1).phases.import, 10 * MS);
+    let (out, _) = setup.run(
+        KeepAliveConfig::None {},
+        SchedulerConfig::RoundRobin,
+        arrivals,
+    );
+    assert_ne!(out.record(0).worker, out.record(1).worker);
+    assert_eq!(imported(&out), [(0, 2), (0, 2)]);
+}

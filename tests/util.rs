@@ -52,6 +52,7 @@ pub fn costs() -> CostModel {
     CostModel {
         create: workloads::Duration(10 * MS),
         init: workloads::Duration(25 * MS),
+        fork: workloads::Duration(2 * MS),
         dispatch: workloads::Duration(MS),
         pause: workloads::Duration(MS),
         unpause: workloads::Duration(MS),
@@ -127,6 +128,8 @@ pub struct Setup {
     pub provisioned: Vec<(FunctionId, u32)>,
     /// Install cache for catalogs with packages.
     pub install_cache: policies::InstallCacheConfig,
+    /// Import cache for catalogs with packages.
+    pub import_cache: Option<sim::zygotes::ImportCacheConfig>,
 }
 
 impl Setup {
@@ -146,6 +149,7 @@ impl Setup {
             reuse: ReuseOrder::Mru,
             provisioned: Vec::new(),
             install_cache: policies::InstallCacheConfig::Unbounded,
+            import_cache: None,
         }
     }
 
@@ -199,6 +203,9 @@ impl Setup {
             );
             if let Some((policy, capacity)) = self.install_cache.build() {
                 controller = controller.with_install_cache(policy, capacity);
+            }
+            if let Some(config) = &self.import_cache {
+                controller = controller.with_import_cache(config.clone());
             }
         }
         let mut sink = Collect::default();

@@ -71,6 +71,7 @@ pub fn memory(capacity_mb: u64, busy_mb: u64, idle_mb: u64, paused_mb: u64) -> M
         busy_mb,
         idle_mb,
         paused_mb,
+        zygote_mb: 0,
     }
 }
 

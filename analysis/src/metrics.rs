@@ -47,6 +47,15 @@ pub struct PackageCounts {
     /// Packages removed from install caches to make room, and their size in MB.
     pub uninstalled: u64,
     pub uninstalled_mb: f64,
+    /// Packages cold starts found imported in the zygote they forked from.
+    pub import_hits: u64,
+    /// Packages cold starts imported (in the sandbox or in zygotes created for them).
+    pub import_misses: u64,
+    /// `import_hits / (import_hits + import_misses)`, 0 without packages.
+    pub import_hit_ratio: f64,
+    /// Zygotes created, and destroyed to make room (not counting the end of the run).
+    pub zygotes_created: u64,
+    pub zygotes_evicted: u64,
 }
 
 /// What became of the invocations.
@@ -136,8 +145,12 @@ pub struct MemoryStats {
     pub wasted_gb_s: f64,
     pub idle_gb_s: f64,
     pub paused_gb_s: f64,
-    /// Memory-time held by all sandboxes (busy, idle and paused).
+    /// Memory-time held by zygotes (the import caches).
+    pub zygote_gb_s: f64,
+    /// Memory-time held by all sandboxes (busy, idle and paused) and zygotes.
     pub used_gb_s: f64,
+    /// Largest memory any worker's zygotes held at once, in MB.
+    pub max_worker_peak_zygote_mb: u64,
     /// Largest peak of any worker.
     pub max_worker_peak_used_mb: u64,
     /// Mean over workers of each worker's time-weighted mean.
@@ -190,6 +203,10 @@ pub struct Metrics {
     installed_bytes: u64,
     uninstalled: u64,
     uninstalled_bytes: u64,
+    import_hits: u64,
+    import_misses: u64,
+    zygotes_created: u64,
+    zygotes_evicted: u64,
     paused: u64,
     unpaused: u64,
     destroyed: [u64; DestroyReason::ALL.len()],
@@ -224,6 +241,8 @@ struct WorkerAccumulator {
     used_mb_us: u128,
     idle_mb_us: u128,
     paused_mb_us: u128,
+    zygote_mb_us: u128,
+    peak_zygote_mb: u64,
 }
 
 impl Default for Metrics {
@@ -255,6 +274,10 @@ impl Metrics {
             installed_bytes: 0,
             uninstalled: 0,
             uninstalled_bytes: 0,
+            import_hits: 0,
+            import_misses: 0,
+            zygotes_created: 0,
+            zygotes_evicted: 0,
             destroyed: [0; DestroyReason::ALL.len()],
             end: None,
             latest: 0,
@@ -321,6 +344,11 @@ impl Metrics {
                 installed_mb: self.installed_bytes as f64 / 1e6,
                 uninstalled: self.uninstalled,
                 uninstalled_mb: self.uninstalled_bytes as f64 / 1e6,
+                import_hits: self.import_hits,
+                import_misses: self.import_misses,
+                import_hit_ratio: ratio(self.import_hits, self.import_hits + self.import_misses),
+                zygotes_created: self.zygotes_created,
+                zygotes_evicted: self.zygotes_evicted,
             },
         }
     }
@@ -373,7 +401,7 @@ impl Metrics {
 
     fn memory_stats(&self, span: Time) -> MemoryStats {
         const MB_US_PER_GB_S: f64 = 1024.0 * MICROS_PER_SEC as f64;
-        let (mut used, mut idle, mut paused) = (0u128, 0u128, 0u128);
+        let (mut used, mut idle, mut paused, mut zygote) = (0u128, 0u128, 0u128, 0u128);
         let workers: Vec<WorkerMemory> = self
             .workers
             .iter()
@@ -384,6 +412,7 @@ impl Metrics {
                 used += used_mb_us;
                 idle += w.idle_mb_us + u128::from(w.state.idle_mb) * open;
                 paused += w.paused_mb_us + u128::from(w.state.paused_mb) * open;
+                zygote += w.zygote_mb_us + u128::from(w.state.zygote_mb) * open;
                 WorkerMemory {
                     worker: i as u32,
                     capacity_mb: w.capacity_mb,
@@ -405,7 +434,14 @@ impl Metrics {
             wasted_gb_s: (idle + paused) as f64 / MB_US_PER_GB_S,
             idle_gb_s: idle as f64 / MB_US_PER_GB_S,
             paused_gb_s: paused as f64 / MB_US_PER_GB_S,
+            zygote_gb_s: zygote as f64 / MB_US_PER_GB_S,
             used_gb_s: used as f64 / MB_US_PER_GB_S,
+            max_worker_peak_zygote_mb: self
+                .workers
+                .iter()
+                .map(|w| w.peak_zygote_mb)
+                .max()
+                .unwrap_or(0),
             max_worker_peak_used_mb: workers.iter().map(|w| w.peak_used_mb).max().unwrap_or(0),
             mean_worker_mean_used_mb,
             workers,
@@ -482,6 +518,8 @@ impl RecordSink for Metrics {
         w.used_mb_us += u128::from(w.state.used_mb()) * lasted;
         w.idle_mb_us += u128::from(w.state.idle_mb) * lasted;
         w.paused_mb_us += u128::from(w.state.paused_mb) * lasted;
+        w.zygote_mb_us += u128::from(w.state.zygote_mb) * lasted;
+        w.peak_zygote_mb = w.peak_zygote_mb.max(state.zygote_mb);
         w.since = now;
         w.state = *state;
         w.capacity_mb = state.capacity_mb;
@@ -508,6 +546,14 @@ impl RecordSink for Metrics {
             SandboxEvent::Uninstalled { packages, bytes } => {
                 self.uninstalled += u64::from(packages);
                 self.uninstalled_bytes += bytes;
+            }
+            SandboxEvent::Imported { hits, misses, .. } => {
+                self.import_hits += u64::from(hits);
+                self.import_misses += u64::from(misses);
+            }
+            SandboxEvent::ZygoteCreated { .. } => self.zygotes_created += 1,
+            SandboxEvent::ZygoteDestroyed { reason, .. } => {
+                self.zygotes_evicted += u64::from(reason == DestroyReason::Evicted);
             }
         }
     }

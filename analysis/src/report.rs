@@ -191,6 +191,23 @@ fn render(t: &mut String, s: &Summary) -> fmt::Result {
             &p.uninstalled.to_string(),
             &format!("{:.1} MB, to make room in install caches", p.uninstalled_mb),
         )?;
+        let imports = p.import_hits + p.import_misses;
+        count_line(t, "imported", p.import_misses, imports)?;
+        count_line(t, "found in zygote", p.import_hits, imports)?;
+        if p.zygotes_created > 0 {
+            line(
+                t,
+                "zygotes created",
+                &p.zygotes_created.to_string(),
+                &format!("{} evicted", p.zygotes_evicted),
+            )?;
+            line(
+                t,
+                "zygote memory-time",
+                &format!("{:.3} GB-s", m.zygote_gb_s),
+                &format!("peak {} MB on one worker", m.max_worker_peak_zygote_mb),
+            )?;
+        }
     }
     Ok(())
 }

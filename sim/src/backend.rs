@@ -24,8 +24,27 @@ pub struct CreateRequest<'a> {
     pub install: &'a [PackageId],
     /// Packages the worker already has (or another sandbox is installing: wait for it).
     pub installed: &'a [PackageId],
-    /// Packages to import in the sandbox before its handler initializes.
+    /// Zygotes to create on the worker before the sandbox forks, each from the one before it (the
+    /// first from its `parent`), after the packages are installed.
+    pub spawn: &'a [ZygoteSpawn],
+    /// The zygote (of this worker) to fork the sandbox from, instead of starting a fresh runtime;
+    /// it may be the last of `spawn` or one that another cold start is still creating.
+    pub fork: Option<ZygoteId>,
+    /// Packages to import in the sandbox before its handler initializes (those its zygote lacks).
     pub import: &'a [PackageId],
+}
+
+/// A zygote's slot in its worker's import cache. A slot is reused once its zygote is destroyed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ZygoteId(pub u32);
+
+/// A zygote to create: forked from `parent` (or started fresh, without one), then importing
+/// `import`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ZygoteSpawn {
+    pub zygote: ZygoteId,
+    pub parent: Option<ZygoteId>,
+    pub import: Vec<PackageId>,
 }
 
 impl CreateRequest<'_> {
@@ -43,6 +62,8 @@ impl CreateRequest<'_> {
             init,
             install: &[],
             installed: &[],
+            spawn: &[],
+            fork: None,
             import: &[],
         }
     }
@@ -116,6 +137,10 @@ pub trait Backend {
 
     /// Destroys a sandbox and frees its resources. Nothing is reported.
     fn destroy(&mut self, now: Time, sandbox: SandboxId);
+
+    /// Destroys a zygote of `worker` once the forks already asked of it are done. Nothing is
+    /// reported.
+    fn destroy_zygote(&mut self, _now: Time, _worker: crate::WorkerId, _zygote: ZygoteId) {}
 
     /// Asks for [`Completion::Timer`] at time `at`.
     fn set_timer(&mut self, at: Time, timer: Timer);

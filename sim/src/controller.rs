@@ -28,6 +28,7 @@ use crate::record::{
     DestroyReason, DropReason, FailReason, Outcome, Phases, Record, RecordSink, RunInfo,
     SandboxEvent, StartKind,
 };
+use crate::zygotes::{ImportCacheConfig, ImportCaches, TreeMode};
 
 /// What happens to an invocation that finds no memory on its worker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,6 +59,15 @@ pub struct ControllerConfig {
 impl Default for QueueMode {
     fn default() -> Self {
         QueueMode::Queue { capacity: 1000 }
+    }
+}
+
+/// How a cold start began: forked from a zygote or not.
+fn cold_kind(forked: bool) -> StartKind {
+    if forked {
+        StartKind::ZygoteFork
+    } else {
+        StartKind::Cold
     }
 }
 
@@ -119,6 +129,8 @@ pub struct Controller {
     /// Per-worker install caches and their eviction policy; `None` installs every package of a
     /// cold start and keeps none.
     install: Option<(InstallCaches, Box<dyn InstallPolicy>)>,
+    /// Per-worker trees of zygotes; `None` imports every package in every new sandbox.
+    zygotes: Option<ImportCaches>,
 }
 
 impl Controller {
@@ -140,6 +152,7 @@ impl Controller {
             background: keep_alive.evicts_in_background(),
             may_kill: keep_alive.may_kill_running(),
             install: None,
+            zygotes: None,
             catalog,
             platform,
             keep_alive,
@@ -170,6 +183,30 @@ impl Controller {
         );
         self.install = Some((caches, policy));
         self
+    }
+
+    /// Keeps zygotes in per-worker import caches shaped and sized by `config`. With a static
+    /// tree, each function's zygote hash becomes that of its deepest node.
+    pub fn with_import_cache(mut self, config: ImportCacheConfig) -> Self {
+        let caches = ImportCaches::new(config, self.workers.len(), &self.catalog);
+        if let TreeMode::Static(tree) = &caches.config().mode {
+            for f in 0..self.catalog.functions.len() {
+                let function = FunctionId(f as u32);
+                let node = caches.static_target(function).unwrap_or(0);
+                let hash = crate::platform::packages_hash(
+                    &self.catalog.packages,
+                    &tree.node(node).packages,
+                );
+                self.platform.set_zygote_hash(function, hash);
+            }
+        }
+        self.zygotes = Some(caches);
+        self
+    }
+
+    /// The import caches, if zygotes are kept.
+    pub fn import_caches(&self) -> Option<&ImportCaches> {
+        self.zygotes.as_ref()
     }
 
     /// The install caches, if packages are cached.
@@ -354,17 +391,13 @@ impl Controller {
                 p.import = import;
                 p.init = init;
                 p.sandbox = sandbox.0;
-                let duration = p.duration;
+                let (duration, kind) = (p.duration, p.kind);
                 let sb = self.platform.sandbox_mut(sandbox);
                 sb.uses = 1;
                 sb.last_used = now;
                 self.platform.transition(sandbox, SandboxState::Running, 1);
-                self.keep_alive.on_start(
-                    now,
-                    self.platform.sandbox(sandbox),
-                    StartKind::Cold,
-                    &self.platform,
-                );
+                self.keep_alive
+                    .on_start(now, self.platform.sandbox(sandbox), kind, &self.platform);
                 backend.start_invocation(now, sandbox, handle, duration);
             }
             Completion::InvocationDone {
@@ -401,6 +434,38 @@ impl Controller {
             if self.platform.worker(worker).sandboxes == 0 {
                 self.notify_memory(now, worker, sink);
             }
+        }
+        for w in 0..self.workers.len() {
+            let worker = WorkerId(w as u32);
+            let Some(zygotes) = &mut self.zygotes else {
+                break;
+            };
+            let gone = zygotes.clear(worker);
+            if !gone.is_empty() {
+                self.destroy_zygotes(now, worker, &gone, DestroyReason::Shutdown, backend, sink);
+                self.notify_memory(now, worker, sink);
+            }
+        }
+    }
+
+    /// Tells the backend and the sink that zygotes of `worker` are gone, and frees their memory.
+    fn destroy_zygotes<B: Backend + ?Sized, S: RecordSink + ?Sized>(
+        &mut self,
+        now: Time,
+        worker: WorkerId,
+        gone: &[(crate::backend::ZygoteId, u64)],
+        reason: DestroyReason,
+        backend: &mut B,
+        sink: &mut S,
+    ) {
+        for &(zygote, memory_mb) in gone {
+            backend.destroy_zygote(now, worker, zygote);
+            self.platform.change_zygote_mb(worker, 0, memory_mb);
+            sink.sandbox(
+                now,
+                worker,
+                SandboxEvent::ZygoteDestroyed { memory_mb, reason },
+            );
         }
     }
 
@@ -482,8 +547,9 @@ impl Controller {
         };
         let sandbox = self.prewarming.swap_remove(i);
         self.created_for[sandbox.index()] = handle;
+        let forked = self.platform.sandbox(sandbox).forked;
         let p = &mut self.pending[handle.0 as usize];
-        p.kind = StartKind::Cold;
+        p.kind = cold_kind(forked);
         p.placed = now;
         true
     }
@@ -555,7 +621,8 @@ impl Controller {
         let need = u64::from(self.memory_of(function));
         let free = self.platform.worker(worker).memory.free_mb();
         if free < need {
-            if !self.may_kill && self.platform.reclaimable_mb(worker) < need {
+            let zygote_mb = self.zygotes.as_ref().map_or(0, |z| z.evictable_mb(worker));
+            if !self.may_kill && self.platform.reclaimable_mb(worker) + zygote_mb < need {
                 return false;
             }
             let mut victims = std::mem::take(&mut self.victims);
@@ -577,7 +644,8 @@ impl Controller {
                 .iter()
                 .map(|&id| u64::from(self.platform.sandbox(id).memory_mb))
                 .sum();
-            if free + freed < need {
+            // Zygotes give way when sandboxes cannot free enough.
+            if free + freed + zygote_mb < need {
                 self.victims = victims;
                 return false;
             }
@@ -585,6 +653,13 @@ impl Controller {
                 self.destroy(now, id, DestroyReason::Evicted, backend, sink);
             }
             self.victims = victims;
+            let short = need.saturating_sub(free + freed);
+            if short > 0
+                && let Some(zygotes) = &mut self.zygotes
+            {
+                let gone = zygotes.evict_for_memory(worker, short);
+                self.destroy_zygotes(now, worker, &gone, DestroyReason::Evicted, backend, sink);
+            }
         }
         true
     }
@@ -627,6 +702,15 @@ impl Controller {
         );
         let packages = std::mem::take(&mut self.catalog.functions[function.index()].packages);
         let (install, installed) = self.plan_install(now, function, worker, &packages, sink);
+        let imports = self.plan_imports(now, function, worker, &packages, backend, sink);
+        let import = imports.as_ref().map_or(&packages[..], |p| &p.import[..]);
+        let fork = imports.as_ref().and_then(|p| p.fork);
+        if fork.is_some() {
+            self.platform.sandbox_mut(sandbox).forked = true;
+            if handle != NO_INVOCATION {
+                self.pending[handle.0 as usize].kind = StartKind::ZygoteFork;
+            }
+        }
         backend.create_sandbox(
             now,
             sandbox,
@@ -637,11 +721,73 @@ impl Controller {
                 init: self.catalog.function(function).init,
                 install: &install,
                 installed: &installed,
-                import: &packages,
+                spawn: imports.as_ref().map_or(&[], |p| &p.spawn[..]),
+                fork,
+                import,
             },
         );
         self.catalog.functions[function.index()].packages = packages;
         sandbox
+    }
+
+    /// What a cold start on `worker` imports itself and which zygote it forks from, creating and
+    /// evicting zygotes as the import cache decides; `None` without an import cache (or
+    /// packages).
+    fn plan_imports<B: Backend + ?Sized, S: RecordSink + ?Sized>(
+        &mut self,
+        now: Time,
+        function: FunctionId,
+        worker: WorkerId,
+        packages: &[workloads::packages::PackageId],
+        backend: &mut B,
+        sink: &mut S,
+    ) -> Option<crate::zygotes::ImportPlan> {
+        if packages.is_empty() {
+            return None;
+        }
+        let Some(zygotes) = &mut self.zygotes else {
+            sink.sandbox(
+                now,
+                worker,
+                SandboxEvent::Imported {
+                    function,
+                    hits: 0,
+                    misses: packages.len() as u32,
+                },
+            );
+            return None;
+        };
+        let free = self.platform.worker(worker).memory.free_mb();
+        let plan = zygotes.plan(worker, function, packages, free);
+        self.destroy_zygotes(
+            now,
+            worker,
+            &plan.evicted,
+            DestroyReason::Evicted,
+            backend,
+            sink,
+        );
+        for &(packages, memory_mb) in &plan.created {
+            self.platform.change_zygote_mb(worker, memory_mb, 0);
+            sink.sandbox(
+                now,
+                worker,
+                SandboxEvent::ZygoteCreated {
+                    packages,
+                    memory_mb,
+                },
+            );
+        }
+        sink.sandbox(
+            now,
+            worker,
+            SandboxEvent::Imported {
+                function,
+                hits: plan.hits,
+                misses: packages.len() as u32 - plan.hits,
+            },
+        );
+        Some(plan)
     }
 
     /// Which of a cold start's `packages` must be installed on `worker` and which are there,

@@ -12,6 +12,7 @@ pub mod policy;
 pub mod record;
 pub mod run;
 pub mod sim_backend;
+pub mod zygotes;
 
 pub use backend::{Backend, Completion};
 pub use controller::{Controller, ControllerConfig, QueueMode};

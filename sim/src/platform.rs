@@ -70,6 +70,8 @@ pub struct Sandbox {
     pub paused_at: Option<Time>,
     /// When it first became idle, if it has been.
     pub first_idle: Option<Time>,
+    /// Forked from a zygote rather than started fresh.
+    pub forked: bool,
     /// Index of its (function, worker) pool in the function's pool list.
     pool: u32,
     /// Neighbours in its pool's list (running with room, idle or paused), if it is in one.
@@ -91,6 +93,11 @@ pub struct FunctionInfo {
     /// A stable hash (FNV-1a of `name==version`) of the function's largest package by disk size,
     /// for package-aware schedulers; `None` without packages.
     pub largest_package_hash: Option<u64>,
+    /// A stable hash of the packages of the deepest zygote the function can fork from, for
+    /// zygote-affinity schedulers: with a static zygote tree, its deepest node's; otherwise the
+    /// function's whole package set (the zygote a dynamic tree grows for it). `None` without
+    /// packages, or when only the tree's root matches.
+    pub zygote_hash: Option<u64>,
 }
 
 /// A worker machine.
@@ -263,6 +270,21 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
     h
 }
 
+/// A stable hash of a set of packages (FNV-1a of their sorted `name==version` keys), `None` for
+/// none.
+pub fn packages_hash(
+    catalog: &workloads::packages::PackageCatalog,
+    packages: &[workloads::packages::PackageId],
+) -> Option<u64> {
+    if packages.is_empty() {
+        return None;
+    }
+    let mut keys: Vec<String> = packages.iter().map(|&p| catalog.package(p).key()).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    Some(fnv1a(keys.join(",").as_bytes()))
+}
+
 impl Platform {
     pub fn new(catalog: &Catalog, workers: &[WorkerSpec], default_concurrency: u32) -> Self {
         let functions = catalog
@@ -277,6 +299,7 @@ impl Platform {
                     .packages
                     .largest_package(&f.packages)
                     .map(|p| fnv1a(catalog.packages.package(p).key().as_bytes())),
+                zygote_hash: packages_hash(&catalog.packages, &f.packages),
             })
             .collect::<Vec<_>>();
         let words = workers.len().div_ceil(64);
@@ -401,6 +424,16 @@ impl Platform {
         &self.functions[id.index()]
     }
 
+    pub(crate) fn set_zygote_hash(&mut self, id: FunctionId, hash: Option<u64>) {
+        self.functions[id.index()].zygote_hash = hash;
+    }
+
+    /// Adds `created` MB of zygotes to `worker`'s memory and takes `destroyed` MB away.
+    pub(crate) fn change_zygote_mb(&mut self, worker: WorkerId, created: u64, destroyed: u64) {
+        let m = &mut self.workers[worker.index()].memory;
+        m.zygote_mb = m.zygote_mb + created - destroyed;
+    }
+
     pub fn num_functions(&self) -> usize {
         self.functions.len()
     }
@@ -510,6 +543,7 @@ impl Platform {
         let m = &w.memory;
         m.capacity_mb
             .saturating_sub(m.busy_mb)
+            .saturating_sub(m.zygote_mb)
             .saturating_sub(w.pinned_idle_mb)
     }
 
@@ -662,6 +696,7 @@ impl Platform {
             prewarmed: false,
             paused_at: None,
             first_idle: None,
+            forked: false,
             pool,
             pool_prev: NIL,
             pool_next: NIL,

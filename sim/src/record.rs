@@ -200,11 +200,13 @@ pub struct MemoryState {
     pub idle_mb: u64,
     /// Held by paused sandboxes.
     pub paused_mb: u64,
+    /// Held by zygotes (the import cache).
+    pub zygote_mb: u64,
 }
 
 impl MemoryState {
     pub fn used_mb(&self) -> u64 {
-        self.busy_mb + self.idle_mb + self.paused_mb
+        self.busy_mb + self.idle_mb + self.paused_mb + self.zygote_mb
     }
 
     pub fn free_mb(&self) -> u64 {
@@ -277,6 +279,25 @@ pub enum SandboxEvent {
     Uninstalled {
         packages: u32,
         bytes: u64,
+    },
+    /// A cold start needed `hits + misses` packages imported: `hits` were already imported by
+    /// the zygote it forked from (one that existed before it), `misses` were imported for it,
+    /// in new zygotes or in the sandbox itself.
+    Imported {
+        function: FunctionId,
+        hits: u32,
+        misses: u32,
+    },
+    /// A zygote importing `packages` packages (its ancestors' included) was created, holding
+    /// `memory_mb` of the worker's memory.
+    ZygoteCreated {
+        packages: u32,
+        memory_mb: u64,
+    },
+    /// A zygote was destroyed: evicted to make room, or at the end of the run.
+    ZygoteDestroyed {
+        memory_mb: u64,
+        reason: DestroyReason,
     },
 }
 

@@ -34,6 +34,9 @@ use crate::platform::SandboxId;
 ///   SOCK's zygotes avoid. Importing popular libraries adds about 100 ms more (same paper); it is
 ///   not included.
 /// - `dispatch` 1 ms: forwarding a request to a warm sandbox's server over a local socket.
+/// - `fork` 2 ms: forking a sandbox's process from a zygote and moving it into the sandbox's
+///   cgroup and namespaces, on top of `create`; SOCK's zygotes make this the whole cost of
+///   starting the runtime with the zygote's packages already imported.
 /// - `pause` and `unpause` 1 ms: a cgroup freezer transition. OpenLambda (Hendrickson et al.,
 ///   HotCloud'16) pauses idle containers instead of keeping them running because resuming one
 ///   costs far less than starting a new one.
@@ -44,6 +47,8 @@ pub struct CostModel {
     pub create: Duration,
     /// Initializing the runtime and the handler in a new sandbox.
     pub init: Duration,
+    /// Forking a process from a zygote: a sandbox's runtime, or a child zygote.
+    pub fork: Duration,
     /// Handing a request to a ready sandbox.
     pub dispatch: Duration,
     /// Freezing a sandbox.
@@ -57,6 +62,7 @@ impl Default for CostModel {
         CostModel {
             create: Duration::from_millis(10),
             init: Duration::from_millis(25),
+            fork: Duration::from_millis(2),
             dispatch: Duration::from_millis(1),
             pause: Duration::from_millis(1),
             unpause: Duration::from_millis(1),
@@ -205,6 +211,8 @@ pub struct SimBackend {
     package_costs: Vec<(Time, Time)>,
     /// Per worker and package: when its last installation there ends.
     installed_at: Vec<Vec<Time>>,
+    /// Per worker and zygote slot: when the zygote last created there is ready.
+    zygote_ready: Vec<Vec<Time>>,
 }
 
 impl SimBackend {
@@ -229,6 +237,7 @@ impl SimBackend {
             cpu: Cpu::new(cpu, &cores),
             package_costs: Vec::new(),
             installed_at: Vec::new(),
+            zygote_ready: Vec::new(),
         }
     }
 
@@ -239,17 +248,24 @@ impl SimBackend {
 
     /// Install and import time of a sandbox whose packages start installing at `start`: the
     /// missing packages install one after another, the sandbox also waits for packages another
-    /// sandbox is still installing, then it imports its packages one after another.
+    /// sandbox is still installing; then the zygotes it needs are created, each forked from its
+    /// parent (or started fresh) and importing its own packages, the sandbox waits for the zygote
+    /// it forks from to be ready, and it imports the rest of its packages one after another.
     fn packages(&mut self, start: Time, request: &CreateRequest<'_>) -> (Time, Time) {
-        if request.install.is_empty() && request.installed.is_empty() && request.import.is_empty() {
+        if request.install.is_empty()
+            && request.installed.is_empty()
+            && request.import.is_empty()
+            && request.fork.is_none()
+        {
             return (0, 0);
         }
-        let cost = |p: workloads::packages::PackageId| {
-            self.package_costs.get(p.index()).copied().unwrap_or((0, 0))
-        };
+        let costs = &self.package_costs;
+        let cost =
+            |p: workloads::packages::PackageId| costs.get(p.index()).copied().unwrap_or((0, 0));
         let w = request.worker.index();
         if self.installed_at.len() <= w {
             self.installed_at.resize(w + 1, Vec::new());
+            self.zygote_ready.resize(w + 1, Vec::new());
         }
         let mut done = start;
         for &p in request.install {
@@ -265,8 +281,28 @@ impl SimBackend {
                 done = done.max(t);
             }
         }
-        let import = request.import.iter().map(|&p| cost(p).1).sum();
-        (done - start, import)
+        let installed = done;
+        let ready = &mut self.zygote_ready[w];
+        for spawn in request.spawn {
+            let begin = match spawn.parent {
+                Some(parent) => {
+                    done.max(ready.get(parent.0 as usize).copied().unwrap_or(0))
+                        + self.costs.fork.micros()
+                }
+                None => done + self.costs.create.micros(),
+            };
+            done = begin + spawn.import.iter().map(|&p| cost(p).1).sum::<Time>();
+            let slot = spawn.zygote.0 as usize;
+            if ready.len() <= slot {
+                ready.resize(slot + 1, 0);
+            }
+            ready[slot] = done;
+        }
+        if let Some(zygote) = request.fork {
+            done = done.max(ready.get(zygote.0 as usize).copied().unwrap_or(0));
+        }
+        let import = request.import.iter().map(|&p| cost(p).1).sum::<Time>();
+        (installed - start, done - installed + import)
     }
 
     pub fn costs(&self) -> &CostModel {
@@ -378,9 +414,10 @@ impl Backend for SimBackend {
         slot.ready_at = now;
         slot.busy_until = 0;
         slot.worker = request.worker.0;
-        let create = self.costs.create.micros();
+        let base = self.costs.create.micros();
         let init = request.init.unwrap_or(self.costs.init.micros());
-        let (install, import) = self.packages(now + create, request);
+        let (install, import) = self.packages(now + base, request);
+        let create = base + request.fork.map_or(0, |_| self.costs.fork.micros());
         let ready = self.sequence(now, sandbox, create + install + import + init);
         self.queue.push(
             ready,
@@ -482,6 +519,7 @@ mod tests {
         CostModel {
             create: Duration::ZERO,
             init: Duration::ZERO,
+            fork: Duration::ZERO,
             dispatch: Duration::ZERO,
             pause: Duration::ZERO,
             unpause: Duration::ZERO,

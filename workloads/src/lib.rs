@@ -18,6 +18,7 @@ pub mod sort;
 pub mod synthetic;
 pub mod time;
 pub mod trace;
+pub mod zygote_tree;
 
 use std::fmt;
 

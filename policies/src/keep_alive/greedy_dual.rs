@@ -890,6 +890,7 @@ mod tests {
             let mut backend = SimBackend::new(CostModel {
                 create: Duration(10 * MS),
                 init: Duration(25 * MS),
+                fork: Duration(2 * MS),
                 dispatch: Duration(MS),
                 pause: Duration(MS),
                 unpause: Duration(MS),

@@ -16,6 +16,7 @@ mod random;
 mod round_robin;
 #[cfg(test)]
 mod testkit;
+mod zygote_hash;
 
 use serde::{Deserialize, Serialize};
 use sim::Scheduler;
@@ -29,6 +30,7 @@ pub use power_of_two::PowerOfD;
 pub use pull::{Pull, PullPreference};
 pub use random::RandomScheduler;
 pub use round_robin::RoundRobin;
+pub use zygote_hash::ZygoteHash;
 
 /// A scheduling policy and its parameters.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -75,6 +77,12 @@ pub enum SchedulerConfig {
         #[serde(default = "default_vnodes")]
         vnodes: u32,
     },
+    /// OpenLambda's zygote affinity: the hash of the function's deepest zygote node modulo the
+    /// workers; the least loaded worker above `threshold` invocations in flight per core.
+    ZygoteHash {
+        #[serde(default = "default_unbounded")]
+        threshold: f64,
+    },
 }
 
 /// What serde reads: [`SchedulerConfig`] with its unit variants as empty struct variants, because
@@ -111,6 +119,10 @@ enum RawSchedulerConfig {
         #[serde(default = "default_vnodes")]
         vnodes: u32,
     },
+    ZygoteHash {
+        #[serde(default = "default_unbounded")]
+        threshold: f64,
+    },
 }
 
 impl From<RawSchedulerConfig> for SchedulerConfig {
@@ -128,6 +140,9 @@ impl From<RawSchedulerConfig> for SchedulerConfig {
             RawSchedulerConfig::Pull { prefer } => SchedulerConfig::Pull { prefer },
             RawSchedulerConfig::Pasch { threshold, vnodes } => {
                 SchedulerConfig::Pasch { threshold, vnodes }
+            }
+            RawSchedulerConfig::ZygoteHash { threshold } => {
+                SchedulerConfig::ZygoteHash { threshold }
             }
         }
     }
@@ -149,6 +164,10 @@ fn default_threshold() -> f64 {
     1.0
 }
 
+fn default_unbounded() -> f64 {
+    f64::INFINITY
+}
+
 /// The most ring points per worker `consistent-hash` accepts: 10,000 points for each of 1,000
 /// workers is already a 120 MB ring.
 pub const MAX_VNODES: u32 = 10_000;
@@ -165,6 +184,7 @@ impl SchedulerConfig {
         "hermod",
         "pull",
         "pasch",
+        "zygote-hash",
     ];
 
     /// Checks parameters that serde cannot; the message names the field, the value and what is
@@ -197,6 +217,11 @@ impl SchedulerConfig {
             SchedulerConfig::Pasch { vnodes, .. } if !(1..=MAX_VNODES).contains(&vnodes) => Err(
                 format!("scheduler.vnodes must be from 1 to {MAX_VNODES}, got {vnodes}"),
             ),
+            SchedulerConfig::ZygoteHash { threshold } if threshold.is_nan() || threshold < 0.0 => {
+                Err(format!(
+                    "scheduler.threshold must be at least 0 (inf: never leave the home worker), got {threshold}"
+                ))
+            }
             _ => Ok(()),
         }
     }
@@ -226,6 +251,7 @@ impl SchedulerConfig {
             SchedulerConfig::Hermod { threshold } => Box::new(Hermod::new(threshold)),
             SchedulerConfig::Pull { prefer } => Box::new(Pull::new(prefer)),
             SchedulerConfig::Pasch { threshold, vnodes } => Box::new(Pasch::new(threshold, vnodes)),
+            SchedulerConfig::ZygoteHash { threshold } => Box::new(ZygoteHash::new(threshold)),
         }
     }
 
@@ -241,6 +267,7 @@ impl SchedulerConfig {
             SchedulerConfig::Hermod { .. } => "hermod",
             SchedulerConfig::Pull { .. } => "pull",
             SchedulerConfig::Pasch { .. } => "pasch",
+            SchedulerConfig::ZygoteHash { .. } => "zygote-hash",
         }
     }
 
@@ -261,6 +288,7 @@ impl SchedulerConfig {
             SchedulerConfig::Pasch { threshold, vnodes } => {
                 format!("{kind}(threshold={threshold},vnodes={vnodes})")
             }
+            SchedulerConfig::ZygoteHash { threshold } => format!("{kind}(threshold={threshold})"),
         }
     }
 }
@@ -497,6 +525,12 @@ mod tests {
                     vnodes: 100,
                 },
                 "pasch(threshold=1,vnodes=100)",
+            ),
+            (
+                SchedulerConfig::ZygoteHash {
+                    threshold: f64::INFINITY,
+                },
+                "zygote-hash(threshold=inf)",
             ),
         ];
         assert_eq!(all.len(), SchedulerConfig::KINDS.len());
