@@ -42,9 +42,15 @@ pub struct BenchArgs {
     #[arg(long)]
     policies: bool,
     /// Give the scenarios packages: the synthetic package catalogue (200 packages), about 3
-    /// packages per function, an unbounded install cache per worker.
+    /// packages per function, an unbounded install cache and a dynamic zygote tree of 1024 MB per
+    /// worker.
     #[arg(long)]
     packages: bool,
+    /// Compare package caches and schedulers on scenarios/packages.toml instead: startup delay
+    /// and cold-start cost without caches, with an install cache, and with a static or dynamic
+    /// zygote tree too, under least-loaded and PASch scheduling.
+    #[arg(long)]
+    caches: bool,
     /// Internal: the child's measurement has packages.
     #[arg(long, hide = true)]
     child_packages: bool,
@@ -192,6 +198,10 @@ fn measure(
     }
     if policies.packages {
         raw.packages.catalog = crate::scenario::CatalogSource::Synthetic(Default::default());
+        raw.packages.import_cache = policies::ImportCacheSpec::Dynamic {
+            capacity_mb: 1024,
+            base_mb: 10,
+        };
     }
     let scenario = raw.validate()?;
     match kind {
@@ -337,6 +347,9 @@ pub fn run(args: &BenchArgs) -> Result<String, Error> {
     if args.policies {
         return policy_table(args);
     }
+    if args.caches {
+        return crate::bench_caches::run();
+    }
     let mut report = String::new();
     let _ = writeln!(
         report,
@@ -351,7 +364,7 @@ pub fn run(args: &BenchArgs) -> Result<String, Error> {
         "  best of {} runs, each in its own process; generating the workload alone is the baseline{}\n",
         args.repeat.max(1),
         if args.packages {
-            "; with packages (synthetic catalogue, unbounded install caches)"
+            "; with packages (synthetic catalogue, unbounded install caches, dynamic zygote trees of 1024 MB)"
         } else {
             ""
         }

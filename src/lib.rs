@@ -5,6 +5,7 @@
 //! ([`scenario`]), running one simulation ([`run`]) and the throughput benchmark ([`bench`]).
 
 pub mod bench;
+pub mod bench_caches;
 pub mod bench_trace;
 pub mod scenario;
 pub mod spec;

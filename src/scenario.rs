@@ -470,8 +470,8 @@ impl Scenario {
         let k = &self.costs;
         let _ = writeln!(
             s,
-            "costs       create {}, init {}, dispatch {}, pause {}, unpause {}",
-            k.create, k.init, k.dispatch, k.pause, k.unpause
+            "costs       create {}, init {}, fork {}, dispatch {}, pause {}, unpause {}",
+            k.create, k.init, k.fork, k.dispatch, k.pause, k.unpause
         );
         let a = &r.packages.assign;
         let assigned = format!(

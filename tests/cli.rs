@@ -399,3 +399,89 @@ fn presets_cpu_models_and_provisioning_are_set_from_the_command_line_or_a_file()
         &["unknown preset", "faascache, openlambda"],
     );
 }
+
+#[test]
+fn import_caches_run_from_scenario_files_and_bad_ones_are_named() {
+    // The shipped package scenario runs, forking sandboxes from zygotes.
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/packages.toml");
+    let o = lambdasim(&[
+        "run",
+        "--config",
+        &shipped.display().to_string(),
+        "--duration",
+        "10m",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("import cache dynamic(512 MB)"), "{out}");
+    assert!(out.contains("found in zygote"), "{out}");
+
+    // A static tree read from a file next to the scenario, in OpenLambda's format.
+    let dir = TempDir::new("import-cache");
+    let scenario = |import_cache: &str| {
+        format!(
+            "[workload]\nkind = \"synthetic\"\nduration = \"10m\"\n\
+             [packages]\ncatalog = {{ kind = \"synthetic\" }}\nimport_cache = {import_cache}\n"
+        )
+    };
+    let file = dir.path().join("s.toml");
+    let path = file.display().to_string();
+    fs::write(
+        dir.path().join("tree.json"),
+        r#"{"packages": [], "children": [{"packages": ["pkg0"], "children": [{"packages": ["pkg1"]}]}]}"#,
+    )
+    .unwrap();
+    fs::write(
+        &file,
+        scenario("{ kind = \"static-tree\", tree = \"tree.json\" }"),
+    )
+    .unwrap();
+    let o = lambdasim(&["run", "--config", &path, "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(summary["packages"]["zygotes_created"].as_u64().unwrap() > 0);
+    assert!(
+        summary["starts"]["by_kind"]["zygote-fork"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+
+    // Errors name the field, the file and the JSON path.
+    fs::write(
+        dir.path().join("tree.json"),
+        r#"{"children": [{"packages": ["nosuch"]}]}"#,
+    )
+    .unwrap();
+    fails_with(
+        &["run", "--config", &path],
+        &[
+            "packages.import_cache",
+            "tree.json",
+            "root.children[0].packages[0]",
+            "nosuch",
+        ],
+    );
+    fs::write(
+        &file,
+        scenario("{ kind = \"static-tree\", tree = \"missing.json\" }"),
+    )
+    .unwrap();
+    fails_with(&["run", "--config", &path], &["missing.json"]);
+    fs::write(&file, scenario("{ kind = \"dynamic\", capacity_mb = 0 }")).unwrap();
+    fails_with(
+        &["run", "--config", &path],
+        &["packages.import_cache.capacity_mb", "got 0"],
+    );
+    fs::write(&file, scenario("{ kind = \"zygotes\" }")).unwrap();
+    fails_with(
+        &["run", "--config", &path],
+        &["zygotes", "static-tree", "dynamic"],
+    );
+    fs::write(
+        &file,
+        scenario("{ kind = \"static-tree\", tree = \"tree.json\", nodes = 4 }"),
+    )
+    .unwrap();
+    fails_with(&["run", "--config", &path], &["either tree", "nodes"]);
+}

@@ -27,6 +27,9 @@ pub struct Summary {
     pub latency_ms: LatencyStats,
     /// Startup delay (`start - arrival`) of started invocations.
     pub startup_delay_ms: LatencyStats,
+    /// What each cold start cost: its startup delay less queueing (create + install + import +
+    /// init).
+    pub cold_start_ms: LatencyStats,
     pub phases_ms: PhaseStats,
     pub memory: MemoryStats,
     pub sandboxes: SandboxCounts,
@@ -192,6 +195,7 @@ pub struct Metrics {
     apps: Vec<AppStarts>,
     latency: Distribution,
     startup_delay: Distribution,
+    cold_start: Distribution,
     /// Microseconds per phase, in the order of [`PhaseStats`]' fields.
     phase_us: [u128; 6],
     /// Each phase of cold starts (exec left out: it is not part of startup).
@@ -263,6 +267,7 @@ impl Metrics {
             apps: Vec::new(),
             latency: Distribution::new(),
             startup_delay: Distribution::new(),
+            cold_start: Distribution::new(),
             phase_us: [0; 6],
             cold_phases: std::array::from_fn(|_| Distribution::new()),
             workers: Vec::new(),
@@ -322,6 +327,7 @@ impl Metrics {
             cold_start_per_app: self.cold_start_per_app(),
             latency_ms: self.latency.stats(),
             startup_delay_ms: self.startup_delay.stats(),
+            cold_start_ms: self.cold_start.stats(),
             phases_ms: self.phase_stats(started),
             memory: self.memory_stats(span),
             sandboxes: SandboxCounts {
@@ -497,6 +503,8 @@ impl RecordSink for Metrics {
             *total += u128::from(us);
         }
         if kind.is_cold() {
+            self.cold_start
+                .record(p.create + p.install + p.import + p.init);
             for (h, us) in self
                 .cold_phases
                 .iter_mut()
@@ -784,6 +792,11 @@ mod tests {
         close(d.mean, 55.2);
         close(d.p50, 10.0);
         assert_eq!(d.p90, 200.0);
+
+        // Cold starts 0 and 5 cost 100 + 50 + 30 + 20 and 40 + 10 + 10 ms.
+        let c = &s.cold_start_ms;
+        assert_eq!((c.count, c.mean, c.max), (2, 130.0, 200.0));
+        close(c.p50, 60.0);
     }
 
     #[test]

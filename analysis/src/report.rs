@@ -94,6 +94,7 @@ fn render(t: &mut String, s: &Summary) -> fmt::Result {
     )?;
     latency_row(t, "end-to-end", &s.latency_ms)?;
     latency_row(t, "startup delay", &s.startup_delay_ms)?;
+    latency_row(t, "cold-start cost", &s.cold_start_ms)?;
 
     let ph = &s.phases_ms;
     writeln!(
@@ -394,6 +395,7 @@ mod tests {
                 "cold_start_per_app",
                 "latency_ms",
                 "startup_delay_ms",
+                "cold_start_ms",
                 "phases_ms",
                 "memory",
                 "sandboxes",
