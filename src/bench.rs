@@ -51,6 +51,14 @@ pub struct BenchArgs {
     /// zygote tree too, under least-loaded and PASch scheduling.
     #[arg(long)]
     caches: bool,
+    /// Measure the real backend's operations on this host instead (root and cgroups needed):
+    /// sandbox creation with fresh and pooled cgroups, runner start, warm invocation overhead,
+    /// pause, unpause, destroy, zygote fork, package install and import, no-op throughput.
+    #[arg(long)]
+    real: bool,
+    /// With --real: trials per operation.
+    #[arg(long, default_value_t = 200, value_name = "N")]
+    trials: usize,
     /// Internal: the child's measurement has packages.
     #[arg(long, hide = true)]
     child_packages: bool,
@@ -350,6 +358,9 @@ pub fn run(args: &BenchArgs) -> Result<String, Error> {
     if args.caches {
         return crate::bench_caches::run();
     }
+    if args.real {
+        return real_bench(args.trials);
+    }
     let mut report = String::new();
     let _ = writeln!(
         report,
@@ -476,4 +487,23 @@ impl Drop for ScratchDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+#[cfg(target_os = "linux")]
+fn real_bench(trials: usize) -> Result<String, Error> {
+    let host = |e: &dyn std::fmt::Display| Error::Host(format!("bench --real: {e}"));
+    let fs: std::sync::Arc<dyn real::cgroup::CgroupFs> =
+        std::sync::Arc::from(real::cgroup::detect().map_err(|e| host(&e))?);
+    real::cgroup::check_privileges(fs.as_ref()).map_err(|e| host(&e))?;
+    real::spawn::become_reaper().map_err(|e| host(&e))?;
+    let exe = std::env::current_exe().map_err(|e| host(&e))?;
+    let work = std::env::temp_dir().join(format!("lambdasim-real-{}", std::process::id()));
+    let kind = fs.kind();
+    let report = real::measure::measure(fs, &exe, &work, trials).map_err(|e| host(&e))?;
+    Ok(real::measure::render(&report, kind, trials))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn real_bench(_trials: usize) -> Result<String, Error> {
+    Err(Error::Host("bench --real runs on Linux only".into()))
 }

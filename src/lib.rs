@@ -7,6 +7,8 @@
 pub mod bench;
 pub mod bench_caches;
 pub mod bench_trace;
+#[cfg(target_os = "linux")]
+pub mod real_mode;
 pub mod scenario;
 pub mod spec;
 
@@ -29,6 +31,12 @@ pub enum Error {
     Input(String),
     #[error("{0}")]
     Output(String),
+    /// The host cannot run real sandboxes (privileges, cgroups) or a sandbox could not be set up.
+    #[error("{0}")]
+    Host(String),
+    /// Stopped by a signal (Ctrl-C) after cleaning up.
+    #[error("{0}")]
+    Interrupted(String),
 }
 
 impl Error {
@@ -36,6 +44,8 @@ impl Error {
         match self {
             Error::Input(_) => 2,
             Error::Output(_) => 1,
+            Error::Host(_) => 3,
+            Error::Interrupted(_) => 130,
         }
     }
 }
@@ -234,27 +244,47 @@ fn provisioned(
         .collect()
 }
 
-/// Runs one simulation of `scenario`, writing per-invocation records to `records` if given.
-pub fn run(scenario: &Scenario, records: Option<&mut dyn Write>) -> Result<RunResult, Error> {
-    let (workload, trace) = load_workload(scenario)?;
-    check_size(
-        workload.catalog.functions.len(),
-        scenario.controller.workers.len(),
-    )?;
+/// The controller for `scenario` with its policies and caches, over `catalog`.
+pub fn build_controller(
+    scenario: &Scenario,
+    catalog: workloads::Catalog,
+) -> Result<Controller, Error> {
+    check_size(catalog.functions.len(), scenario.controller.workers.len())?;
     let keep_alive = scenario.keep_alive.build_for(
-        &cold_costs(&workload.catalog, &scenario.costs),
+        &cold_costs(&catalog, &scenario.costs),
         derive_seed(scenario.seed, KEEP_ALIVE_STREAM),
     );
     let mut config = scenario.controller.clone();
-    config.provisioned = provisioned(scenario, &workload.catalog)?;
+    config.provisioned = provisioned(scenario, &catalog)?;
     let mut controller = Controller::new(
-        workload.catalog,
+        catalog,
         &config,
         keep_alive,
         scenario
             .scheduler
             .build(derive_seed(scenario.seed, SCHEDULER_STREAM)),
     );
+    if !controller.catalog().packages.is_empty() {
+        if let Some((policy, capacity)) = scenario.raw.packages.install_cache.build() {
+            controller = controller.with_install_cache(policy, capacity);
+        }
+        if let Some(config) = scenario
+            .raw
+            .packages
+            .import_cache
+            .build(controller.catalog())
+            .map_err(|e| Error::Input(format!("packages.import_cache: {e}")))?
+        {
+            controller = controller.with_import_cache(config);
+        }
+    }
+    Ok(controller)
+}
+
+/// Runs one simulation of `scenario`, writing per-invocation records to `records` if given.
+pub fn run(scenario: &Scenario, records: Option<&mut dyn Write>) -> Result<RunResult, Error> {
+    let (workload, trace) = load_workload(scenario)?;
+    let mut controller = build_controller(scenario, workload.catalog)?;
     let cores = scenario
         .controller
         .workers
@@ -273,18 +303,6 @@ pub fn run(scenario: &Scenario, records: Option<&mut dyn Write>) -> Result<RunRe
                 .map(|p| (us(p.install_ms), us(p.import_ms)))
                 .collect(),
         );
-        if let Some((policy, capacity)) = scenario.raw.packages.install_cache.build() {
-            controller = controller.with_install_cache(policy, capacity);
-        }
-        if let Some(config) = scenario
-            .raw
-            .packages
-            .import_cache
-            .build(controller.catalog())
-            .map_err(|e| Error::Input(format!("packages.import_cache: {e}")))?
-        {
-            controller = controller.with_import_cache(config);
-        }
     }
     let mut metrics = Metrics::new();
     let started = Instant::now();

@@ -44,6 +44,94 @@ explained. Flags override the file. Durations take a unit: us, ms, s, m, h, d."
     Trace(TraceCommand),
     /// Measure simulation throughput and memory on a fixed synthetic scenario.
     Bench(bench::BenchArgs),
+    /// Replay a scenario on this host with real sandboxes (cgroups and namespaces; needs root),
+    /// through the same controller and policies as `run`, and print the same summary.
+    #[command(
+        args_conflicts_with_subcommands = true,
+        after_help = "Times are wall-clock times: the workload's arrivals are divided by \
+--time-scale and its execution times by --duration-scale (default: the time scale); the policies' \
+own times (a TTL) are not scaled. `lambdasim real cleanup` removes what an interrupted run left."
+    )]
+    Real(RealArgs),
+    /// The process inside a real sandbox (started by `lambdasim real`).
+    #[command(hide = true)]
+    RealRunner(RealRunnerArgs),
+}
+
+#[derive(Args)]
+struct RealArgs {
+    #[command(subcommand)]
+    action: Option<RealAction>,
+    #[command(flatten)]
+    scenario: ScenarioArgs,
+    /// Trace time per unit of wall-clock time: 60 replays a trace minute in a second.
+    #[arg(
+        long,
+        value_name = "K",
+        default_value_t = 1.0,
+        help_heading = "Real mode"
+    )]
+    time_scale: f64,
+    /// Execution and initialization times are divided by this (default: the time scale).
+    #[arg(long, value_name = "K", help_heading = "Real mode")]
+    duration_scale: Option<f64>,
+    /// A sandbox's memory limit is its function's memory times this (plus the runner's own).
+    #[arg(long, value_name = "F", default_value_t = 1.0 / 16.0, help_heading = "Real mode")]
+    memory_scale: f64,
+    /// How invocations spend their time: busy (spinning on a core) or sleep.
+    #[arg(long, value_name = "MODE", default_value = "busy", value_parser = ["busy", "sleep"], help_heading = "Real mode")]
+    exec: String,
+    /// CPU limit of each sandbox, in cores.
+    #[arg(long, value_name = "CORES", help_heading = "Real mode")]
+    cpu_limit: Option<f64>,
+    /// Give each sandbox a network namespace of its own.
+    #[arg(long, help_heading = "Real mode")]
+    net: bool,
+    /// Child cgroups each worker keeps ready.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 8,
+        help_heading = "Real mode"
+    )]
+    pool: usize,
+    /// Package files on disk are the catalogue's sizes times this.
+    #[arg(
+        long,
+        value_name = "F",
+        default_value_t = 0.01,
+        help_heading = "Real mode"
+    )]
+    disk_scale: f64,
+    /// Directory for summary.json, records.csv and the effective scenario.toml.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Also write every invocation to records.csv in --out.
+    #[arg(long, requires = "out")]
+    records: bool,
+    /// Print the summary as JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum RealAction {
+    /// Remove the cgroups, processes and work directories of runs that did not end cleanly.
+    Cleanup {
+        /// Remove every run's, not only those whose driver is gone.
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+#[derive(Args)]
+struct RealRunnerArgs {
+    /// Descriptor of the socket to the backend.
+    #[arg(long)]
+    fd: i32,
+    /// Set up a private /proc and host name (the runner is PID 1 of a new PID namespace).
+    #[arg(long)]
+    private: bool,
 }
 
 #[derive(Subcommand)]
@@ -363,6 +451,8 @@ fn main() -> ExitCode {
         Command::Generate(args) => generate(args),
         Command::Trace(command) => trace(command),
         Command::Bench(args) => bench::run(&args).map(|report| emit(&report)),
+        Command::Real(args) => real(args),
+        Command::RealRunner(args) => real_runner(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -643,4 +733,100 @@ fn trace(command: TraceCommand) -> Result<(), Error> {
             Ok(())
         }
     }
+}
+
+#[cfg(target_os = "linux")]
+fn real(args: RealArgs) -> Result<(), Error> {
+    use lambdasim::real_mode::{RealOptions, run_real};
+    if let Some(RealAction::Cleanup { all }) = args.action {
+        let fs = real::cgroup::detect().map_err(|e| Error::Host(e.to_string()))?;
+        let done = real::cleanup::cleanup(fs.as_ref(), all)
+            .map_err(|e| Error::Host(format!("cleanup: {e}")))?;
+        emit(&format!(
+            "removed {} cgroup(s) of {} run(s) and {} work director{}\n",
+            done.groups,
+            done.runs.len(),
+            done.dirs,
+            if done.dirs == 1 { "y" } else { "ies" }
+        ));
+        return Ok(());
+    }
+    let scenario = raw_scenario(&args.scenario)?.validate()?;
+    let exe = std::env::current_exe()
+        .map_err(|e| Error::Host(format!("cannot find the lambdasim executable: {e}")))?;
+    let options = RealOptions {
+        time_scale: args.time_scale,
+        duration_scale: args.duration_scale.unwrap_or(args.time_scale),
+        backend: real::RealConfig {
+            runner: exe,
+            memory_scale: args.memory_scale,
+            mode: if args.exec == "sleep" {
+                real::ExecMode::Sleep
+            } else {
+                real::ExecMode::Busy
+            },
+            cpu_cores: args.cpu_limit,
+            net: args.net,
+            pool: args.pool,
+            disk_scale: args.disk_scale,
+            ..real::RealConfig::default()
+        },
+    };
+    if let Some(dir) = &args.out {
+        create_dir(dir)?;
+        write_file(&dir.join("scenario.toml"), &scenario.raw.to_toml())?;
+    }
+    let result = if args.records {
+        let dir = args
+            .out
+            .as_ref()
+            .expect("clap requires --out with --records");
+        let path = dir.join("records.csv");
+        let file = File::create(&path)
+            .map_err(|e| Error::Output(format!("cannot create {}: {e}", path.display())))?;
+        let mut out = BufWriter::with_capacity(1 << 20, file);
+        run_real(&scenario, &options, Some(&mut out as &mut dyn Write))?
+    } else {
+        run_real(&scenario, &options, None)?
+    };
+    let json = analysis::to_json(&result.summary);
+    if let Some(dir) = &args.out {
+        write_file(&dir.join("summary.json"), &json)?;
+    }
+    if args.json {
+        emit(&json);
+    } else {
+        let d = &result.drive;
+        emit(&format!(
+            "lambdasim real\n\n{}real mode   cgroup {}, time scale x{}, durations / {}, memory x{}; \
+             {} arrivals, late by {:.3} ms at most ({:.3} ms on average)\n{}",
+            scenario.describe(),
+            result.cgroups,
+            options.time_scale,
+            options.duration_scale,
+            options.backend.memory_scale,
+            d.arrivals,
+            d.max_late as f64 / 1000.0,
+            d.total_late as f64 / 1000.0 / d.arrivals.max(1) as f64,
+            analysis::render_text(&result.summary)
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn real(_args: RealArgs) -> Result<(), Error> {
+    Err(Error::Host("real mode runs on Linux only".into()))
+}
+
+#[cfg(target_os = "linux")]
+fn real_runner(args: &RealRunnerArgs) -> Result<(), Error> {
+    // SAFETY: the backend started this process with the socket at `fd` and nothing else owns it.
+    let channel = unsafe { real::channel::Channel::from_raw(args.fd) };
+    real::runner::main(channel, args.private).map_err(|e| Error::Host(format!("runner: {e}")))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn real_runner(_args: &RealRunnerArgs) -> Result<(), Error> {
+    Err(Error::Host("real mode runs on Linux only".into()))
 }

@@ -4,5 +4,7 @@ mod baseline;
 mod cli;
 mod invariants;
 mod lifecycle;
+#[cfg(target_os = "linux")]
+mod real;
 mod traces;
 mod util;

@@ -30,7 +30,12 @@ pub fn to_json(summary: &Summary) -> String {
 }
 
 fn render(t: &mut String, s: &Summary) -> fmt::Result {
-    line(t, "simulated span", &format!("{:.3} s", s.span_s), "")?;
+    line(
+        t,
+        "span",
+        &format!("{:.3} s", s.span_s),
+        "simulated, or wall-clock in real mode",
+    )?;
 
     let inv = &s.invocations;
     writeln!(t, "\nInvocations")?;
@@ -311,7 +316,7 @@ mod tests {
         let text = render_text(&scenario());
         println!("{text}");
         for expected in [
-            "simulated span",
+            "span",
             "10.000 s",
             "57.14 %",
             "300.250",

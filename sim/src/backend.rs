@@ -112,6 +112,13 @@ pub enum Completion {
     },
     /// A timer set with [`Backend::set_timer`] fired.
     Timer(Timer),
+    /// The sandbox died (its process crashed or the kernel killed it, for example for exceeding
+    /// its memory limit) while being created, running or idle. What it ran ends as failed with
+    /// `reason`; the controller destroys what is left of it. Only a real backend reports this.
+    SandboxFailed {
+        sandbox: SandboxId,
+        reason: crate::record::FailReason,
+    },
 }
 
 /// The commands a data plane carries out for the controller.

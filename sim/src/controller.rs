@@ -413,6 +413,25 @@ impl Controller {
                 }
             }
             Completion::Timer(timer) => self.on_timer(now, timer, backend, sink),
+            Completion::SandboxFailed { sandbox, reason } => {
+                if !self.platform.is_live(sandbox) {
+                    return;
+                }
+                let worker = self.platform.sandbox(sandbox).worker;
+                if self.platform.sandbox(sandbox).state == SandboxState::Creating {
+                    if let Some(i) = self.prewarming.iter().position(|&id| id == sandbox) {
+                        self.prewarming.swap_remove(i);
+                    }
+                    let handle = self.created_for[sandbox.index()];
+                    if handle != NO_INVOCATION {
+                        self.fail_invocation(now, handle, reason, sink);
+                    }
+                }
+                self.kill_invocations(now, sandbox, reason, sink);
+                self.destroy(now, sandbox, DestroyReason::Crashed, backend, sink);
+                self.drain_queue(now, worker, backend, sink);
+                self.notify_memory(now, worker, sink);
+            }
         }
     }
 
@@ -1149,7 +1168,7 @@ impl Controller {
         sink: &mut S,
     ) {
         if self.platform.sandbox(sandbox).state == SandboxState::Running {
-            self.kill_invocations(now, sandbox, sink);
+            self.kill_invocations(now, sandbox, FailReason::Killed, sink);
         }
         let sb = self.platform.remove_sandbox(sandbox);
         backend.destroy(now, sandbox);
@@ -1165,35 +1184,47 @@ impl Controller {
             .on_destroyed(now, &sb, reason, &self.platform);
     }
 
-    /// Ends the invocations running in `sandbox` as failed: the platform is killing it.
+    /// Ends the invocations running in `sandbox` as failed with `reason`.
     fn kill_invocations<S: RecordSink + ?Sized>(
         &mut self,
         now: Time,
         sandbox: SandboxId,
+        reason: FailReason,
         sink: &mut S,
     ) {
         let running: Vec<u32> = (0..self.pending.len() as u32)
             .filter(|&h| self.pending[h as usize].sandbox == sandbox.0)
             .collect();
         for h in running {
-            let p = self.untrack(InvocationHandle(h));
-            sink.invocation(&Record {
-                id: p.id,
-                function: p.function,
-                app: self.platform.function(p.function).app,
-                worker: p.worker,
-                arrival: p.arrival,
-                start: p.placed,
-                end: now,
-                start_kind: Some(p.kind),
-                phases: Phases {
-                    queue: p.placed - p.arrival,
-                    create: p.create,
-                    ..Phases::default()
-                },
-                outcome: Outcome::Failed(FailReason::Killed),
-            });
+            self.fail_invocation(now, InvocationHandle(h), reason, sink);
         }
+    }
+
+    /// Ends one invocation as failed with `reason`.
+    fn fail_invocation<S: RecordSink + ?Sized>(
+        &mut self,
+        now: Time,
+        handle: InvocationHandle,
+        reason: FailReason,
+        sink: &mut S,
+    ) {
+        let p = self.untrack(handle);
+        sink.invocation(&Record {
+            id: p.id,
+            function: p.function,
+            app: self.platform.function(p.function).app,
+            worker: p.worker,
+            arrival: p.arrival,
+            start: p.placed,
+            end: now,
+            start_kind: Some(p.kind),
+            phases: Phases {
+                queue: p.placed - p.arrival,
+                create: p.create,
+                ..Phases::default()
+            },
+            outcome: Outcome::Failed(reason),
+        });
     }
 
     /// Starts queued invocations from the head of the worker's queue while they fit.

@@ -1,0 +1,959 @@
+//! The real backend: each sandbox is a runner process in a cgroup of its own (taken from its
+//! worker's pool) and in new namespaces; each worker has a cgroup holding its sandboxes', an
+//! install directory, and zygotes that sandboxes fork from.
+//!
+//! The controller calls the [`Backend`] methods from the driver's thread and they return at once:
+//! every sandbox has a thread of its own that carries out its commands in order (create, run,
+//! pause, unpause, destroy) and reports completions, with the time each phase took, through a
+//! channel the driver reads. Destroying a sandbox kills its process at once, even in the middle of
+//! an invocation; its thread then gives its cgroup back. Completions of a sandbox destroyed since
+//! are dropped (sandbox ids are reused, so each carries its sandbox's epoch).
+//!
+//! Everything the backend makes lives under the cgroup `lambdasim/<pid>` (`<pid>.<n>` for a later
+//! backend of the same process) and the work directory;
+//! [`RealBackend::finish`] (or dropping the backend, also when unwinding from a panic) kills and
+//! removes all of it.
+
+use std::collections::{BinaryHeap, HashMap};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use sim::WorkerId;
+use sim::backend::{Backend, Completion, CreateRequest, InvocationHandle, Timer, ZygoteId};
+use sim::platform::SandboxId;
+use sim::record::FailReason;
+use workloads::Time;
+use workloads::packages::{PackageCatalog, PackageId};
+
+use crate::cgroup::{CgroupError, CgroupFs, CpuQuota, Limits, Pool, remove_tree};
+use crate::channel::Channel;
+use crate::spawn::{Namespaces, fork_from_zygote, spawn_runner};
+use crate::store::{InstallDir, Registry};
+
+/// How an invocation spends its duration in the runner.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ExecMode {
+    /// Spinning on a core.
+    #[default]
+    Busy,
+    /// Sleeping.
+    Sleep,
+}
+
+/// The real backend's settings.
+#[derive(Clone, Debug)]
+pub struct RealConfig {
+    /// The `lambdasim` executable, started as `lambdasim real-runner` in each sandbox.
+    pub runner: PathBuf,
+    /// Where the package registry and the workers' install directories go.
+    pub work_dir: PathBuf,
+    /// A sandbox's memory limit is its memory times this, plus `overhead_mb`.
+    pub memory_scale: f64,
+    /// Memory of the runner process itself, added to every limit, in MB.
+    pub overhead_mb: u64,
+    /// Share of its sandbox's (scaled) memory an invocation touches.
+    pub touch_fraction: f64,
+    /// CPU limit of a sandbox in cores (`None`: none).
+    pub cpu_cores: Option<f64>,
+    /// Processes a sandbox may have.
+    pub pids: u64,
+    /// Child cgroups each worker keeps ready.
+    pub pool: usize,
+    pub mode: ExecMode,
+    /// Give sandboxes a network namespace.
+    pub net: bool,
+    /// Package files on disk are the catalogue's sizes times this.
+    pub disk_scale: f64,
+    /// Import memory and import CPU time are the catalogue's times these.
+    pub import_memory_scale: f64,
+    pub import_cpu_scale: f64,
+}
+
+impl Default for RealConfig {
+    fn default() -> Self {
+        RealConfig {
+            runner: PathBuf::from("lambdasim"),
+            work_dir: std::env::temp_dir().join(format!("lambdasim-real-{}", std::process::id())),
+            memory_scale: 1.0 / 16.0,
+            overhead_mb: 64,
+            touch_fraction: 0.5,
+            cpu_cores: None,
+            pids: 64,
+            pool: 8,
+            mode: ExecMode::Busy,
+            net: false,
+            disk_scale: 0.01,
+            import_memory_scale: 1.0,
+            import_cpu_scale: 1.0,
+        }
+    }
+}
+
+/// What went wrong setting the backend up.
+#[derive(Debug, thiserror::Error)]
+pub enum RealError {
+    #[error(transparent)]
+    Cgroup(#[from] CgroupError),
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// A zygote of a worker: a runner that imported packages and forks sandboxes.
+#[derive(Default)]
+struct Zygote {
+    state: Mutex<ZygoteState>,
+    ready: Condvar,
+}
+
+#[derive(Default)]
+enum ZygoteState {
+    #[default]
+    Creating,
+    Ready {
+        channel: Channel,
+        group: String,
+    },
+    Failed,
+}
+
+/// State shared by the driver and the sandbox threads.
+struct Shared {
+    fs: Arc<dyn CgroupFs>,
+    config: RealConfig,
+    start: Instant,
+    /// `lambdasim/<pid>`.
+    run_group: String,
+    pools: Vec<Mutex<Pool>>,
+    registry: Option<Registry>,
+    installs: Vec<InstallDir>,
+    catalog: PackageCatalog,
+    /// Per worker and zygote slot; a slot is reused once its zygote is destroyed.
+    zygotes: Mutex<HashMap<(u32, u32), Arc<Zygote>>>,
+}
+
+impl Shared {
+    fn now(&self) -> Time {
+        self.start.elapsed().as_micros() as Time
+    }
+
+    fn sandbox_limits(&self, memory_mb: u32) -> Limits {
+        let mb = (f64::from(memory_mb) * self.config.memory_scale).ceil() as u64
+            + self.config.overhead_mb;
+        self.limits(mb)
+    }
+
+    fn limits(&self, mb: u64) -> Limits {
+        Limits {
+            memory_bytes: Some(mb << 20),
+            cpu: self.config.cpu_cores.map(|cores| CpuQuota {
+                quota_us: (cores * 100_000.0).round().max(1000.0) as u64,
+                period_us: 100_000,
+            }),
+            pids: Some(self.config.pids),
+        }
+    }
+
+    fn take_group(&self, worker: u32, limits: &Limits) -> Result<(String, bool), String> {
+        let mut pool = self.pools[worker as usize]
+            .lock()
+            .map_err(|_| "a cgroup pool is poisoned".to_string())?;
+        pool.take(limits).map_err(|e| e.to_string())
+    }
+
+    fn give_back(&self, worker: u32, group: String) {
+        if let Ok(mut pool) = self.pools[worker as usize].lock()
+            && let Err(e) = pool.give_back(group)
+        {
+            eprintln!("lambdasim real: returning a cgroup: {e}");
+        }
+    }
+
+    fn import_command(&self, worker: u32, package: PackageId) -> String {
+        let p = self.catalog.package(package);
+        let dir = self.installs[worker as usize].package_dir(p);
+        format!(
+            "import\t{}\t{}\t{}",
+            dir.display(),
+            p.import_mb * self.config.import_memory_scale,
+            p.import_ms * self.config.import_cpu_scale
+        )
+    }
+}
+
+/// Commands to a sandbox's thread.
+enum Command {
+    Create(OwnedRequest),
+    Run {
+        invocation: InvocationHandle,
+        duration: Time,
+    },
+    Pause,
+    Unpause,
+    Destroy,
+}
+
+/// A [`CreateRequest`] the sandbox thread can own.
+struct OwnedRequest {
+    worker: u32,
+    memory_mb: u32,
+    init: Option<Time>,
+    install: Vec<PackageId>,
+    installed: Vec<PackageId>,
+    spawn: Vec<(u32, Option<u32>, Vec<PackageId>)>,
+    fork: Option<u32>,
+    import: Vec<PackageId>,
+}
+
+struct SandboxHandle {
+    commands: Sender<Command>,
+    /// Set when the controller destroys the sandbox, before its process is killed.
+    killed: Arc<AtomicBool>,
+    /// The runner's pid once known (0 before).
+    pid: Arc<AtomicI32>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// A completion tagged with the epoch of its sandbox.
+type Tagged = (u32, Completion);
+
+/// The real data plane. See the module documentation.
+pub struct RealBackend {
+    shared: Arc<Shared>,
+    sandboxes: Vec<Option<SandboxHandle>>,
+    epochs: Vec<u32>,
+    completions: Receiver<Tagged>,
+    sender: Sender<Tagged>,
+    timers: BinaryHeap<std::cmp::Reverse<(Time, u64)>>,
+    timer_of: HashMap<u64, Timer>,
+    next_timer: u64,
+    finished: bool,
+}
+
+impl RealBackend {
+    /// Sets up `workers` workers of `memory_mb` each: the run's cgroups (with pools of child
+    /// cgroups), the package registry for `catalog` and the workers' install directories.
+    pub fn new(
+        fs: Arc<dyn CgroupFs>,
+        config: RealConfig,
+        workers: &[u64],
+        catalog: &PackageCatalog,
+    ) -> Result<Self, RealError> {
+        crate::cgroup::check_privileges(fs.as_ref())?;
+        // `lambdasim/<pid>`, or `lambdasim/<pid>.<n>` for a later backend of the same process.
+        static BACKENDS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = BACKENDS.fetch_add(1, Ordering::SeqCst);
+        let run_group = match n {
+            0 => format!("lambdasim/{}", std::process::id()),
+            n => format!("lambdasim/{}.{n}", std::process::id()),
+        };
+        fs.create(&run_group)?;
+        let mut pools = Vec::new();
+        for (w, &memory_mb) in workers.iter().enumerate() {
+            let parent = format!("{run_group}/w{w}");
+            fs.create(&parent)?;
+            fs.set_limits(
+                &parent,
+                &Limits {
+                    memory_bytes: Some(
+                        ((memory_mb as f64 * config.memory_scale).ceil() as u64 + 256) << 20,
+                    ),
+                    ..Limits::default()
+                },
+            )?;
+            let mut pool = Pool::new(fs.clone(), parent, config.pool.max(1) * 4);
+            pool.fill(config.pool)?;
+            pools.push(Mutex::new(pool));
+        }
+        let setup = |what: &str, e: &dyn std::fmt::Display| {
+            RealError::Setup(format!("{what} in {}: {e}", config.work_dir.display()))
+        };
+        std::fs::create_dir_all(&config.work_dir)
+            .map_err(|e| setup("cannot create the work directory", &e))?;
+        let registry = if catalog.is_empty() {
+            None
+        } else {
+            Some(
+                Registry::create(
+                    &config.work_dir.join("registry"),
+                    catalog,
+                    config.disk_scale,
+                )
+                .map_err(|e| setup("cannot build the package registry", &e))?,
+            )
+        };
+        let installs = (0..workers.len())
+            .map(|w| InstallDir::new(config.work_dir.join(format!("w{w}"))))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| setup("cannot create install directories", &e))?;
+        let (sender, completions) = channel();
+        Ok(RealBackend {
+            shared: Arc::new(Shared {
+                fs,
+                config,
+                start: Instant::now(),
+                run_group,
+                pools,
+                registry,
+                installs,
+                catalog: catalog.clone(),
+                zygotes: Mutex::new(HashMap::new()),
+            }),
+            sandboxes: Vec::new(),
+            epochs: Vec::new(),
+            completions,
+            sender,
+            timers: BinaryHeap::new(),
+            timer_of: HashMap::new(),
+            next_timer: 0,
+            finished: false,
+        })
+    }
+
+    /// Microseconds since the backend started: the driver's clock.
+    pub fn now(&self) -> Time {
+        self.shared.now()
+    }
+
+    /// The pid of a sandbox's runner, once it has one.
+    pub fn sandbox_pid(&self, sandbox: SandboxId) -> Option<i32> {
+        let handle = self.sandboxes.get(sandbox.index())?.as_ref()?;
+        Some(handle.pid.load(Ordering::SeqCst)).filter(|&p| p > 0)
+    }
+
+    /// The run's cgroup, `lambdasim/<pid>` (`lambdasim/<pid>.<n>` for the n-th backend after the
+    /// first in one process).
+    pub fn run_group(&self) -> &str {
+        &self.shared.run_group
+    }
+
+    /// When the earliest timer is due.
+    pub fn next_timer(&self) -> Option<Time> {
+        self.timers.peek().map(|r| r.0.0)
+    }
+
+    /// The earliest timer if it is due at `now`.
+    pub fn pop_due_timer(&mut self, now: Time) -> Option<(Time, Timer)> {
+        let &std::cmp::Reverse((at, id)) = self.timers.peek()?;
+        if at > now {
+            return None;
+        }
+        self.timers.pop();
+        self.timer_of.remove(&id).map(|t| (at, t))
+    }
+
+    /// The next completion of a live sandbox, waiting at most `timeout`.
+    pub fn recv(&mut self, timeout: Duration) -> Option<Completion> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.completions.recv_timeout(left) {
+                Ok((epoch, c)) => {
+                    let sandbox = match c {
+                        Completion::SandboxReady { sandbox, .. }
+                        | Completion::InvocationDone { sandbox, .. }
+                        | Completion::SandboxFailed { sandbox, .. } => sandbox,
+                        Completion::Timer(_) => return Some(c),
+                    };
+                    if self.epochs.get(sandbox.index()) == Some(&epoch)
+                        && self
+                            .sandboxes
+                            .get(sandbox.index())
+                            .is_some_and(|s| s.is_some())
+                    {
+                        return Some(c);
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => return None,
+                Err(RecvTimeoutError::Disconnected) => return None,
+            }
+        }
+    }
+
+    /// Destroys what is left (sandboxes, zygotes, cgroups, the work directory) and waits for
+    /// every sandbox thread.
+    pub fn finish(&mut self) -> Result<(), RealError> {
+        if self.finished {
+            return Ok(());
+        }
+        self.finished = true;
+        for i in 0..self.sandboxes.len() {
+            self.destroy_now(SandboxId(i as u32));
+        }
+        for handle in &mut self.sandboxes {
+            if let Some(h) = handle.as_mut()
+                && let Some(t) = h.thread.take()
+            {
+                let _ = t.join();
+            }
+        }
+        let zygotes: Vec<Arc<Zygote>> = self
+            .shared
+            .zygotes
+            .lock()
+            .map(|mut z| z.drain().map(|(_, z)| z).collect())
+            .unwrap_or_default();
+        for z in zygotes {
+            kill_zygote(&self.shared, &z, None);
+        }
+        for pool in &self.shared.pools {
+            if let Ok(mut p) = pool.lock() {
+                let _ = p.drain();
+            }
+        }
+        let result = remove_tree(self.shared.fs.as_ref(), &self.shared.run_group);
+        // The parent `lambdasim` group stays for other runs; removing it fails while it has some.
+        let _ = self.shared.fs.remove("lambdasim");
+        let _ = std::fs::remove_dir_all(&self.shared.config.work_dir);
+        result.map(|_| ()).map_err(RealError::from)
+    }
+
+    fn destroy_now(&mut self, sandbox: SandboxId) {
+        let Some(Some(handle)) = self.sandboxes.get_mut(sandbox.index()) else {
+            return;
+        };
+        if handle.killed.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let pid = handle.pid.load(Ordering::SeqCst);
+        if pid > 0 {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        let _ = handle.commands.send(Command::Destroy);
+    }
+
+    fn command(&self, sandbox: SandboxId, command: Command) {
+        if let Some(Some(handle)) = self.sandboxes.get(sandbox.index()) {
+            let _ = handle.commands.send(command);
+        }
+    }
+}
+
+impl Drop for RealBackend {
+    fn drop(&mut self) {
+        if let Err(e) = self.finish() {
+            eprintln!("lambdasim real: cleaning up: {e}");
+        }
+    }
+}
+
+impl Backend for RealBackend {
+    fn create_sandbox(&mut self, _now: Time, sandbox: SandboxId, request: &CreateRequest) {
+        let i = sandbox.index();
+        if self.sandboxes.len() <= i {
+            self.sandboxes.resize_with(i + 1, || None);
+            self.epochs.resize(i + 1, 0);
+        }
+        // Zygotes this sandbox creates exist from now on, so that later forks wait for them.
+        if let Ok(mut zygotes) = self.shared.zygotes.lock() {
+            for s in request.spawn {
+                zygotes.insert((request.worker.0, s.zygote.0), Arc::new(Zygote::default()));
+            }
+        }
+        let (tx, rx) = channel();
+        let killed = Arc::new(AtomicBool::new(false));
+        let pid = Arc::new(AtomicI32::new(0));
+        let owned = OwnedRequest {
+            worker: request.worker.0,
+            memory_mb: request.memory_mb,
+            init: request.init,
+            install: request.install.to_vec(),
+            installed: request.installed.to_vec(),
+            spawn: request
+                .spawn
+                .iter()
+                .map(|s| (s.zygote.0, s.parent.map(|p| p.0), s.import.clone()))
+                .collect(),
+            fork: request.fork.map(|z| z.0),
+            import: request.import.to_vec(),
+        };
+        let _ = tx.send(Command::Create(owned));
+        let thread = {
+            let shared = self.shared.clone();
+            let sender = self.sender.clone();
+            let killed = killed.clone();
+            let pid = pid.clone();
+            let epoch = self.epochs[i];
+            std::thread::Builder::new()
+                .name(format!("sandbox-{i}"))
+                .spawn(move || {
+                    let mut sb = SandboxThread {
+                        shared,
+                        sandbox,
+                        epoch,
+                        sender,
+                        killed,
+                        pid,
+                        worker: 0,
+                        group: None,
+                        channel: None,
+                        oom_before: 0,
+                        dead: false,
+                        touch_bytes: 0,
+                    };
+                    sb.run(rx);
+                })
+                .ok()
+        };
+        self.sandboxes[i] = Some(SandboxHandle {
+            commands: tx,
+            killed,
+            pid,
+            thread,
+        });
+    }
+
+    fn start_invocation(
+        &mut self,
+        _now: Time,
+        sandbox: SandboxId,
+        invocation: InvocationHandle,
+        duration: Time,
+    ) {
+        self.command(
+            sandbox,
+            Command::Run {
+                invocation,
+                duration,
+            },
+        );
+    }
+
+    fn pause(&mut self, _now: Time, sandbox: SandboxId) {
+        self.command(sandbox, Command::Pause);
+    }
+
+    fn unpause(&mut self, _now: Time, sandbox: SandboxId) {
+        self.command(sandbox, Command::Unpause);
+    }
+
+    fn destroy(&mut self, _now: Time, sandbox: SandboxId) {
+        self.destroy_now(sandbox);
+        let i = sandbox.index();
+        if let Some(slot) = self.sandboxes.get_mut(i)
+            && let Some(mut handle) = slot.take()
+        {
+            // The thread finishes on its own; it is not waited for here.
+            handle.thread.take();
+            self.epochs[i] = self.epochs[i].wrapping_add(1);
+        }
+    }
+
+    fn destroy_zygote(&mut self, _now: Time, worker: WorkerId, zygote: ZygoteId) {
+        let z = self
+            .shared
+            .zygotes
+            .lock()
+            .ok()
+            .and_then(|mut z| z.remove(&(worker.0, zygote.0)));
+        if let Some(z) = z {
+            let shared = self.shared.clone();
+            // Killing takes a few milliseconds: not on the driver's thread.
+            std::thread::spawn(move || kill_zygote(&shared, &z, Some(worker.0)));
+        }
+    }
+
+    fn set_timer(&mut self, at: Time, timer: Timer) {
+        let id = self.next_timer;
+        self.next_timer += 1;
+        self.timer_of.insert(id, timer);
+        self.timers.push(std::cmp::Reverse((at, id)));
+    }
+}
+
+/// Kills a zygote (waiting for it to be created first) and returns its cgroup.
+fn kill_zygote(shared: &Shared, z: &Zygote, worker: Option<u32>) {
+    let Ok(mut state) = z.state.lock() else {
+        return;
+    };
+    while matches!(*state, ZygoteState::Creating) {
+        match z.ready.wait_timeout(state, Duration::from_secs(60)) {
+            Ok((s, _)) => state = s,
+            Err(_) => return,
+        }
+    }
+    if let ZygoteState::Ready { group, .. } = std::mem::replace(&mut *state, ZygoteState::Failed) {
+        let _ = shared.fs.kill_all(&group);
+        match worker {
+            Some(w) => shared.give_back(w, group),
+            None => {
+                let _ = shared.fs.remove(&group);
+            }
+        }
+    }
+}
+
+/// Phases of a sandbox's creation, in µs.
+#[derive(Default)]
+struct Phases {
+    create: Time,
+    install: Time,
+    import: Time,
+    init: Time,
+}
+
+struct SandboxThread {
+    shared: Arc<Shared>,
+    sandbox: SandboxId,
+    epoch: u32,
+    sender: Sender<Tagged>,
+    killed: Arc<AtomicBool>,
+    pid: Arc<AtomicI32>,
+    worker: u32,
+    group: Option<String>,
+    channel: Option<Channel>,
+    oom_before: u64,
+    /// Its process is gone.
+    dead: bool,
+    /// Memory an invocation touches, in bytes.
+    touch_bytes: u64,
+}
+
+fn micros(d: Duration) -> Time {
+    d.as_micros() as Time
+}
+
+impl SandboxThread {
+    fn report(&self, c: Completion) {
+        let _ = self.sender.send((self.epoch, c));
+    }
+
+    fn killed(&self) -> bool {
+        self.killed.load(Ordering::SeqCst)
+    }
+
+    fn run(&mut self, commands: Receiver<Command>) {
+        for command in commands.iter() {
+            match command {
+                Command::Create(request) => match self.create(&request) {
+                    Ok(p) => self.report(Completion::SandboxReady {
+                        sandbox: self.sandbox,
+                        create: p.create,
+                        install: p.install,
+                        import: p.import,
+                        init: p.init,
+                    }),
+                    Err(e) => {
+                        if !self.killed() {
+                            eprintln!("lambdasim real: sandbox {}: {e}", self.sandbox.0);
+                            self.fail();
+                        }
+                    }
+                },
+                Command::Run {
+                    invocation,
+                    duration,
+                } => self.invoke(invocation, duration),
+                Command::Pause => {
+                    if let Some(g) = &self.group
+                        && !self.dead
+                        && let Err(e) = self.shared.fs.freeze(g)
+                    {
+                        eprintln!("lambdasim real: pausing sandbox {}: {e}", self.sandbox.0);
+                    }
+                }
+                Command::Unpause => {
+                    if let Some(g) = &self.group
+                        && !self.dead
+                        && let Err(e) = self.shared.fs.thaw(g)
+                    {
+                        eprintln!("lambdasim real: unpausing sandbox {}: {e}", self.sandbox.0);
+                    }
+                }
+                Command::Destroy => break,
+            }
+        }
+        self.channel = None;
+        if let Some(group) = self.group.take() {
+            let _ = self.shared.fs.thaw(&group);
+            let _ = self.shared.fs.kill_all(&group);
+            self.shared.give_back(self.worker, group);
+        }
+    }
+
+    /// Reports the sandbox dead, out of memory if its cgroup saw an OOM kill.
+    fn fail(&mut self) {
+        if self.dead {
+            return;
+        }
+        self.dead = true;
+        let oom = self
+            .group
+            .as_ref()
+            .and_then(|g| self.shared.fs.oom_kills(g).ok())
+            .is_some_and(|n| n > self.oom_before);
+        let reason = if oom {
+            FailReason::OutOfMemory
+        } else {
+            FailReason::SandboxCrashed
+        };
+        self.report(Completion::SandboxFailed {
+            sandbox: self.sandbox,
+            reason,
+        });
+    }
+
+    fn invoke(&mut self, invocation: InvocationHandle, duration: Time) {
+        if self.dead {
+            return;
+        }
+        let Some(channel) = &self.channel else {
+            return;
+        };
+        let bytes = self.touch_bytes;
+        let mode = match self.shared.config.mode {
+            ExecMode::Busy => "busy",
+            ExecMode::Sleep => "sleep",
+        };
+        let sent = channel.send(&format!(
+            "run\t{}\t{duration}\t{bytes}\t{mode}",
+            invocation.0
+        ));
+        let answer = sent.and_then(|()| channel.recv());
+        let at = self.shared.now();
+        match answer {
+            Ok(Some(m)) => match m.fields()[..] {
+                ["done", _, us] => {
+                    let ran: Time = us.parse().unwrap_or(0);
+                    self.report(Completion::InvocationDone {
+                        sandbox: self.sandbox,
+                        invocation,
+                        started: at.saturating_sub(ran),
+                        cpu_wait: 0,
+                    });
+                }
+                _ => {
+                    eprintln!(
+                        "lambdasim real: sandbox {}: unexpected answer {:?}",
+                        self.sandbox.0, m.text
+                    );
+                    self.fail();
+                }
+            },
+            _ => {
+                if !self.killed() {
+                    self.fail();
+                }
+            }
+        }
+    }
+}
+
+impl SandboxThread {
+    /// Creates the sandbox: a cgroup from the pool, the packages installed, the zygotes it needs,
+    /// its runner (forked from a zygote or started fresh), the rest of its imports, and its
+    /// handler's initialization.
+    fn create(&mut self, r: &OwnedRequest) -> Result<Phases, String> {
+        let shared = self.shared.clone();
+        self.worker = r.worker;
+        let t = Instant::now();
+        let mut phases = Phases::default();
+        let limits = shared.sandbox_limits(r.memory_mb);
+        self.touch_bytes =
+            ((f64::from(r.memory_mb) * shared.config.memory_scale * shared.config.touch_fraction)
+                * (1u64 << 20) as f64) as u64;
+        let (group, _pooled) = shared.take_group(r.worker, &limits)?;
+        self.oom_before = shared.fs.oom_kills(&group).unwrap_or(0);
+        self.group = Some(group.clone());
+        let mut create = micros(t.elapsed());
+
+        let t = Instant::now();
+        self.install(r)?;
+        phases.install = micros(t.elapsed());
+
+        let t = Instant::now();
+        for (zygote, parent, import) in &r.spawn {
+            self.make_zygote(r.worker, *zygote, *parent, import)?;
+        }
+        let zygotes_us = micros(t.elapsed());
+
+        let t = Instant::now();
+        let channel = match r.fork {
+            Some(z) => self.fork_from(r.worker, z, false, &group)?.0,
+            None => {
+                let (pid, channel) = spawn_runner(
+                    &shared.config.runner,
+                    Namespaces {
+                        pid: true,
+                        net: shared.config.net,
+                    },
+                )
+                .map_err(|e| e.to_string())?;
+                self.pid.store(pid.as_raw(), Ordering::SeqCst);
+                shared
+                    .fs
+                    .add_process(&group, pid.as_raw() as u32)
+                    .map_err(|e| e.to_string())?;
+                channel.expect("ready").map_err(|e| e.to_string())?;
+                channel
+            }
+        };
+        if self.killed() {
+            return Err("destroyed while being created".into());
+        }
+        create += micros(t.elapsed());
+        phases.create = create;
+
+        let t = Instant::now();
+        for &p in &r.import {
+            channel
+                .send(&shared.import_command(r.worker, p))
+                .map_err(|e| e.to_string())?;
+            channel.expect("ok").map_err(|e| e.to_string())?;
+        }
+        phases.import = zygotes_us + micros(t.elapsed());
+
+        let t = Instant::now();
+        if let Some(init) = r.init.filter(|&us| us > 0) {
+            channel
+                .send(&format!("init\t{init}"))
+                .map_err(|e| e.to_string())?;
+            channel.expect("ok").map_err(|e| e.to_string())?;
+        }
+        phases.init = micros(t.elapsed());
+        self.channel = Some(channel);
+        Ok(phases)
+    }
+
+    /// Installs the packages the worker lacks and waits for those another sandbox is installing.
+    fn install(&self, r: &OwnedRequest) -> Result<(), String> {
+        let shared = &self.shared;
+        if r.install.is_empty() && r.installed.is_empty() {
+            return Ok(());
+        }
+        let registry = shared
+            .registry
+            .as_ref()
+            .ok_or("packages to install but no registry")?;
+        let dir = &shared.installs[r.worker as usize];
+        for &p in &r.install {
+            dir.install(registry, shared.catalog.package(p))
+                .map_err(|e| e.to_string())?;
+        }
+        let deadline = Instant::now() + Duration::from_secs(600);
+        for &p in &r.installed {
+            let package = shared.catalog.package(p);
+            while !dir.is_installed(package) {
+                if self.killed() || Instant::now() > deadline {
+                    // Installed by a sandbox that died first, or removed meanwhile: do it here.
+                    dir.install(registry, package).map_err(|e| e.to_string())?;
+                    break;
+                }
+                std::thread::sleep(Duration::from_micros(500));
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates zygote `slot` of the worker: started fresh or forked from `parent`, then importing
+    /// `import`.
+    fn make_zygote(
+        &mut self,
+        worker: u32,
+        slot: u32,
+        parent: Option<u32>,
+        import: &[PackageId],
+    ) -> Result<(), String> {
+        let shared = self.shared.clone();
+        let Some(z) = shared
+            .zygotes
+            .lock()
+            .ok()
+            .and_then(|z| z.get(&(worker, slot)).cloned())
+        else {
+            return Ok(());
+        };
+        let mb: f64 = import
+            .iter()
+            .map(|&p| shared.catalog.package(p).import_mb * shared.config.import_memory_scale)
+            .sum();
+        let limits = shared.limits(mb.ceil() as u64 + shared.config.overhead_mb);
+        let made = (|| -> Result<(Channel, Pid, String), String> {
+            let (group, _) = shared.take_group(worker, &limits)?;
+            let (channel, pid) = match parent {
+                Some(p) => self.fork_from(worker, p, true, &group)?,
+                None => {
+                    let (pid, channel) = spawn_runner(
+                        &shared.config.runner,
+                        Namespaces {
+                            pid: false,
+                            net: false,
+                        },
+                    )
+                    .map_err(|e| e.to_string())?;
+                    shared
+                        .fs
+                        .add_process(&group, pid.as_raw() as u32)
+                        .map_err(|e| e.to_string())?;
+                    channel.expect("ready").map_err(|e| e.to_string())?;
+                    (channel, pid)
+                }
+            };
+            for &p in import {
+                channel
+                    .send(&shared.import_command(worker, p))
+                    .map_err(|e| e.to_string())?;
+                channel.expect("ok").map_err(|e| e.to_string())?;
+            }
+            Ok((channel, pid, group))
+        })();
+        let mut state = z.state.lock().map_err(|_| "a zygote lock is poisoned")?;
+        let result = match made {
+            Ok((channel, _pid, group)) => {
+                *state = ZygoteState::Ready { channel, group };
+                Ok(())
+            }
+            Err(e) => {
+                *state = ZygoteState::Failed;
+                Err(format!("creating a zygote: {e}"))
+            }
+        };
+        drop(state);
+        z.ready.notify_all();
+        result
+    }
+
+    /// Forks a process from zygote `slot` of the worker (waiting for it to be ready) into
+    /// `group`: a sandbox (in a PID namespace of its own) or, with `as_zygote`, a child zygote.
+    fn fork_from(
+        &self,
+        worker: u32,
+        slot: u32,
+        as_zygote: bool,
+        group: &str,
+    ) -> Result<(Channel, Pid), String> {
+        let z = self
+            .shared
+            .zygotes
+            .lock()
+            .ok()
+            .and_then(|z| z.get(&(worker, slot)).cloned())
+            .ok_or_else(|| format!("zygote {slot} of worker {worker} is gone"))?;
+        let mut state = z.state.lock().map_err(|_| "a zygote lock is poisoned")?;
+        while matches!(*state, ZygoteState::Creating) {
+            state = z
+                .ready
+                .wait(state)
+                .map_err(|_| "a zygote lock is poisoned")?;
+        }
+        let ZygoteState::Ready { channel: zc, .. } = &*state else {
+            return Err(format!("zygote {slot} of worker {worker} failed"));
+        };
+        let (pid, ours) = fork_from_zygote(zc, !as_zygote).map_err(|e| e.to_string())?;
+        drop(state);
+        let pid = pid.as_raw();
+        if !as_zygote {
+            self.pid.store(pid, Ordering::SeqCst);
+        }
+        self.shared
+            .fs
+            .add_process(group, pid as u32)
+            .map_err(|e| e.to_string())?;
+        Ok((ours, Pid::from_raw(pid)))
+    }
+}

@@ -1,0 +1,140 @@
+//! The wall-clock driver: feeds arrivals (at their time, already scaled), completions and timers
+//! to the unchanged controller, on one thread, with the backend's clock as `now`.
+//!
+//! An arrival is handed to the controller when its time comes; if the driver is late (busy with
+//! other events), the arrival is stamped with the time it is handled, and the lateness is
+//! counted. After the last arrival the driver waits until nothing is in flight, then shuts the
+//! platform down. A stop request (Ctrl-C) ends the run early: what is in flight is abandoned and
+//! everything is cleaned up.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use sim::Controller;
+use sim::backend::Completion;
+use sim::record::RecordSink;
+use workloads::{Invocation, Time, WorkloadError};
+
+use crate::backend::RealBackend;
+
+/// What a run did, besides its records.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DriveStats {
+    pub arrivals: u64,
+    pub completions: u64,
+    pub timers: u64,
+    /// Largest and total lateness of arrivals, in µs.
+    pub max_late: Time,
+    pub total_late: Time,
+    /// The run was stopped before its end.
+    pub stopped: bool,
+    /// Backend clock at the end.
+    pub end: Time,
+}
+
+/// Why a run could not go on.
+#[derive(Debug, thiserror::Error)]
+pub enum DriveError {
+    #[error(transparent)]
+    Workload(#[from] WorkloadError),
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// Replays `invocations` (sorted by arrival, times in µs of wall clock from the start) through
+/// `controller` on `backend`. Returns when every invocation has ended, or when `stop` is set.
+pub fn drive<S: RecordSink + ?Sized>(
+    controller: &mut Controller,
+    backend: &mut RealBackend,
+    invocations: impl Iterator<Item = Result<Invocation, WorkloadError>>,
+    sink: &mut S,
+    stop: &AtomicBool,
+) -> Result<DriveStats, DriveError> {
+    let mut stats = DriveStats::default();
+    sink.begin(&controller.run_info());
+    controller
+        .start(backend.now(), backend, sink)
+        .map_err(DriveError::Setup)?;
+    let mut invocations = invocations.peekable();
+    let mut last_arrival = 0;
+    loop {
+        if stop.load(Ordering::SeqCst) {
+            stats.stopped = true;
+            break;
+        }
+        let next_arrival = match invocations.peek() {
+            Some(Ok(inv)) => Some(inv.arrival.max(last_arrival)),
+            Some(Err(_)) => {
+                let Some(Err(e)) = invocations.next() else {
+                    unreachable!()
+                };
+                return Err(e.into());
+            }
+            None => None,
+        };
+        if next_arrival.is_none() && controller.in_flight() == 0 {
+            break;
+        }
+        let now = backend.now();
+        if let Some((_, timer)) = backend.pop_due_timer(now) {
+            stats.timers += 1;
+            controller.on_completion(now, Completion::Timer(timer), backend, sink);
+            continue;
+        }
+        if let Some(at) = next_arrival
+            && at <= now
+        {
+            let Some(Ok(inv)) = invocations.next() else {
+                unreachable!()
+            };
+            last_arrival = at;
+            let late = now - at;
+            stats.max_late = stats.max_late.max(late);
+            stats.total_late += late;
+            stats.arrivals += 1;
+            controller.on_arrival(now, &inv, backend, sink);
+            continue;
+        }
+        let due = [next_arrival, backend.next_timer()]
+            .into_iter()
+            .flatten()
+            .min();
+        // Wake up for the next arrival or timer, and at least every 50 ms to look at `stop`.
+        let wait = due.map_or(50_000, |d| d.saturating_sub(now)).min(50_000);
+        if let Some(c) = backend.recv(Duration::from_micros(wait)) {
+            stats.completions += 1;
+            let now = backend.now();
+            controller.on_completion(now, c, backend, sink);
+        }
+    }
+    let now = backend.now();
+    if !stats.stopped {
+        controller.shutdown(now, backend, sink);
+    }
+    sink.end(now);
+    stats.end = now;
+    Ok(stats)
+}
+
+/// Set by the SIGINT and SIGTERM handlers that [`stop_on_signals`] installs.
+pub static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: nix::libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+/// Makes Ctrl-C (SIGINT) and SIGTERM set [`STOP`] instead of killing the process, so that a run
+/// cleans up after itself.
+pub fn stop_on_signals() -> std::io::Result<()> {
+    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+    let action = SigAction::new(
+        SigHandler::Handler(on_signal),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    for s in [Signal::SIGINT, Signal::SIGTERM] {
+        // SAFETY: the handler only stores to an atomic.
+        unsafe { sigaction(s, &action) }.map_err(|e| std::io::Error::other(e.to_string()))?;
+    }
+    Ok(())
+}

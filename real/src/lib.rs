@@ -1,0 +1,24 @@
+//! The real data plane: sandboxes as processes in cgroups and namespaces on a Linux host, driven
+//! by the same controller as the simulator.
+//!
+//! - [`cgroup`]: cgroup v1, v2 and a fake tree for tests, behind one trait; pools of child groups.
+//! - [`spawn`] and [`runner`]: the sandbox process, started in new namespaces or forked from a
+//!   zygote, talking to the backend over a [`channel`].
+//! - [`store`]: the package registry and the workers' install directories; imports for real.
+//! - [`backend`]: `RealBackend`, the [`sim::Backend`] that does all this.
+//! - [`driver`]: the wall-clock loop around the unchanged controller.
+//! - [`cleanup`]: removing what a crashed run left.
+
+#![cfg(target_os = "linux")]
+
+pub mod backend;
+pub mod cgroup;
+pub mod channel;
+pub mod cleanup;
+pub mod driver;
+pub mod measure;
+pub mod runner;
+pub mod spawn;
+pub mod store;
+
+pub use backend::{ExecMode, RealBackend, RealConfig, RealError};

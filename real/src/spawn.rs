@@ -1,0 +1,126 @@
+//! Starting runner processes: a fresh runner is `clone`d straight into new namespaces (PID 1 of
+//! its own PID namespace for a sandbox; a zygote keeps the host's PID namespace so that the
+//! sandboxes it forks outlive it) and `exec`s `lambdasim real-runner` with its end of the socket
+//! as descriptor 3.
+//!
+//! Between `clone` and `exec` the child only makes system calls (no allocation): the driver is
+//! multi-threaded, and another thread may hold the allocator's lock at the moment of the clone.
+
+use std::ffi::CString;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use nix::libc;
+use nix::sched::{CloneFlags, clone};
+use nix::unistd::Pid;
+
+use crate::channel::Channel;
+
+/// Which namespaces a runner gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Namespaces {
+    /// A PID namespace of its own, with a private `/proc` (sandboxes; not zygotes).
+    pub pid: bool,
+    /// A network namespace of its own (off by default: it is the known scalability bottleneck).
+    pub net: bool,
+}
+
+/// Starts a runner; returns its pid (in this process's PID namespace) and the backend's end of
+/// its socket. The runner answers `ready` once it has set itself up.
+pub fn spawn_runner(exe: &Path, ns: Namespaces) -> io::Result<(Pid, Channel)> {
+    let (ours, theirs) = Channel::pair()?;
+    let exe_c = CString::new(exe.as_os_str().as_bytes())
+        .map_err(|_| io::Error::other("the runner's path contains a NUL byte"))?;
+    let mut args = vec![
+        exe_c.clone(),
+        CString::from(c"real-runner"),
+        CString::from(c"--fd"),
+        CString::from(c"3"),
+    ];
+    if ns.pid {
+        args.push(CString::from(c"--private"));
+    }
+    let mut argv: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
+    argv.push(std::ptr::null());
+    let fd = theirs.raw();
+    let mut flags = CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWIPC;
+    if ns.pid {
+        flags |= CloneFlags::CLONE_NEWPID;
+    }
+    if ns.net {
+        flags |= CloneFlags::CLONE_NEWNET;
+    }
+    let mut stack = vec![0u8; 64 * 1024];
+    let exe_ptr = exe_c.as_ptr();
+    let argv_ptr = argv.as_ptr();
+    let child = Box::new(move || -> isize {
+        // SAFETY: plain system calls on values prepared before the clone.
+        unsafe {
+            if fd == 3 {
+                let flags = libc::fcntl(3, libc::F_GETFD);
+                libc::fcntl(3, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
+            } else if libc::dup2(fd, 3) < 0 {
+                libc::_exit(126);
+            }
+            libc::execv(exe_ptr, argv_ptr);
+            libc::_exit(127)
+        }
+    });
+    // SAFETY: the child runs `child` on `stack` and execs; see the module's notes.
+    let pid = unsafe { clone(child, &mut stack, flags, Some(libc::SIGCHLD)) }
+        .map_err(|e| io::Error::other(format!("cannot start a sandbox process (clone): {e}")))?;
+    drop(theirs);
+    drop(args);
+    Ok((pid, ours))
+}
+
+/// Makes orphaned sandbox processes (those forked from zygotes) children of this process, and
+/// reaps every child that exits, on a thread of its own. Call once, before starting runners.
+pub fn become_reaper() -> io::Result<()> {
+    // SAFETY: a plain prctl.
+    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    std::thread::Builder::new()
+        .name("reaper".into())
+        .spawn(|| {
+            loop {
+                let mut status = 0;
+                // SAFETY: waitpid on any child.
+                let pid = unsafe { libc::waitpid(-1, &mut status, 0) };
+                if pid < 0 {
+                    // No children now: look again soon.
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+            }
+        })?;
+    Ok(())
+}
+
+/// Forks a process from the zygote on `zygote`: a sandbox (PID 1 of a PID namespace of its own,
+/// with a private view) or, without `sandbox`, a child zygote. Returns its pid in this process's
+/// PID namespace and the backend's end of its socket. The caller must keep other commands off
+/// the zygote's socket meanwhile.
+pub fn fork_from_zygote(zygote: &Channel, sandbox: bool) -> io::Result<(Pid, Channel)> {
+    let (ours, theirs) = Channel::pair()?;
+    ours.accept_credentials()?;
+    let what = if sandbox {
+        "fork\tsandbox"
+    } else {
+        "fork\tzygote"
+    };
+    zygote.send_fd(what, theirs.raw())?;
+    drop(theirs);
+    zygote.expect("forked")?;
+    let hello = ours
+        .recv()?
+        .ok_or_else(|| io::Error::other("the forked process exited at once"))?;
+    match hello.pid {
+        Some(pid) if hello.text == "hello" => Ok((Pid::from_raw(pid), ours)),
+        _ => Err(io::Error::other(format!(
+            "the forked process said {:?}",
+            hello.text
+        ))),
+    }
+}

@@ -1,0 +1,148 @@
+//! `lambdasim real`: a scenario replayed on this host by the real backend, through the same
+//! controller and policies as `lambdasim run`, with the same records and summary.
+//!
+//! Time is the wall clock, in µs from the start. The workload is scaled before the controller
+//! sees it: arrivals are divided by `time_scale` (60: a trace minute in a second) and execution and
+//! initialization times by `duration_scale`. Policies' own times (a TTL, say) are wall-clock
+//! times: scale them in the scenario if the trace is scaled.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use analysis::{CsvRecords, Metrics, Summary};
+use real::driver::{DriveStats, STOP, drive, stop_on_signals};
+use real::{RealBackend, RealConfig};
+use sim::record::Tee;
+
+use crate::scenario::Scenario;
+use crate::{Error, build_controller, load_workload};
+
+/// How to run a scenario for real.
+#[derive(Clone, Debug)]
+pub struct RealOptions {
+    /// Trace time per wall-clock time: arrivals happen `time_scale` times sooner.
+    pub time_scale: f64,
+    /// Execution and initialization times are divided by this.
+    pub duration_scale: f64,
+    pub backend: RealConfig,
+}
+
+/// What a real run produced.
+#[derive(Debug)]
+pub struct RealResult {
+    pub summary: Summary,
+    pub drive: DriveStats,
+    /// The cgroup layout used: v1 or v2.
+    pub cgroups: &'static str,
+}
+
+/// Runs `scenario` on this host; writes per-invocation records to `records` if given.
+pub fn run_real(
+    scenario: &Scenario,
+    options: &RealOptions,
+    records: Option<&mut dyn Write>,
+) -> Result<RealResult, Error> {
+    for (name, v) in [
+        ("--time-scale", options.time_scale),
+        ("--duration-scale", options.duration_scale),
+    ] {
+        if !(v.is_finite() && v > 0.0) {
+            return Err(Error::Input(format!(
+                "{name} must be a positive number, got {v}"
+            )));
+        }
+    }
+    if scenario.controller.concurrency != 1 {
+        return Err(Error::Input(format!(
+            "cluster.concurrency must be 1 in real mode (a runner runs one invocation at a time), got {}",
+            scenario.controller.concurrency
+        )));
+    }
+    let (workload, _trace) = load_workload(scenario)?;
+    let mut catalog = workload.catalog;
+    let duration_scale = options.duration_scale;
+    for f in &mut catalog.functions {
+        f.init = f.init.map(|us| (us as f64 / duration_scale).round() as u64);
+    }
+    if catalog
+        .functions
+        .iter()
+        .any(|f| f.concurrency.is_some_and(|c| c > 1))
+    {
+        return Err(Error::Input(
+            "a function of the workload has a concurrency above 1, which real mode cannot run"
+                .into(),
+        ));
+    }
+    let time_scale = options.time_scale;
+    let invocations = workload.invocations.map(move |r| {
+        r.map(|mut inv| {
+            inv.arrival = (inv.arrival as f64 / time_scale).round() as u64;
+            inv.duration = (inv.duration as f64 / duration_scale).round() as u64;
+            inv
+        })
+    });
+    let mut controller = build_controller(scenario, catalog)?;
+
+    let host = |e: &dyn std::fmt::Display| {
+        Error::Host(format!(
+            "real mode needs root (or a delegated cgroup subtree) and cgroup v1 (memory, cpu, pids, freezer) or v2 with the memory controller: {e}"
+        ))
+    };
+    let fs: Arc<dyn real::cgroup::CgroupFs> =
+        Arc::from(real::cgroup::detect().map_err(|e| host(&e))?);
+    let kind = fs.kind();
+    real::spawn::become_reaper().map_err(|e| host(&e))?;
+    stop_on_signals().map_err(|e| host(&e))?;
+    let workers: Vec<u64> = scenario
+        .controller
+        .workers
+        .iter()
+        .map(|w| w.memory_mb)
+        .collect();
+    let mut backend = RealBackend::new(
+        fs,
+        options.backend.clone(),
+        &workers,
+        &controller.catalog().packages,
+    )
+    .map_err(|e| host(&e))?;
+
+    let mut metrics = Metrics::new();
+    let driven = match records {
+        None => drive(
+            &mut controller,
+            &mut backend,
+            invocations,
+            &mut metrics,
+            &STOP,
+        ),
+        Some(out) => {
+            let mut csv = CsvRecords::new(out);
+            let r = drive(
+                &mut controller,
+                &mut backend,
+                invocations,
+                &mut Tee(&mut metrics, &mut csv),
+                &STOP,
+            );
+            csv.finish()
+                .map_err(|e| Error::Output(format!("cannot write records: {e}")))?;
+            r
+        }
+    };
+    let finished = backend.finish();
+    let stats = driven.map_err(|e| Error::Input(e.to_string()))?;
+    finished.map_err(|e| Error::Host(format!("cleaning up: {e}")))?;
+    if stats.stopped || STOP.load(Ordering::SeqCst) {
+        return Err(Error::Interrupted(
+            "interrupted: every sandbox and cgroup of the run was removed".into(),
+        ));
+    }
+    Ok(RealResult {
+        summary: metrics.summary(),
+        drive: stats,
+        cgroups: kind,
+    })
+}

@@ -1,0 +1,477 @@
+//! Real sandboxes on this host: the real backend's operations, end-to-end runs through the
+//! command line, and cleanup after an interrupted or killed run.
+//!
+//! These need root and cgroups. In CI (`CI=true`) a host without them fails the tests; elsewhere
+//! they are skipped with a printed reason.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use real::cgroup::CgroupFs;
+use real::{RealBackend, RealConfig};
+use sim::WorkerId;
+use sim::backend::{Backend, Completion, CreateRequest, InvocationHandle, ZygoteId, ZygoteSpawn};
+use sim::platform::SandboxId;
+use sim::record::FailReason;
+use workloads::FunctionId;
+use workloads::packages::{Package, PackageCatalog, PackageId};
+
+use crate::cli::TempDir;
+
+/// The host's cgroups, or `None` (after saying why) when real sandboxes cannot run here. Panics
+/// instead in CI, where these tests must run.
+fn host() -> Option<Arc<dyn CgroupFs>> {
+    let found = real::cgroup::detect().and_then(|fs| {
+        real::cgroup::check_privileges(fs.as_ref())?;
+        Ok(fs)
+    });
+    match found {
+        Ok(fs) => Some(Arc::from(fs)),
+        Err(e) => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "real-mode tests must run in CI, but cgroups are unusable: {e}"
+            );
+            eprintln!("skipped: real sandboxes cannot run here: {e}");
+            None
+        }
+    }
+}
+
+fn runner() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_lambdasim"))
+}
+
+fn config(work: &Path) -> RealConfig {
+    RealConfig {
+        runner: runner(),
+        work_dir: work.join("work"),
+        memory_scale: 1.0 / 8.0,
+        pool: 2,
+        ..RealConfig::default()
+    }
+}
+
+/// One package: 1 MB of files, a 5 ms, 1 MB import.
+fn catalog() -> PackageCatalog {
+    PackageCatalog {
+        packages: vec![Package {
+            name: "pkg".into(),
+            version: "1".into(),
+            deps: Vec::new(),
+            install_ms: 0.0,
+            disk_bytes: 1 << 20,
+            import_ms: 5.0,
+            import_mb: 1.0,
+            popularity: 1.0,
+        }],
+    }
+}
+
+const P0: PackageId = PackageId(0);
+
+fn request<'a>(
+    memory_mb: u32,
+    install: &'a [PackageId],
+    spawn: &'a [ZygoteSpawn],
+    fork: Option<ZygoteId>,
+    import: &'a [PackageId],
+) -> CreateRequest<'a> {
+    CreateRequest {
+        function: FunctionId(0),
+        worker: WorkerId(0),
+        memory_mb,
+        init: None,
+        install,
+        installed: &[],
+        spawn,
+        fork,
+        import,
+    }
+}
+
+/// The next completion within 20 s.
+fn next(backend: &mut RealBackend) -> Completion {
+    backend
+        .recv(Duration::from_secs(20))
+        .expect("a completion within 20 s")
+}
+
+/// The cgroup (in the memory hierarchy, or the unified one) a process is in.
+fn cgroup_of(pid: i32, controller: &str) -> String {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    text.lines()
+        .find_map(|l| {
+            let mut parts = l.splitn(3, ':');
+            let (_, names, path) = (parts.next()?, parts.next()?, parts.next()?);
+            (names.split(',').any(|n| n == controller) || names.is_empty())
+                .then(|| path.to_string())
+        })
+        .unwrap_or_default()
+}
+
+/// A process is gone, or a zombie waiting to be reaped.
+fn gone(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('Z')),
+    }
+}
+
+fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
+    let end = Instant::now() + Duration::from_secs(10);
+    while !ok() {
+        assert!(Instant::now() < end, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The freezer state of the cgroup a process is in (v1), or its `cgroup.freeze` (v2).
+fn frozen(fs: &dyn CgroupFs, pid: i32) -> bool {
+    if fs.kind() == "v1" {
+        let group = cgroup_of(pid, "freezer");
+        std::fs::read_to_string(format!("/sys/fs/cgroup/freezer{group}/freezer.state"))
+            .unwrap()
+            .trim()
+            == "FROZEN"
+    } else {
+        let group = cgroup_of(pid, "");
+        std::fs::read_to_string(format!("/sys/fs/cgroup{group}/cgroup.freeze"))
+            .unwrap()
+            .trim()
+            == "1"
+    }
+}
+
+#[test]
+fn a_real_sandbox_is_created_invoked_paused_unpaused_and_destroyed() {
+    let Some(fs) = host() else { return };
+    let dir = TempDir::new("real-life");
+    let mut backend =
+        RealBackend::new(fs.clone(), config(dir.path()), &[2048], &catalog()).unwrap();
+    let run_group = backend.run_group().to_string();
+    let s0 = SandboxId(0);
+    backend.create_sandbox(0, s0, &request(128, &[P0], &[], None, &[P0]));
+    let Completion::SandboxReady {
+        create,
+        install,
+        import,
+        ..
+    } = next(&mut backend)
+    else {
+        panic!("expected the sandbox to be ready")
+    };
+    assert!(create > 0 && install > 0, "{create} {install}");
+    // The import burned 5 ms of CPU and read the package's files.
+    assert!(import >= 5_000, "import took {import} µs");
+    assert!(dir.path().join("work/w0/pkg==1/.installed").exists());
+
+    // The runner is in a pooled cgroup of worker 0, limited to 128 MB / 8 + 64 MB, in a PID
+    // namespace of its own.
+    let pid = backend.sandbox_pid(s0).unwrap();
+    let group = cgroup_of(pid, "memory");
+    assert!(
+        group.starts_with(&format!("/{run_group}/w0/")),
+        "{group} is not under {run_group}/w0"
+    );
+    if fs.kind() == "v1" {
+        let limit = std::fs::read_to_string(format!(
+            "/sys/fs/cgroup/memory{group}/memory.limit_in_bytes"
+        ))
+        .unwrap();
+        assert_eq!(limit.trim().parse::<u64>().unwrap(), (16 + 64) << 20);
+    }
+    let ns = |p: &str| std::fs::read_link(format!("/proc/{p}/ns/pid")).unwrap();
+    assert_ne!(ns(&pid.to_string()), ns("self"));
+
+    // An invocation of 20 ms runs for at least that long.
+    let asked = backend.now();
+    backend.start_invocation(0, s0, InvocationHandle(7), 20_000);
+    let Completion::InvocationDone {
+        invocation,
+        started,
+        ..
+    } = next(&mut backend)
+    else {
+        panic!("expected the invocation to end")
+    };
+    assert_eq!(invocation, InvocationHandle(7));
+    assert!(backend.now() - started >= 20_000);
+    assert!(started >= asked);
+
+    // Pause freezes its cgroup, unpause thaws it, and it runs again.
+    backend.pause(0, s0);
+    wait_until("the sandbox is frozen", || frozen(fs.as_ref(), pid));
+    backend.unpause(0, s0);
+    wait_until("the sandbox is thawed", || !frozen(fs.as_ref(), pid));
+    backend.start_invocation(0, s0, InvocationHandle(8), 1_000);
+    assert!(matches!(
+        next(&mut backend),
+        Completion::InvocationDone {
+            invocation: InvocationHandle(8),
+            ..
+        }
+    ));
+
+    // Destroy kills it; the end removes the run's cgroups and work directory.
+    backend.destroy(0, s0);
+    wait_until("the runner is gone", || gone(pid));
+    backend.finish().unwrap();
+    assert!(!fs.exists(&run_group), "{run_group} is left");
+    assert!(!dir.path().join("work").exists());
+}
+
+#[test]
+fn a_sandbox_forked_from_a_zygote_has_its_own_cgroup_and_outlives_the_zygote() {
+    let Some(fs) = host() else { return };
+    let dir = TempDir::new("real-zygote");
+    let mut backend =
+        RealBackend::new(fs.clone(), config(dir.path()), &[2048], &catalog()).unwrap();
+    let run_group = backend.run_group().to_string();
+    // The first sandbox creates zygote 0 (importing the package) and forks from it.
+    let spawn = [ZygoteSpawn {
+        zygote: ZygoteId(0),
+        parent: None,
+        import: vec![P0],
+    }];
+    backend.create_sandbox(
+        0,
+        SandboxId(0),
+        &request(128, &[P0], &spawn, Some(ZygoteId(0)), &[]),
+    );
+    let Completion::SandboxReady { import: first, .. } = next(&mut backend) else {
+        panic!("expected the sandbox to be ready")
+    };
+    assert!(
+        first >= 5_000,
+        "creating the zygote imported for {first} µs"
+    );
+    // The second forks from the same zygote and imports nothing.
+    backend.create_sandbox(
+        0,
+        SandboxId(1),
+        &request(128, &[], &[], Some(ZygoteId(0)), &[]),
+    );
+    let Completion::SandboxReady { import: second, .. } = next(&mut backend) else {
+        panic!("expected the sandbox to be ready")
+    };
+    assert!(second < first, "{second} µs, then {first} µs");
+
+    let a = backend.sandbox_pid(SandboxId(0)).unwrap();
+    let b = backend.sandbox_pid(SandboxId(1)).unwrap();
+    let (ga, gb) = (cgroup_of(a, "memory"), cgroup_of(b, "memory"));
+    assert_ne!(ga, gb);
+    assert!(ga.starts_with(&format!("/{run_group}/w0/")), "{ga}");
+    let ns = |p: i32| std::fs::read_link(format!("/proc/{p}/ns/pid")).unwrap();
+    assert_ne!(ns(a), ns(b));
+
+    // Destroying the zygote leaves the sandboxes forked from it running.
+    backend.destroy_zygote(0, WorkerId(0), ZygoteId(0));
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(!gone(a) && !gone(b));
+    backend.start_invocation(0, SandboxId(1), InvocationHandle(1), 1_000);
+    assert!(matches!(
+        next(&mut backend),
+        Completion::InvocationDone { .. }
+    ));
+    backend.finish().unwrap();
+    assert!(!fs.exists(&run_group));
+    wait_until("the forked sandboxes are gone", || gone(a) && gone(b));
+}
+
+#[test]
+fn a_sandbox_exceeding_its_memory_limit_is_killed_and_reported() {
+    let Some(fs) = host() else { return };
+    let dir = TempDir::new("real-oom");
+    // Each invocation touches four times its sandbox's memory (16 MB), past its limit of 80 MB.
+    let config = RealConfig {
+        touch_fraction: 8.0,
+        ..config(dir.path())
+    };
+    let mut backend =
+        RealBackend::new(fs.clone(), config, &[2048], &PackageCatalog::default()).unwrap();
+    backend.create_sandbox(0, SandboxId(0), &request(128, &[], &[], None, &[]));
+    assert!(matches!(
+        next(&mut backend),
+        Completion::SandboxReady { .. }
+    ));
+    backend.start_invocation(0, SandboxId(0), InvocationHandle(0), 1_000);
+    match next(&mut backend) {
+        Completion::SandboxFailed { reason, .. } => assert_eq!(reason, FailReason::OutOfMemory),
+        other => panic!("expected an out-of-memory failure, got {other:?}"),
+    }
+    backend.destroy(0, SandboxId(0));
+    backend.finish().unwrap();
+}
+
+#[test]
+fn a_sandbox_sees_only_its_own_processes() {
+    if host().is_none() {
+        return;
+    }
+    let (pid, channel) = real::spawn::spawn_runner(
+        &runner(),
+        real::spawn::Namespaces {
+            pid: true,
+            net: false,
+        },
+    )
+    .unwrap();
+    channel.expect("ready").unwrap();
+    channel.send("procs").unwrap();
+    assert_eq!(channel.expect("procs").unwrap(), "procs\t1");
+    drop(channel);
+    wait_until("the runner exits", || gone(pid.as_raw()));
+}
+
+/// A small scenario: OpenLambda's pause-and-evict keep-alive, packages with a dynamic zygote tree.
+fn scenario(dir: &Path, duration: &str) -> PathBuf {
+    let path = dir.join("real.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "seed = 3\n[cluster]\nworkers = 2\nmemory_mb = 2048\n\
+             [policies]\nkeep_alive = {{ kind = \"openlambda\" }}\nscheduler = {{ kind = \"least-loaded\" }}\n\
+             [workload]\nkind = \"synthetic\"\nfunctions = 6\napps = 3\nduration = \"{duration}\"\nrate = 3.0\n\
+             exec_max = \"2s\"\n\
+             [packages]\ncatalog = {{ kind = \"synthetic\", packages = 10 }}\n\
+             import_cache = {{ kind = \"dynamic\", capacity_mb = 256 }}\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// Whether any cgroup of the run of driver `pid` is left.
+fn leftovers(fs: &dyn CgroupFs, pid: u32) -> Vec<String> {
+    fs.children("lambdasim")
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|g| g.split('.').next() == Some(&pid.to_string()))
+        .collect()
+}
+
+#[test]
+fn a_real_run_replays_a_scenario_and_leaves_nothing_behind() {
+    let Some(fs) = host() else { return };
+    let dir = TempDir::new("real-run");
+    let path = scenario(dir.path(), "30s");
+    let child = Command::new(runner())
+        .args(["real", "--config"])
+        .arg(&path)
+        .args(["--time-scale", "10", "--duration-scale", "10", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let inv = &summary["invocations"];
+    assert!(inv["total"].as_u64().unwrap() > 30, "{inv}");
+    assert_eq!(inv["completed"], inv["total"], "{inv}");
+    let kinds = &summary["starts"]["by_kind"];
+    // Sandboxes were forked from zygotes, and paused ones unpaused.
+    assert!(kinds["zygote-fork"].as_u64().unwrap() > 0, "{kinds}");
+    assert!(kinds["unpause"].as_u64().unwrap() > 0, "{kinds}");
+    assert!(summary["packages"]["import_hits"].as_u64().unwrap() > 0);
+    assert!(leftovers(fs.as_ref(), pid).is_empty());
+}
+
+/// Starts a long real run and waits until it has sandboxes; returns the driver and the pids
+/// in its cgroups.
+fn start_long_run(fs: &dyn CgroupFs, dir: &Path) -> (std::process::Child, Vec<u32>) {
+    let path = scenario(dir, "10m");
+    let child = Command::new(runner())
+        .args(["real", "--config"])
+        .arg(&path)
+        .args(["--time-scale", "1", "--duration-scale", "1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut procs = Vec::new();
+    wait_until("the run has sandboxes", || {
+        procs = leftovers(fs, pid)
+            .iter()
+            .flat_map(|run| {
+                let run = format!("lambdasim/{run}");
+                fs.children(&format!("{run}/w0"))
+                    .unwrap_or_default()
+                    .into_iter()
+                    .chain(fs.children(&format!("{run}/w1")).unwrap_or_default())
+                    .flat_map(|g| {
+                        let w0 = format!("{run}/w0/{g}");
+                        let w1 = format!("{run}/w1/{g}");
+                        let mut p = fs.procs(&w0).unwrap_or_default();
+                        p.extend(fs.procs(&w1).unwrap_or_default());
+                        p
+                    })
+                    .collect::<Vec<u32>>()
+            })
+            .collect();
+        !procs.is_empty()
+    });
+    (child, procs)
+}
+
+#[test]
+fn ctrl_c_stops_a_real_run_and_removes_everything() {
+    let Some(fs) = host() else { return };
+    let dir = TempDir::new("real-sigint");
+    let (mut child, procs) = start_long_run(fs.as_ref(), dir.path());
+    let pid = child.id();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert!(leftovers(fs.as_ref(), pid).is_empty());
+    for p in procs {
+        wait_until("the run's sandboxes are gone", || gone(p as i32));
+    }
+}
+
+#[test]
+fn cleanup_removes_what_a_killed_run_left() {
+    let Some(fs) = host() else { return };
+    let dir = TempDir::new("real-kill");
+    let (mut child, procs) = start_long_run(fs.as_ref(), dir.path());
+    let pid = child.id();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The driver died without cleaning up: its cgroups and sandboxes are still there.
+    assert!(!leftovers(fs.as_ref(), pid).is_empty());
+    let out = Command::new(runner())
+        .args(["real", "cleanup"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("removed "));
+    assert!(leftovers(fs.as_ref(), pid).is_empty());
+    for p in procs {
+        wait_until("the killed run's sandboxes are gone", || gone(p as i32));
+    }
+    assert!(
+        !std::env::temp_dir()
+            .join(format!("lambdasim-real-{pid}"))
+            .exists()
+    );
+}
