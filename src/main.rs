@@ -87,6 +87,19 @@ struct RealArgs {
     /// Give each sandbox a network namespace of its own.
     #[arg(long, help_heading = "Real mode")]
     net: bool,
+    /// Give each sandbox a read-only view of the host's root (bind-mounted, chroot) with only
+    /// its scratch directory writable.
+    #[arg(long, help_heading = "Real mode")]
+    chroot: bool,
+    /// Share of its memory each invocation touches (above 1: past the sandbox's limit, which
+    /// the kernel enforces by killing it).
+    #[arg(
+        long,
+        value_name = "F",
+        default_value_t = 0.5,
+        help_heading = "Real mode"
+    )]
+    touch: f64,
     /// Child cgroups each worker keeps ready.
     #[arg(
         long,
@@ -132,6 +145,12 @@ struct RealRunnerArgs {
     /// Set up a private /proc and host name (the runner is PID 1 of a new PID namespace).
     #[arg(long)]
     private: bool,
+    /// The sandbox's own writable directory, its working directory.
+    #[arg(long)]
+    scratch: Option<PathBuf>,
+    /// Bind the host's root read-only onto this empty directory and chroot into it.
+    #[arg(long)]
+    root: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -767,6 +786,8 @@ fn real(args: RealArgs) -> Result<(), Error> {
             },
             cpu_cores: args.cpu_limit,
             net: args.net,
+            chroot: args.chroot,
+            touch_fraction: args.touch,
             pool: args.pool,
             disk_scale: args.disk_scale,
             ..real::RealConfig::default()
@@ -823,7 +844,12 @@ fn real(_args: RealArgs) -> Result<(), Error> {
 fn real_runner(args: &RealRunnerArgs) -> Result<(), Error> {
     // SAFETY: the backend started this process with the socket at `fd` and nothing else owns it.
     let channel = unsafe { real::channel::Channel::from_raw(args.fd) };
-    real::runner::main(channel, args.private).map_err(|e| Error::Host(format!("runner: {e}")))
+    let view = real::runner::View {
+        scratch: args.scratch.clone(),
+        root: args.root.clone(),
+    };
+    real::runner::main(channel, args.private, &view)
+        .map_err(|e| Error::Host(format!("runner: {e}")))
 }
 
 #[cfg(not(target_os = "linux"))]

@@ -320,6 +320,7 @@ fn a_sandbox_sees_only_its_own_processes() {
             pid: true,
             net: false,
         },
+        &real::runner::View::default(),
     )
     .unwrap();
     channel.expect("ready").unwrap();
@@ -327,6 +328,50 @@ fn a_sandbox_sees_only_its_own_processes() {
     assert_eq!(channel.expect("procs").unwrap(), "procs\t1");
     drop(channel);
     wait_until("the runner exits", || gone(pid.as_raw()));
+}
+
+#[test]
+fn a_chrooted_sandbox_writes_only_to_its_scratch_directory() {
+    if host().is_none() {
+        return;
+    }
+    let dir = TempDir::new("real-chroot");
+    let (scratch, root) = (dir.path().join("scratch"), dir.path().join("root"));
+    std::fs::create_dir_all(&scratch).unwrap();
+    std::fs::create_dir_all(&root).unwrap();
+    let view = real::runner::View {
+        scratch: Some(scratch.clone()),
+        root: Some(root.clone()),
+    };
+    let (pid, channel) = real::spawn::spawn_runner(
+        &runner(),
+        real::spawn::Namespaces {
+            pid: true,
+            net: false,
+        },
+        &view,
+    )
+    .unwrap();
+    channel.expect("ready").unwrap();
+    let write = |path: &Path| {
+        channel.send(&format!("write\t{}", path.display())).unwrap();
+        channel.expect("write").unwrap()
+    };
+    assert_eq!(write(&scratch.join("file")), "write\tok");
+    let outside = dir.path().join("outside");
+    assert!(
+        write(&outside).contains("Read-only file system"),
+        "{}",
+        write(&outside)
+    );
+    channel.send("procs").unwrap();
+    assert_eq!(channel.expect("procs").unwrap(), "procs\t1");
+    drop(channel);
+    wait_until("the runner exits", || gone(pid.as_raw()));
+    // The mounts were the sandbox's own: nothing is mounted on the host's side.
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains(&root.display().to_string()));
+    assert!(!outside.exists());
 }
 
 /// A small scenario: OpenLambda's pause-and-evict keep-alive, packages with a dynamic zygote tree.
@@ -385,6 +430,56 @@ fn a_real_run_replays_a_scenario_and_leaves_nothing_behind() {
     assert!(kinds["zygote-fork"].as_u64().unwrap() > 0, "{kinds}");
     assert!(kinds["unpause"].as_u64().unwrap() > 0, "{kinds}");
     assert!(summary["packages"]["import_hits"].as_u64().unwrap() > 0);
+    assert!(leftovers(fs.as_ref(), pid).is_empty());
+}
+
+#[test]
+fn a_real_run_records_sandboxes_killed_for_memory_and_goes_on() {
+    let Some(fs) = host() else { return };
+    let dir = TempDir::new("real-oom-run");
+    let path = dir.path().join("oom.toml");
+    std::fs::write(
+        &path,
+        "[cluster]\nworkers = 1\nmemory_mb = 2048\n[policies]\nkeep_alive = { kind = \"ttl\", idle = \"1m\" }\n\
+         [workload]\nkind = \"synthetic\"\nfunctions = 2\napps = 1\nduration = \"10s\"\nrate = 2.0\nexec_max = \"10ms\"\n",
+    )
+    .unwrap();
+    // Every invocation touches 8 times its sandbox's memory: the kernel kills each sandbox.
+    let child = Command::new(runner())
+        .args(["real", "--config"])
+        .arg(&path)
+        .args([
+            "--time-scale",
+            "5",
+            "--touch",
+            "8",
+            "--memory-scale",
+            "1",
+            "--json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let inv = &summary["invocations"];
+    assert!(inv["total"].as_u64().unwrap() > 5, "{inv}");
+    assert_eq!(inv["failed"], inv["total"], "{inv}");
+    assert_eq!(
+        inv["failed_by_reason"]["out-of-memory"], inv["total"],
+        "{inv}"
+    );
+    assert_eq!(
+        summary["sandboxes"]["destroyed_by_reason"]["crashed"], inv["total"],
+        "{summary}"
+    );
     assert!(leftovers(fs.as_ref(), pid).is_empty());
 }
 

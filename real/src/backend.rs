@@ -33,6 +33,7 @@ use workloads::packages::{PackageCatalog, PackageId};
 
 use crate::cgroup::{CgroupError, CgroupFs, CpuQuota, Limits, Pool, remove_tree};
 use crate::channel::Channel;
+use crate::runner::View;
 use crate::spawn::{Namespaces, fork_from_zygote, spawn_runner};
 use crate::store::{InstallDir, Registry};
 
@@ -68,6 +69,9 @@ pub struct RealConfig {
     pub mode: ExecMode,
     /// Give sandboxes a network namespace.
     pub net: bool,
+    /// Give sandboxes a read-only view of the host's root (bind mount and chroot), with only
+    /// their scratch directory writable.
+    pub chroot: bool,
     /// Package files on disk are the catalogue's sizes times this.
     pub disk_scale: f64,
     /// Import memory and import CPU time are the catalogue's times these.
@@ -88,6 +92,7 @@ impl Default for RealConfig {
             pool: 8,
             mode: ExecMode::Busy,
             net: false,
+            chroot: false,
             disk_scale: 0.01,
             import_memory_scale: 1.0,
             import_cpu_scale: 1.0,
@@ -233,6 +238,8 @@ pub struct RealBackend {
     timer_of: HashMap<u64, Timer>,
     next_timer: u64,
     finished: bool,
+    /// Threads of destroyed sandboxes still cleaning up; joined before the run's cgroups go.
+    detached: Vec<JoinHandle<()>>,
 }
 
 impl RealBackend {
@@ -287,6 +294,14 @@ impl RealBackend {
                 .map_err(|e| setup("cannot build the package registry", &e))?,
             )
         };
+        std::fs::create_dir_all(config.work_dir.join("scratch"))
+            .map_err(|e| setup("cannot create the scratch directory", &e))?;
+        if config.chroot {
+            // One empty mount point serves every sandbox: each binds onto it in its own mount
+            // namespace.
+            std::fs::create_dir_all(config.work_dir.join("root"))
+                .map_err(|e| setup("cannot create the root mount point", &e))?;
+        }
         let installs = (0..workers.len())
             .map(|w| InstallDir::new(config.work_dir.join(format!("w{w}"))))
             .collect::<Result<Vec<_>, _>>()
@@ -312,6 +327,7 @@ impl RealBackend {
             timer_of: HashMap::new(),
             next_timer: 0,
             finished: false,
+            detached: Vec::new(),
         })
     }
 
@@ -391,6 +407,9 @@ impl RealBackend {
             {
                 let _ = t.join();
             }
+        }
+        for t in self.detached.drain(..) {
+            let _ = t.join();
         }
         let zygotes: Vec<Arc<Zygote>> = self
             .shared
@@ -495,6 +514,7 @@ impl Backend for RealBackend {
                         oom_before: 0,
                         dead: false,
                         touch_bytes: 0,
+                        scratch: None,
                     };
                     sb.run(rx);
                 })
@@ -538,8 +558,11 @@ impl Backend for RealBackend {
         if let Some(slot) = self.sandboxes.get_mut(i)
             && let Some(mut handle) = slot.take()
         {
-            // The thread finishes on its own; it is not waited for here.
-            handle.thread.take();
+            // The thread finishes on its own; it is waited for only at the end of the run.
+            self.detached.retain(|t| !t.is_finished());
+            if let Some(t) = handle.thread.take() {
+                self.detached.push(t);
+            }
             self.epochs[i] = self.epochs[i].wrapping_add(1);
         }
     }
@@ -612,6 +635,8 @@ struct SandboxThread {
     dead: bool,
     /// Memory an invocation touches, in bytes.
     touch_bytes: u64,
+    /// Its scratch directory, removed with it.
+    scratch: Option<PathBuf>,
 }
 
 fn micros(d: Duration) -> Time {
@@ -673,6 +698,9 @@ impl SandboxThread {
             let _ = self.shared.fs.thaw(&group);
             let _ = self.shared.fs.kill_all(&group);
             self.shared.give_back(self.worker, group);
+        }
+        if let Some(dir) = self.scratch.take() {
+            let _ = std::fs::remove_dir_all(dir);
         }
     }
 
@@ -773,8 +801,23 @@ impl SandboxThread {
         let zygotes_us = micros(t.elapsed());
 
         let t = Instant::now();
+        let scratch = shared
+            .config
+            .work_dir
+            .join("scratch")
+            .join(format!("{}-{}", self.sandbox.0, self.epoch));
+        std::fs::create_dir_all(&scratch)
+            .map_err(|e| format!("creating {}: {e}", scratch.display()))?;
+        self.scratch = Some(scratch.clone());
+        let view = View {
+            scratch: Some(scratch),
+            root: shared
+                .config
+                .chroot
+                .then(|| shared.config.work_dir.join("root")),
+        };
         let channel = match r.fork {
-            Some(z) => self.fork_from(r.worker, z, false, &group)?.0,
+            Some(z) => self.fork_from(r.worker, z, Some(&view), &group)?.0,
             None => {
                 let (pid, channel) = spawn_runner(
                     &shared.config.runner,
@@ -782,6 +825,7 @@ impl SandboxThread {
                         pid: true,
                         net: shared.config.net,
                     },
+                    &view,
                 )
                 .map_err(|e| e.to_string())?;
                 self.pid.store(pid.as_raw(), Ordering::SeqCst);
@@ -876,7 +920,7 @@ impl SandboxThread {
         let made = (|| -> Result<(Channel, Pid, String), String> {
             let (group, _) = shared.take_group(worker, &limits)?;
             let (channel, pid) = match parent {
-                Some(p) => self.fork_from(worker, p, true, &group)?,
+                Some(p) => self.fork_from(worker, p, None, &group)?,
                 None => {
                     let (pid, channel) = spawn_runner(
                         &shared.config.runner,
@@ -884,6 +928,7 @@ impl SandboxThread {
                             pid: false,
                             net: false,
                         },
+                        &View::default(),
                     )
                     .map_err(|e| e.to_string())?;
                     shared
@@ -919,14 +964,16 @@ impl SandboxThread {
     }
 
     /// Forks a process from zygote `slot` of the worker (waiting for it to be ready) into
-    /// `group`: a sandbox (in a PID namespace of its own) or, with `as_zygote`, a child zygote.
+    /// `group`: a sandbox with view `sandbox` (in a PID namespace of its own) or, without one, a
+    /// child zygote.
     fn fork_from(
         &self,
         worker: u32,
         slot: u32,
-        as_zygote: bool,
+        sandbox: Option<&View>,
         group: &str,
     ) -> Result<(Channel, Pid), String> {
+        let as_zygote = sandbox.is_none();
         let z = self
             .shared
             .zygotes
@@ -944,7 +991,7 @@ impl SandboxThread {
         let ZygoteState::Ready { channel: zc, .. } = &*state else {
             return Err(format!("zygote {slot} of worker {worker} failed"));
         };
-        let (pid, ours) = fork_from_zygote(zc, !as_zygote).map_err(|e| e.to_string())?;
+        let (pid, ours) = fork_from_zygote(zc, sandbox).map_err(|e| e.to_string())?;
         drop(state);
         let pid = pid.as_raw();
         if !as_zygote {

@@ -108,6 +108,7 @@ fn start(fs: &dyn CgroupFs, runner: &Path, group: &str, pid_ns: bool) -> Result<
             pid: pid_ns,
             net: false,
         },
+        &crate::runner::View::default(),
     )
     .map_err(|e| err("starting a runner", e))?;
     fs.add_process(group, pid.as_raw() as u32)
@@ -279,8 +280,8 @@ fn run(
             .take(&limits)
             .map_err(|e| err("taking a pooled cgroup", e))?;
         let t = Instant::now();
-        let (pid, channel) =
-            fork_from_zygote(&zygote, true).map_err(|e| err("forking from the zygote", e))?;
+        let (pid, channel) = fork_from_zygote(&zygote, Some(&crate::runner::View::default()))
+            .map_err(|e| err("forking from the zygote", e))?;
         fs.add_process(&group, pid.as_raw() as u32)
             .map_err(|e| err("moving a forked sandbox", e))?;
         fork.micros.push(t.elapsed().as_micros() as u64);

@@ -6,8 +6,9 @@
 //! | `import  DIR  MB  MS`                   | `ok  µs`                |
 //! | `init  µs`                              | `ok  µs`                |
 //! | `run  ID  µs  BYTES  busy\|sleep`       | `done  ID  µs`          |
-//! | `fork  sandbox\|zygote` with a socket    | `forked`                |
+//! | `fork  sandbox\|zygote  SCRATCH  ROOT` with a socket | `forked`   |
 //! | `procs`                                 | `procs  N`              |
+//! | `write  PATH`                           | `write  ok\|ERROR`      |
 //! | `exit`                                  | (exits)                 |
 //!
 //! `import` reads an installed package's files, allocates its import memory and burns its import
@@ -20,6 +21,7 @@
 //! The runner exits when its socket closes.
 
 use std::io;
+use std::path::PathBuf;
 use std::time::Instant;
 
 use nix::sched::{CloneFlags, unshare};
@@ -29,34 +31,95 @@ use nix::unistd::{ForkResult, fork};
 use crate::channel::Channel;
 use crate::store::{Imported, burn_cpu, import, touch_memory};
 
-/// Sets up a sandbox's private view: mount events stay inside (`/` private), `/proc` shows the
-/// sandbox's own PID namespace only, and the host name is the sandbox's.
-pub fn private_view() -> io::Result<()> {
+/// What a sandbox's file system looks like besides its private `/proc`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct View {
+    /// A writable directory of its own, its working directory.
+    pub scratch: Option<PathBuf>,
+    /// An empty directory to bind the host's root onto, read-only, and `chroot` into; the
+    /// scratch directory stays writable inside.
+    pub root: Option<PathBuf>,
+}
+
+impl View {
+    /// The view as two tab-separated fields (`-` for none), for a `fork` command.
+    pub fn to_fields(&self) -> String {
+        let show = |p: &Option<PathBuf>| {
+            p.as_ref()
+                .map_or_else(|| "-".to_string(), |p| p.display().to_string())
+        };
+        format!("{}\t{}", show(&self.scratch), show(&self.root))
+    }
+
+    fn from_fields(scratch: &str, root: &str) -> View {
+        let read = |s: &str| (s != "-").then(|| PathBuf::from(s));
+        View {
+            scratch: read(scratch),
+            root: read(root),
+        }
+    }
+}
+
+/// Sets up a sandbox's private view: mount events stay inside (`/` private); with a root, the
+/// host's root bound read-only and `chroot`ed into, with the scratch directory writable; `/proc`
+/// showing the sandbox's own PID namespace only; the scratch directory as working directory; and
+/// the sandbox's own host name. Every mount lives in the sandbox's mount namespace and vanishes
+/// with it.
+pub fn private_view(view: &View) -> io::Result<()> {
     use nix::mount::{MsFlags, mount};
     let err = |what: &str, e: nix::Error| io::Error::other(format!("{what}: {e}"));
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None::<&str>,
-    )
-    .map_err(|e| err("making / private", e))?;
+    let none = None::<&str>;
+    mount(none, "/", none, MsFlags::MS_REC | MsFlags::MS_PRIVATE, none)
+        .map_err(|e| err("making / private", e))?;
+    if let Some(root) = &view.root {
+        mount(
+            Some("/"),
+            root,
+            none,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            none,
+        )
+        .map_err(|e| err("binding the root", e))?;
+        mount(
+            none,
+            root,
+            none,
+            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+            none,
+        )
+        .map_err(|e| err("making the root read-only", e))?;
+        if let Some(scratch) = &view.scratch {
+            let inside = root.join(scratch.strip_prefix("/").unwrap_or(scratch));
+            mount(
+                Some(scratch.as_path()),
+                &inside,
+                none,
+                MsFlags::MS_BIND,
+                none,
+            )
+            .map_err(|e| err("binding the scratch directory", e))?;
+        }
+        nix::unistd::chroot(root).map_err(|e| err("chroot", e))?;
+        std::env::set_current_dir("/")?;
+    }
     mount(
         Some("proc"),
         "/proc",
         Some("proc"),
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-        None::<&str>,
+        none,
     )
     .map_err(|e| err("mounting /proc", e))?;
+    if let Some(scratch) = &view.scratch {
+        std::env::set_current_dir(scratch)?;
+    }
     nix::unistd::sethostname("lambdasim-sandbox").map_err(|e| err("setting the host name", e))
 }
 
-/// Runs the runner on `channel` until it closes. `private` sets up the private view first (the
-/// runner is PID 1 of a new PID namespace).
-pub fn main(channel: Channel, private: bool) -> io::Result<()> {
-    if private && let Err(e) = private_view() {
+/// Runs the runner on `channel` until it closes. With `private` (the runner is PID 1 of a new
+/// PID namespace), it first sets up its private view.
+pub fn main(channel: Channel, private: bool, view: &View) -> io::Result<()> {
+    if private && let Err(e) = private_view(view) {
         let _ = channel.send(&format!("error\t{e}"));
         return Err(e);
     }
@@ -101,8 +164,11 @@ fn serve(mut channel: Channel, mut imported: Imported) -> io::Result<()> {
                 drop(memory);
                 format!("done\t{id}\t{}", t.elapsed().as_micros())
             }
-            ["fork", kind] => match fd {
-                Some(fd) => match fork_child(Channel::from_fd(fd), kind == "sandbox") {
+            ["fork", kind, scratch, root] => match fd {
+                Some(fd) => match fork_child(
+                    Channel::from_fd(fd),
+                    (kind == "sandbox").then(|| View::from_fields(scratch, root)),
+                ) {
                     Ok(Some(child)) => {
                         // This is the new sandbox: serve its own socket with the inherited imports.
                         channel = child;
@@ -124,6 +190,14 @@ fn serve(mut channel: Channel, mut imported: Imported) -> io::Result<()> {
                     .unwrap_or(0);
                 format!("procs\t{n}")
             }
+            // Whether the sandbox may write at PATH (the file is removed again).
+            ["write", path] => match std::fs::write(path, b"lambdasim") {
+                Ok(()) => {
+                    let _ = std::fs::remove_file(path);
+                    "write\tok".to_string()
+                }
+                Err(e) => format!("write\t{e}"),
+            },
             ["exit"] => return Ok(()),
             _ => format!("error\tunknown command: {}", msg.text),
         };
@@ -131,14 +205,14 @@ fn serve(mut channel: Channel, mut imported: Imported) -> io::Result<()> {
     }
 }
 
-/// Forks a sandbox (or, without `sandbox`, a child zygote) from this zygote. Returns the child's
+/// Forks a sandbox with view `sandbox` (or, without one, a child zygote) from this zygote. Returns the child's
 /// channel in the new process, `None` in the zygote.
 ///
 /// The child is forked through an intermediate process that exits at once, so that it is
 /// re-parented to the driver (a child subreaper) and outlives this zygote. A sandbox gets PID,
 /// mount, UTS and IPC namespaces of its own and a private `/proc`; a child zygote stays in the
 /// host's PID namespace, so that the sandboxes it forks in turn do not depend on it.
-fn fork_child(child_channel: Channel, sandbox: bool) -> io::Result<Option<Channel>> {
+fn fork_child(child_channel: Channel, sandbox: Option<View>) -> io::Result<Option<Channel>> {
     let err = |what: &str, e: nix::Error| io::Error::other(format!("{what}: {e}"));
     // SAFETY: the runner is single-threaded, so the child may do anything after fork.
     match unsafe { fork() }.map_err(|e| err("fork", e))? {
@@ -148,7 +222,9 @@ fn fork_child(child_channel: Channel, sandbox: bool) -> io::Result<Option<Channe
             Ok(None)
         }
         ForkResult::Child => {
-            if sandbox && let Err(e) = unshare(CloneFlags::CLONE_NEWPID) {
+            if sandbox.is_some()
+                && let Err(e) = unshare(CloneFlags::CLONE_NEWPID)
+            {
                 let _ = child_channel.send(&format!("error\tunshare: {e}"));
                 std::process::exit(1);
             }
@@ -156,16 +232,15 @@ fn fork_child(child_channel: Channel, sandbox: bool) -> io::Result<Option<Channe
             match unsafe { fork() } {
                 Ok(ForkResult::Parent { .. }) => std::process::exit(0),
                 Ok(ForkResult::Child) => {
-                    let setup = if sandbox {
-                        unshare(
+                    let setup = match &sandbox {
+                        Some(view) => unshare(
                             CloneFlags::CLONE_NEWNS
                                 | CloneFlags::CLONE_NEWUTS
                                 | CloneFlags::CLONE_NEWIPC,
                         )
                         .map_err(|e| err("unshare", e))
-                        .and_then(|()| private_view())
-                    } else {
-                        Ok(())
+                        .and_then(|()| private_view(view)),
+                        None => Ok(()),
                     };
                     match setup {
                         Ok(()) => {

@@ -16,6 +16,7 @@ use nix::sched::{CloneFlags, clone};
 use nix::unistd::Pid;
 
 use crate::channel::Channel;
+use crate::runner::View;
 
 /// Which namespaces a runner gets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,7 +29,7 @@ pub struct Namespaces {
 
 /// Starts a runner; returns its pid (in this process's PID namespace) and the backend's end of
 /// its socket. The runner answers `ready` once it has set itself up.
-pub fn spawn_runner(exe: &Path, ns: Namespaces) -> io::Result<(Pid, Channel)> {
+pub fn spawn_runner(exe: &Path, ns: Namespaces, view: &View) -> io::Result<(Pid, Channel)> {
     let (ours, theirs) = Channel::pair()?;
     let exe_c = CString::new(exe.as_os_str().as_bytes())
         .map_err(|_| io::Error::other("the runner's path contains a NUL byte"))?;
@@ -40,6 +41,18 @@ pub fn spawn_runner(exe: &Path, ns: Namespaces) -> io::Result<(Pid, Channel)> {
     ];
     if ns.pid {
         args.push(CString::from(c"--private"));
+        let path = |p: &Path| {
+            CString::new(p.as_os_str().as_bytes())
+                .map_err(|_| io::Error::other("a sandbox path contains a NUL byte"))
+        };
+        if let Some(scratch) = &view.scratch {
+            args.push(CString::from(c"--scratch"));
+            args.push(path(scratch)?);
+        }
+        if let Some(root) = &view.root {
+            args.push(CString::from(c"--root"));
+            args.push(path(root)?);
+        }
     }
     let mut argv: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
     argv.push(std::ptr::null());
@@ -98,19 +111,18 @@ pub fn become_reaper() -> io::Result<()> {
     Ok(())
 }
 
-/// Forks a process from the zygote on `zygote`: a sandbox (PID 1 of a PID namespace of its own,
-/// with a private view) or, without `sandbox`, a child zygote. Returns its pid in this process's
+/// Forks a process from the zygote on `zygote`: a sandbox with view `sandbox` (PID 1 of a PID
+/// namespace of its own) or, without one, a child zygote. Returns its pid in this process's
 /// PID namespace and the backend's end of its socket. The caller must keep other commands off
 /// the zygote's socket meanwhile.
-pub fn fork_from_zygote(zygote: &Channel, sandbox: bool) -> io::Result<(Pid, Channel)> {
+pub fn fork_from_zygote(zygote: &Channel, sandbox: Option<&View>) -> io::Result<(Pid, Channel)> {
     let (ours, theirs) = Channel::pair()?;
     ours.accept_credentials()?;
-    let what = if sandbox {
-        "fork\tsandbox"
-    } else {
-        "fork\tzygote"
+    let what = match sandbox {
+        Some(view) => format!("fork\tsandbox\t{}", view.to_fields()),
+        None => format!("fork\tzygote\t{}", View::default().to_fields()),
     };
-    zygote.send_fd(what, theirs.raw())?;
+    zygote.send_fd(&what, theirs.raw())?;
     drop(theirs);
     zygote.expect("forked")?;
     let hello = ours
