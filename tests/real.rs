@@ -310,6 +310,45 @@ fn a_sandbox_exceeding_its_memory_limit_is_killed_and_reported() {
 }
 
 #[test]
+fn a_sandbox_whose_process_dies_is_reported_crashed() {
+    let Some(fs) = host() else { return };
+    let dir = TempDir::new("real-crash");
+    let mut backend = RealBackend::new(
+        fs.clone(),
+        config(dir.path()),
+        &[2048],
+        &PackageCatalog::default(),
+    )
+    .unwrap();
+    backend.create_sandbox(0, SandboxId(0), &request(128, &[], &[], None, &[]));
+    assert!(matches!(
+        next(&mut backend),
+        Completion::SandboxReady { .. }
+    ));
+    let pid = backend.sandbox_pid(SandboxId(0)).unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    backend.start_invocation(0, SandboxId(0), InvocationHandle(0), 1_000);
+    match next(&mut backend) {
+        Completion::SandboxFailed { reason, .. } => {
+            assert_eq!(reason, FailReason::SandboxCrashed)
+        }
+        other => panic!("expected a crash, got {other:?}"),
+    }
+    // A sandbox created after it works as usual.
+    backend.create_sandbox(0, SandboxId(1), &request(128, &[], &[], None, &[]));
+    assert!(matches!(
+        next(&mut backend),
+        Completion::SandboxReady { .. }
+    ));
+    backend.destroy(0, SandboxId(0));
+    backend.finish().unwrap();
+}
+
+#[test]
 fn a_sandbox_sees_only_its_own_processes() {
     if host().is_none() {
         return;

@@ -480,22 +480,24 @@ mod tests {
     use workloads::packages::{Package, PackageCatalog};
 
     fn catalog(import_mb: &[f64], functions: &[&[u32]]) -> Catalog {
-        let mut c = Catalog::default();
-        c.packages = PackageCatalog {
-            packages: import_mb
-                .iter()
-                .enumerate()
-                .map(|(i, &mb)| Package {
-                    name: format!("p{i}"),
-                    version: "1".into(),
-                    deps: vec![],
-                    install_ms: 0.0,
-                    disk_bytes: 0,
-                    import_ms: 0.0,
-                    import_mb: mb,
-                    popularity: 1.0,
-                })
-                .collect(),
+        let mut c = Catalog {
+            packages: PackageCatalog {
+                packages: import_mb
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &mb)| Package {
+                        name: format!("p{i}"),
+                        version: "1".into(),
+                        deps: vec![],
+                        install_ms: 0.0,
+                        disk_bytes: 0,
+                        import_ms: 0.0,
+                        import_mb: mb,
+                        popularity: 1.0,
+                    })
+                    .collect(),
+            },
+            ..Catalog::default()
         };
         for (i, set) in functions.iter().enumerate() {
             c.functions.push(workloads::Function {
