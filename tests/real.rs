@@ -279,6 +279,26 @@ fn a_sandbox_forked_from_a_zygote_has_its_own_cgroup_and_outlives_the_zygote() {
         next(&mut backend),
         Completion::InvocationDone { .. }
     ));
+    // A zygote destroyed right after a sandbox was asked to create and fork from it goes only
+    // once that sandbox has forked.
+    let spawn = [ZygoteSpawn {
+        zygote: ZygoteId(1),
+        parent: None,
+        import: vec![P0],
+    }];
+    backend.create_sandbox(
+        0,
+        SandboxId(2),
+        &request(128, &[], &spawn, Some(ZygoteId(1)), &[]),
+    );
+    backend.destroy_zygote(0, WorkerId(0), ZygoteId(1));
+    assert!(matches!(
+        next(&mut backend),
+        Completion::SandboxReady {
+            sandbox: SandboxId(2),
+            ..
+        }
+    ));
     backend.finish().unwrap();
     assert!(!fs.exists(&run_group));
     wait_until("the forked sandboxes are gone", || gone(a) && gone(b));

@@ -113,7 +113,21 @@ pub enum RealError {
 #[derive(Default)]
 struct Zygote {
     state: Mutex<ZygoteState>,
+    /// Signalled when the zygote is ready (or failed) and when a pending use ends.
     ready: Condvar,
+    /// Sandboxes asked to fork from it (or to create it) that have not done so yet: it is
+    /// destroyed only after them.
+    pending: std::sync::atomic::AtomicU32,
+}
+
+impl Zygote {
+    /// Ends one pending use.
+    fn release(&self) {
+        let guard = self.state.lock();
+        self.pending.fetch_sub(1, Ordering::SeqCst);
+        drop(guard);
+        self.ready.notify_all();
+    }
 }
 
 #[derive(Default)]
@@ -213,6 +227,9 @@ struct OwnedRequest {
     spawn: Vec<(u32, Option<u32>, Vec<PackageId>)>,
     fork: Option<u32>,
     import: Vec<PackageId>,
+    /// The zygotes it creates or forks from, each with a pending use counted, so that none is
+    /// destroyed before the sandbox is done with it.
+    zygotes: Vec<(u32, Arc<Zygote>)>,
 }
 
 struct SandboxHandle {
@@ -468,10 +485,28 @@ impl Backend for RealBackend {
             self.sandboxes.resize_with(i + 1, || None);
             self.epochs.resize(i + 1, 0);
         }
-        // Zygotes this sandbox creates exist from now on, so that later forks wait for them.
+        // Zygotes this sandbox creates exist from now on, so that later forks wait for them; the
+        // ones it uses are held until it is done with them.
+        let mut held = Vec::new();
         if let Ok(mut zygotes) = self.shared.zygotes.lock() {
+            let w = request.worker.0;
             for s in request.spawn {
-                zygotes.insert((request.worker.0, s.zygote.0), Arc::new(Zygote::default()));
+                zygotes.insert((w, s.zygote.0), Arc::new(Zygote::default()));
+            }
+            let used = request
+                .spawn
+                .iter()
+                .flat_map(|s| [Some(s.zygote.0), s.parent.map(|p| p.0)])
+                .chain([request.fork.map(|z| z.0)])
+                .flatten();
+            for slot in used {
+                if held.iter().any(|(s, _)| *s == slot) {
+                    continue;
+                }
+                if let Some(z) = zygotes.get(&(w, slot)) {
+                    z.pending.fetch_add(1, Ordering::SeqCst);
+                    held.push((slot, z.clone()));
+                }
             }
         }
         let (tx, rx) = channel();
@@ -490,6 +525,7 @@ impl Backend for RealBackend {
                 .collect(),
             fork: request.fork.map(|z| z.0),
             import: request.import.to_vec(),
+            zygotes: held,
         };
         let _ = tx.send(Command::Create(owned));
         let thread = {
@@ -577,7 +613,10 @@ impl Backend for RealBackend {
         if let Some(z) = z {
             let shared = self.shared.clone();
             // Killing takes a few milliseconds: not on the driver's thread.
-            std::thread::spawn(move || kill_zygote(&shared, &z, Some(worker.0)));
+            self.detached.retain(|t| !t.is_finished());
+            self.detached.push(std::thread::spawn(move || {
+                kill_zygote(&shared, &z, Some(worker.0))
+            }));
         }
     }
 
@@ -589,13 +628,18 @@ impl Backend for RealBackend {
     }
 }
 
-/// Kills a zygote (waiting for it to be created first) and returns its cgroup.
+/// Kills a zygote (once it is created and the sandboxes asked to use it have) and returns its
+/// cgroup.
 fn kill_zygote(shared: &Shared, z: &Zygote, worker: Option<u32>) {
     let Ok(mut state) = z.state.lock() else {
         return;
     };
-    while matches!(*state, ZygoteState::Creating) {
-        match z.ready.wait_timeout(state, Duration::from_secs(60)) {
+    // Wait until it exists and no sandbox that was to use it still has to (at most a minute).
+    let end = Instant::now() + Duration::from_secs(60);
+    while (matches!(*state, ZygoteState::Creating) || z.pending.load(Ordering::SeqCst) > 0)
+        && Instant::now() < end
+    {
+        match z.ready.wait_timeout(state, Duration::from_millis(100)) {
             Ok((s, _)) => state = s,
             Err(_) => return,
         }
@@ -609,6 +653,14 @@ fn kill_zygote(shared: &Shared, z: &Zygote, worker: Option<u32>) {
             }
         }
     }
+}
+
+/// The zygote `slot` a request holds.
+fn held(r: &OwnedRequest, slot: u32) -> Option<Arc<Zygote>> {
+    r.zygotes
+        .iter()
+        .find(|(s, _)| *s == slot)
+        .map(|(_, z)| z.clone())
 }
 
 /// Phases of a sandbox's creation, in µs.
@@ -655,7 +707,7 @@ impl SandboxThread {
     fn run(&mut self, commands: Receiver<Command>) {
         for command in commands.iter() {
             match command {
-                Command::Create(request) => match self.create(&request) {
+                Command::Create(request) => match self.create_holding(&request) {
                     Ok(p) => self.report(Completion::SandboxReady {
                         sandbox: self.sandbox,
                         create: p.create,
@@ -704,12 +756,23 @@ impl SandboxThread {
         }
     }
 
+    /// [`SandboxThread::create`], then ends the request's hold on its zygotes.
+    fn create_holding(&mut self, request: &OwnedRequest) -> Result<Phases, String> {
+        let created = self.create(request);
+        for (_, z) in &request.zygotes {
+            z.release();
+        }
+        created
+    }
+
     /// Reports the sandbox dead, out of memory if its cgroup saw an OOM kill.
     fn fail(&mut self) {
         if self.dead {
             return;
         }
         self.dead = true;
+        // Its pid may be reused once reaped: never signal it again.
+        self.pid.store(0, Ordering::SeqCst);
         let oom = self
             .group
             .as_ref()
@@ -796,7 +859,7 @@ impl SandboxThread {
 
         let t = Instant::now();
         for (zygote, parent, import) in &r.spawn {
-            self.make_zygote(r.worker, *zygote, *parent, import)?;
+            self.make_zygote(r, *zygote, *parent, import)?;
         }
         let zygotes_us = micros(t.elapsed());
 
@@ -817,7 +880,7 @@ impl SandboxThread {
                 .then(|| shared.config.work_dir.join("root")),
         };
         let channel = match r.fork {
-            Some(z) => self.fork_from(r.worker, z, Some(&view), &group)?.0,
+            Some(z) => self.fork_from(r, z, Some(&view), &group)?.0,
             None => {
                 let (pid, channel) = spawn_runner(
                     &shared.config.runner,
@@ -898,18 +961,14 @@ impl SandboxThread {
     /// `import`.
     fn make_zygote(
         &mut self,
-        worker: u32,
+        r: &OwnedRequest,
         slot: u32,
         parent: Option<u32>,
         import: &[PackageId],
     ) -> Result<(), String> {
         let shared = self.shared.clone();
-        let Some(z) = shared
-            .zygotes
-            .lock()
-            .ok()
-            .and_then(|z| z.get(&(worker, slot)).cloned())
-        else {
+        let worker = r.worker;
+        let Some(z) = held(r, slot) else {
             return Ok(());
         };
         let mb: f64 = import
@@ -920,7 +979,7 @@ impl SandboxThread {
         let made = (|| -> Result<(Channel, Pid, String), String> {
             let (group, _) = shared.take_group(worker, &limits)?;
             let (channel, pid) = match parent {
-                Some(p) => self.fork_from(worker, p, None, &group)?,
+                Some(p) => self.fork_from(r, p, None, &group)?,
                 None => {
                     let (pid, channel) = spawn_runner(
                         &shared.config.runner,
@@ -968,19 +1027,14 @@ impl SandboxThread {
     /// child zygote.
     fn fork_from(
         &self,
-        worker: u32,
+        r: &OwnedRequest,
         slot: u32,
         sandbox: Option<&View>,
         group: &str,
     ) -> Result<(Channel, Pid), String> {
         let as_zygote = sandbox.is_none();
-        let z = self
-            .shared
-            .zygotes
-            .lock()
-            .ok()
-            .and_then(|z| z.get(&(worker, slot)).cloned())
-            .ok_or_else(|| format!("zygote {slot} of worker {worker} is gone"))?;
+        let worker = r.worker;
+        let z = held(r, slot).ok_or_else(|| format!("zygote {slot} of worker {worker} is gone"))?;
         let mut state = z.state.lock().map_err(|_| "a zygote lock is poisoned")?;
         while matches!(*state, ZygoteState::Creating) {
             state = z
