@@ -11,6 +11,7 @@ pub mod bench_trace;
 pub mod real_mode;
 pub mod scenario;
 pub mod spec;
+pub mod sweep;
 
 use std::io::Write;
 use std::time::Instant;

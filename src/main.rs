@@ -44,6 +44,9 @@ explained. Flags override the file. Durations take a unit: us, ms, s, m, h, d."
     Trace(TraceCommand),
     /// Measure simulation throughput and memory on a fixed synthetic scenario.
     Bench(bench::BenchArgs),
+    /// Run a grid of simulations from a plan in parallel and write one result row per run.
+    #[command(args_conflicts_with_subcommands = true)]
+    Sweep(SweepArgs),
     /// Replay a scenario on this host with real sandboxes (cgroups and namespaces; needs root),
     /// through the same controller and policies as `run`, and print the same summary.
     #[command(
@@ -56,6 +59,41 @@ own times (a TTL) are not scaled. `lambdasim real cleanup` removes what an inter
     /// The process inside a real sandbox (started by `lambdasim real`).
     #[command(hide = true)]
     RealRunner(RealRunnerArgs),
+}
+
+#[derive(Args)]
+struct SweepArgs {
+    #[command(subcommand)]
+    action: Option<SweepAction>,
+    /// The plan (TOML): a base scenario, seeds and a grid of values; see scenarios/sweep.toml.
+    #[arg(long, value_name = "FILE")]
+    plan: Option<PathBuf>,
+    /// Where to write the results (CSV); standard output without it.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Run only the runs whose index is I modulo N. Without it, SLURM_ARRAY_TASK_ID and
+    /// SLURM_ARRAY_TASK_COUNT, or JOB_COMPLETION_INDEX and LAMBDASIM_SHARDS, choose the shard.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<String>,
+    /// Worker threads (default: every core).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    threads: usize,
+    /// Print the runs the plan expands to instead of running them.
+    #[arg(long)]
+    list: bool,
+}
+
+#[derive(Subcommand)]
+enum SweepAction {
+    /// Merge the results of a plan's shards into one file, in run order.
+    Merge {
+        /// The shards' result files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Where to write the merged results; standard output without it.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Args)]
@@ -470,6 +508,7 @@ fn main() -> ExitCode {
         Command::Generate(args) => generate(args),
         Command::Trace(command) => trace(command),
         Command::Bench(args) => bench::run(&args).map(|report| emit(&report)),
+        Command::Sweep(args) => sweep(args),
         Command::Real(args) => real(args),
         Command::RealRunner(args) => real_runner(&args),
     };
@@ -855,4 +894,67 @@ fn real_runner(args: &RealRunnerArgs) -> Result<(), Error> {
 #[cfg(not(target_os = "linux"))]
 fn real_runner(_args: &RealRunnerArgs) -> Result<(), Error> {
     Err(Error::Host("real mode runs on Linux only".into()))
+}
+
+fn sweep(args: SweepArgs) -> Result<(), Error> {
+    use lambdasim::sweep::{Plan, Shard, merge};
+    let write = |out: &Option<PathBuf>, text: &str| match out {
+        Some(path) => write_file(path, text),
+        None => {
+            emit(text);
+            Ok(())
+        }
+    };
+    if let Some(SweepAction::Merge { files, out }) = &args.action {
+        let inputs = files
+            .iter()
+            .map(|f| {
+                fs::read_to_string(f)
+                    .map(|t| (f.display().to_string(), t))
+                    .map_err(|e| input(format!("cannot read {}: {e}", f.display())))
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        return write(out, &merge(&inputs)?);
+    }
+    let path = args
+        .plan
+        .as_ref()
+        .ok_or_else(|| input("sweep needs --plan FILE (or the merge subcommand)".into()))?;
+    let plan = Plan::load(path)?;
+    let shard = match &args.shard {
+        Some(text) => Shard::parse(text)?,
+        None => Shard::from_env(|k| std::env::var(k).ok())?.unwrap_or(Shard::ALL),
+    };
+    if args.list {
+        let mut text = lambdasim::sweep::header(&plan)
+            .split(',')
+            .take(2 + plan.axes.len())
+            .collect::<Vec<_>>()
+            .join(",");
+        text.push('\n');
+        for r in plan.runs.iter().filter(|r| shard.contains(r.index)) {
+            text.push_str(&format!("{},{},{}\n", r.index, r.seed, r.values.join(",")));
+        }
+        return write(&args.out, &text);
+    }
+    let count = plan.runs.iter().filter(|r| shard.contains(r.index)).count() as u64;
+    let bar = indicatif::ProgressBar::new(count);
+    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} runs, {per_sec}, {eta} left")
+            .expect("the progress template is valid"),
+    );
+    let started = std::time::Instant::now();
+    let results = lambdasim::sweep::run(&plan, shard, args.threads, &|| bar.inc(1))?;
+    bar.finish_and_clear();
+    write(&args.out, &results)?;
+    eprintln!(
+        "{count} runs (shard {}/{}) in {:.2} s",
+        shard.index,
+        shard.count,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }

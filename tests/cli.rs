@@ -485,3 +485,58 @@ fn import_caches_run_from_scenario_files_and_bad_ones_are_named() {
     .unwrap();
     fails_with(&["run", "--config", &path], &["either tree", "nodes"]);
 }
+
+#[test]
+fn a_sweep_runs_its_grid_and_slurm_shards_merge_into_the_same_results() {
+    let dir = TempDir::new("sweep");
+    let plan = dir.path().join("plan.toml");
+    fs::write(
+        &plan,
+        "seeds = [1, 2]\n[grid]\n\"policies.keep_alive\" = [{ kind = \"ttl\", idle = \"1m\" }, { kind = \"lru\" }]\n\
+         \"cluster.memory_mb\" = [1024, 2048]\n\"workload.duration\" = [\"5m\"]\n",
+    )
+    .unwrap();
+    let plan = plan.display().to_string();
+    let whole = dir.path().join("whole.csv").display().to_string();
+    let o = lambdasim(&["sweep", "--plan", &plan, "--out", &whole, "--threads", "2"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = fs::read_to_string(&whole).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1 + 8);
+    assert!(lines[0].starts_with(
+        "run,seed,cluster.memory_mb,policies.keep_alive,workload.duration,invocations,"
+    ));
+    assert!(
+        lines[3].starts_with("2,1,1024,\"{ kind = \"\"lru\"\" }\",5m,"),
+        "{}",
+        lines[3]
+    );
+
+    // Two shards chosen by Slurm's variables, then merged.
+    let mut parts = Vec::new();
+    for task in 0..2 {
+        let out = dir
+            .path()
+            .join(format!("part{task}.csv"))
+            .display()
+            .to_string();
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_lambdasim"))
+            .args(["sweep", "--plan", &plan, "--out", &out])
+            .env("SLURM_ARRAY_TASK_ID", task.to_string())
+            .env("SLURM_ARRAY_TASK_COUNT", "2")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(fs::read_to_string(&out).unwrap().lines().count(), 1 + 4);
+        parts.push(out);
+    }
+    let merged = dir.path().join("merged.csv").display().to_string();
+    let o = lambdasim(&["sweep", "merge", &parts[1], &parts[0], "--out", &merged]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(fs::read_to_string(&merged).unwrap(), text);
+    fails_with(
+        &["sweep", "--plan", &plan, "--shard", "2/2"],
+        &["--shard 2/2"],
+    );
+    fails_with(&["sweep", "merge", &parts[0]], &["run 1 is missing"]);
+}
