@@ -926,16 +926,7 @@ fn sweep(args: SweepArgs) -> Result<(), Error> {
         None => Shard::from_env(|k| std::env::var(k).ok())?.unwrap_or(Shard::ALL),
     };
     if args.list {
-        let mut text = lambdasim::sweep::header(&plan)
-            .split(',')
-            .take(2 + plan.axes.len())
-            .collect::<Vec<_>>()
-            .join(",");
-        text.push('\n');
-        for r in plan.runs.iter().filter(|r| shard.contains(r.index)) {
-            text.push_str(&format!("{},{},{}\n", r.index, r.seed, r.values.join(",")));
-        }
-        return write(&args.out, &text);
+        return write(&args.out, &lambdasim::sweep::list(&plan, shard));
     }
     let count = plan.runs.iter().filter(|r| shard.contains(r.index)).count() as u64;
     let bar = indicatif::ProgressBar::new(count);

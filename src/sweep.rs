@@ -307,6 +307,21 @@ pub fn header(plan: &Plan) -> String {
     cols.join(",")
 }
 
+/// The runs of `shard` as CSV: index, seed and the value of each axis.
+pub fn list(plan: &Plan, shard: Shard) -> String {
+    let mut cols = vec!["run".to_string(), "seed".to_string()];
+    cols.extend(plan.axes.iter().map(|a| cell(&a.key)));
+    let mut out = cols.join(",");
+    out.push('\n');
+    for r in plan.runs.iter().filter(|r| shard.contains(r.index)) {
+        let mut cols = vec![r.index.to_string(), r.seed.to_string()];
+        cols.extend(r.values.iter().map(|v| cell(v)));
+        out.push_str(&cols.join(","));
+        out.push('\n');
+    }
+    out
+}
+
 /// One result row.
 fn row(run: &Run, s: &analysis::Summary) -> String {
     let mut cols = vec![run.index.to_string(), run.seed.to_string()];
