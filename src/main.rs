@@ -44,6 +44,8 @@ explained. Flags override the file. Durations take a unit: us, ms, s, m, h, d."
     Trace(TraceCommand),
     /// Measure simulation throughput and memory on a fixed synthetic scenario.
     Bench(bench::BenchArgs),
+    /// Write a sweep's results as a Markdown report and an HTML page with figures (SVG and PNG).
+    Report(ReportArgs),
     /// Run a grid of simulations from a plan in parallel and write one result row per run.
     #[command(args_conflicts_with_subcommands = true)]
     Sweep(SweepArgs),
@@ -59,6 +61,18 @@ own times (a TTL) are not scaled. `lambdasim real cleanup` removes what an inter
     /// The process inside a real sandbox (started by `lambdasim real`).
     #[command(hide = true)]
     RealRunner(RealRunnerArgs),
+}
+
+#[derive(Args)]
+struct ReportArgs {
+    /// A sweep's results (CSV), as `lambdasim sweep` writes them.
+    results: PathBuf,
+    /// Directory for report.md, report.html and the figures (created if missing).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// The keep-alive policy wasted memory is compared with.
+    #[arg(long, value_name = "POLICY", default_value = "ttl,idle=10m")]
+    baseline: String,
 }
 
 #[derive(Args)]
@@ -509,6 +523,7 @@ fn main() -> ExitCode {
         Command::Trace(command) => trace(command),
         Command::Bench(args) => bench::run(&args).map(|report| emit(&report)),
         Command::Sweep(args) => sweep(args),
+        Command::Report(args) => report(&args),
         Command::Real(args) => real(args),
         Command::RealRunner(args) => real_runner(&args),
     };
@@ -947,5 +962,33 @@ fn sweep(args: SweepArgs) -> Result<(), Error> {
         shard.count,
         started.elapsed().as_secs_f64()
     );
+    Ok(())
+}
+
+/// A keep-alive policy written as a sweep's results write it (inline TOML).
+fn keep_alive_of(text: &str) -> Option<policies::KeepAliveConfig> {
+    let table: toml::Table = toml::from_str(&format!("x = {text}")).ok()?;
+    table.get("x")?.clone().try_into().ok()
+}
+
+fn report(args: &ReportArgs) -> Result<(), Error> {
+    use analysis::sweep_report::{POLICY, Results, write};
+    let origin = args.results.display().to_string();
+    let text = fs::read_to_string(&args.results)
+        .map_err(|e| input(format!("cannot read {origin}: {e}")))?;
+    let mut results = Results::parse(&text, &origin).map_err(input)?;
+    // Policies by their labels, as everywhere else.
+    if let Some(i) = results.columns.iter().position(|c| c == POLICY) {
+        for row in &mut results.rows {
+            if let Some(policy) = keep_alive_of(&row[i]) {
+                row[i] = policy.label();
+            }
+        }
+    }
+    let baseline: policies::KeepAliveConfig = parse_policy("--baseline", &args.baseline)?;
+    let files = write(&results, &args.out, &baseline.label())
+        .map_err(|e| input(format!("{origin}: {e}")))?;
+    let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    emit(&format!("wrote {}\n", names.join(", ")));
     Ok(())
 }

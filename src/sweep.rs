@@ -269,13 +269,15 @@ impl Shard {
 }
 
 /// The metrics columns of a result row, after the run's index, seed and axis values.
-const METRICS: [&str; 18] = [
+const METRICS: [&str; 20] = [
     "invocations",
     "completed",
     "dropped",
     "failed",
     "cold_start_ratio",
     "p75_app_cold_pct",
+    "latency_mean_ms",
+    "exec_mean_ms",
     "latency_p50_ms",
     "latency_p99_ms",
     "startup_mean_ms",
@@ -327,6 +329,12 @@ fn row(run: &Run, s: &analysis::Summary) -> String {
     let mut cols = vec![run.index.to_string(), run.seed.to_string()];
     cols.extend(run.values.iter().map(|v| cell(v)));
     let f = |x: f64| format!("{x}");
+    // Mean execution time of completed invocations: their latency less their startup delay.
+    let exec_mean = if s.invocations.completed == 0 {
+        0.0
+    } else {
+        s.phases_ms.exec.total / s.invocations.completed as f64
+    };
     cols.extend([
         s.invocations.total.to_string(),
         s.invocations.completed.to_string(),
@@ -334,6 +342,8 @@ fn row(run: &Run, s: &analysis::Summary) -> String {
         s.invocations.failed.to_string(),
         f(s.starts.cold_start_ratio),
         f(s.cold_start_per_app.p75_pct),
+        f(s.latency_ms.mean),
+        f(exec_mean),
         f(s.latency_ms.p50),
         f(s.latency_ms.p99),
         f(s.startup_delay_ms.mean),

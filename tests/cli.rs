@@ -539,4 +539,25 @@ fn a_sweep_runs_its_grid_and_slurm_shards_merge_into_the_same_results() {
         &["--shard 2/2"],
     );
     fails_with(&["sweep", "merge", &parts[0]], &["run 1 is missing"]);
+
+    // The report of the sweep, with wasted memory compared with the 1-minute TTL.
+    let report = dir.path().join("report");
+    let out = report.display().to_string();
+    let o = lambdasim(&["report", &whole, "--out", &out, "--baseline", "ttl,idle=1m"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for f in [
+        "report.md",
+        "report.html",
+        "pareto.png",
+        "pareto.svg",
+        "cold-vs-memory.png",
+    ] {
+        assert!(report.join(f).exists(), "{f}");
+    }
+    let md = fs::read_to_string(report.join("report.md")).unwrap();
+    assert!(md.contains("| 2 | 1 | 1024 | lru | 5m |"), "{md}");
+    fails_with(
+        &["report", &whole, "--out", &out, "--baseline", "hybrid"],
+        &["baseline policy", "ttl(idle=1m), lru"],
+    );
 }

@@ -10,6 +10,7 @@ mod fixture;
 pub mod metrics;
 pub mod records;
 pub mod report;
+pub mod sweep_report;
 pub mod trace_stats;
 
 pub use metrics::{Metrics, Summary};
