@@ -299,7 +299,7 @@ where
         chart
             .draw_series(points.iter().map(|&p| Circle::new(p, 4, color.filled())))
             .map_err(|e| err(&e))?
-            .label(name.as_str())
+            .label(short(name))
             .legend(move |(x, y)| Circle::new((x + 8, y), 4, color.filled()));
     }
     if let Some(front) = f.front {
@@ -312,9 +312,28 @@ where
             .label("Pareto front")
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], BLACK));
     }
+    // The legend goes in the corner with the fewest points.
+    let corner = |left: bool, top: bool| {
+        all.iter()
+            .filter(|p| {
+                let fx = (p.0 - x0) / (x1 - x0);
+                let fy = (p.1 - y0) / (y1 - y0);
+                (fx < 0.5) == left && (fy >= 0.5) == top
+            })
+            .count()
+    };
+    let position = [
+        (SeriesLabelPosition::UpperRight, corner(false, true)),
+        (SeriesLabelPosition::UpperLeft, corner(true, true)),
+        (SeriesLabelPosition::LowerRight, corner(false, false)),
+        (SeriesLabelPosition::LowerLeft, corner(true, false)),
+    ]
+    .into_iter()
+    .min_by_key(|(_, n)| *n)
+    .map_or(SeriesLabelPosition::UpperRight, |(p, _)| p);
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
+        .position(position)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .label_font(("sans-serif", 13))
@@ -322,6 +341,17 @@ where
         .map_err(|e| err(&e))?;
     area.present().map_err(|e| err(&e))?;
     Ok(())
+}
+
+/// A legend label of at most 32 characters.
+fn short(name: &str) -> String {
+    if name.chars().count() <= 32 {
+        name.to_string()
+    } else {
+        let mut s: String = name.chars().take(31).collect();
+        s.push('…');
+        s
+    }
 }
 
 /// Writes `<stem>.svg` and `<stem>.png` in `dir`; returns the SVG's text.
