@@ -643,25 +643,39 @@ fn write_file(path: &Path, text: &str) -> Result<(), Error> {
         .map_err(|e| Error::Output(format!("cannot write {}: {e}", path.display())))
 }
 
-fn run(args: RunArgs) -> Result<(), Error> {
-    let scenario = raw_scenario(&args.scenario)?.validate()?;
-    if let Some(dir) = &args.out {
+/// Saves the effective scenario in `out` (if given) and runs `f`, handing it `records.csv` in
+/// `out` to write per-invocation records to when `records` is set.
+fn with_outputs<T>(
+    scenario: &lambdasim::scenario::Scenario,
+    out: Option<&Path>,
+    records: bool,
+    f: impl FnOnce(Option<&mut dyn Write>) -> Result<T, Error>,
+) -> Result<T, Error> {
+    if let Some(dir) = out {
         create_dir(dir)?;
         write_file(&dir.join("scenario.toml"), &scenario.raw.to_toml())?;
     }
-    let result = if args.records {
-        let dir = args
-            .out
-            .as_ref()
-            .expect("clap requires --out with --records");
-        let path = dir.join("records.csv");
-        let file = File::create(&path)
-            .map_err(|e| Error::Output(format!("cannot create {}: {e}", path.display())))?;
-        let mut out = BufWriter::with_capacity(1 << 20, file);
-        lambdasim::run(&scenario, Some(&mut out as &mut dyn Write))?
-    } else {
-        lambdasim::run(&scenario, None)?
-    };
+    match out.filter(|_| records) {
+        Some(dir) => {
+            let path = dir.join("records.csv");
+            let file = File::create(&path)
+                .map_err(|e| Error::Output(format!("cannot create {}: {e}", path.display())))?;
+            let mut writer = BufWriter::with_capacity(1 << 20, file);
+            let result = f(Some(&mut writer as &mut dyn Write))?;
+            writer
+                .flush()
+                .map_err(|e| Error::Output(format!("cannot write {}: {e}", path.display())))?;
+            Ok(result)
+        }
+        None => f(None),
+    }
+}
+
+fn run(args: RunArgs) -> Result<(), Error> {
+    let scenario = raw_scenario(&args.scenario)?.validate()?;
+    let result = with_outputs(&scenario, args.out.as_deref(), args.records, |records| {
+        lambdasim::run(&scenario, records)
+    })?;
     let json = analysis::to_json(&result.summary);
     if let Some(dir) = &args.out {
         write_file(&dir.join("summary.json"), &json)?;
@@ -847,23 +861,9 @@ fn real(args: RealArgs) -> Result<(), Error> {
             ..real::RealConfig::default()
         },
     };
-    if let Some(dir) = &args.out {
-        create_dir(dir)?;
-        write_file(&dir.join("scenario.toml"), &scenario.raw.to_toml())?;
-    }
-    let result = if args.records {
-        let dir = args
-            .out
-            .as_ref()
-            .expect("clap requires --out with --records");
-        let path = dir.join("records.csv");
-        let file = File::create(&path)
-            .map_err(|e| Error::Output(format!("cannot create {}: {e}", path.display())))?;
-        let mut out = BufWriter::with_capacity(1 << 20, file);
-        run_real(&scenario, &options, Some(&mut out as &mut dyn Write))?
-    } else {
-        run_real(&scenario, &options, None)?
-    };
+    let result = with_outputs(&scenario, args.out.as_deref(), args.records, |records| {
+        run_real(&scenario, &options, records)
+    })?;
     let json = analysis::to_json(&result.summary);
     if let Some(dir) = &args.out {
         write_file(&dir.join("summary.json"), &json)?;

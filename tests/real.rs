@@ -433,13 +433,15 @@ fn a_chrooted_sandbox_writes_only_to_its_scratch_directory() {
     assert!(!outside.exists());
 }
 
-/// A small scenario: OpenLambda's pause-and-evict keep-alive, packages with a dynamic zygote tree.
+/// A small scenario: OpenLambda's pause-and-evict keep-alive, packages with a dynamic zygote tree,
+/// and memory to spare, so that no sandbox is killed or invocation dropped for want of it
+/// whatever the host's speed.
 fn scenario(dir: &Path, duration: &str) -> PathBuf {
     let path = dir.join("real.toml");
     std::fs::write(
         &path,
         format!(
-            "seed = 3\n[cluster]\nworkers = 2\nmemory_mb = 2048\n\
+            "seed = 3\n[cluster]\nworkers = 2\nmemory_mb = 16384\n\
              [policies]\nkeep_alive = {{ kind = \"openlambda\" }}\nscheduler = {{ kind = \"least-loaded\" }}\n\
              [workload]\nkind = \"synthetic\"\nfunctions = 6\napps = 3\nduration = \"{duration}\"\nrate = 3.0\n\
              exec_max = \"2s\"\n\
@@ -449,6 +451,28 @@ fn scenario(dir: &Path, duration: &str) -> PathBuf {
     )
     .unwrap();
     path
+}
+
+/// Runs `lambdasim real --config CONFIG ARGS --json` to its end; returns the driver's pid and
+/// the summary, after checking that it succeeded.
+fn real_run(config: &Path, args: &[&str]) -> (u32, serde_json::Value) {
+    let child = Command::new(runner())
+        .args(["real", "--config"])
+        .arg(config)
+        .args(args)
+        .arg("--json")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (pid, serde_json::from_slice(&out.stdout).unwrap())
 }
 
 /// Whether any cgroup of the run of driver `pid` is left.
@@ -465,22 +489,7 @@ fn a_real_run_replays_a_scenario_and_leaves_nothing_behind() {
     let Some(fs) = host() else { return };
     let dir = TempDir::new("real-run");
     let path = scenario(dir.path(), "30s");
-    let child = Command::new(runner())
-        .args(["real", "--config"])
-        .arg(&path)
-        .args(["--time-scale", "10", "--duration-scale", "10", "--json"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (pid, summary) = real_run(&path, &["--time-scale", "10", "--duration-scale", "10"]);
     let inv = &summary["invocations"];
     assert!(inv["total"].as_u64().unwrap() > 30, "{inv}");
     assert_eq!(inv["completed"], inv["total"], "{inv}");
@@ -504,30 +513,10 @@ fn a_real_run_records_sandboxes_killed_for_memory_and_goes_on() {
     )
     .unwrap();
     // Every invocation touches 8 times its sandbox's memory: the kernel kills each sandbox.
-    let child = Command::new(runner())
-        .args(["real", "--config"])
-        .arg(&path)
-        .args([
-            "--time-scale",
-            "5",
-            "--touch",
-            "8",
-            "--memory-scale",
-            "1",
-            "--json",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let (pid, summary) = real_run(
+        &path,
+        &["--time-scale", "5", "--touch", "8", "--memory-scale", "1"],
     );
-    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let inv = &summary["invocations"];
     assert!(inv["total"].as_u64().unwrap() > 5, "{inv}");
     assert_eq!(inv["failed"], inv["total"], "{inv}");
