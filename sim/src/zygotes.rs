@@ -54,6 +54,15 @@ pub struct ImportCacheConfig {
 
 const ROOT: u32 = 0;
 
+/// What a cold start adds to the tree below the zygote it starts from.
+enum Growth {
+    /// The static tree's nodes on the path to its target that have no zygote yet (none when the
+    /// target exists).
+    Path(Vec<u32>),
+    /// A new child importing the packages the dynamic tree's best match lacks.
+    Child,
+}
+
 #[derive(Clone, Debug, Default)]
 struct Node {
     parent: Option<u32>,
@@ -228,8 +237,8 @@ impl ImportCaches {
         let capacity = self.config.capacity_mb;
         let cache = &mut self.workers[worker.index()];
         let mut plan = ImportPlan::default();
-        // The deepest existing zygote to start from and the nodes to create below it.
-        let (base, create): (u32, Vec<u32>) = match &self.config.mode {
+        // The deepest existing zygote to start from, and what to create below it.
+        let (base, growth) = match &self.config.mode {
             TreeMode::Static(_) => {
                 let target = self.targets[function.index()];
                 let mut path = vec![target];
@@ -241,60 +250,61 @@ impl ImportCaches {
                     .iter()
                     .rposition(|&n| n == ROOT || cache.nodes[n as usize].live)
                     .unwrap_or(0);
-                (path[live], path[live + 1..].to_vec())
+                (path[live], Growth::Path(path[live + 1..].to_vec()))
             }
             TreeMode::Dynamic => {
                 let best = cache.best_match(packages);
                 if cache.nodes[best as usize].packages.len() == packages.len() {
-                    (best, Vec::new())
+                    (best, Growth::Path(Vec::new()))
                 } else {
-                    (best, vec![u32::MAX])
+                    (best, Growth::Child)
                 }
             }
         };
         plan.hits = cache.nodes[base as usize].packages.len() as u32;
+        let base_packages = &cache.nodes[base as usize].packages;
+        let need: u64 = match &growth {
+            Growth::Path(nodes) => nodes
+                .iter()
+                .map(|&n| cache.nodes[n as usize].memory_mb)
+                .sum(),
+            Growth::Child => zygote_mb(
+                self.config.base_mb,
+                &minus(packages, base_packages),
+                &self.import_mb,
+            ),
+        };
         let mut fork = base;
-        if !create.is_empty() {
-            let need: u64 = match create[..] {
-                [u32::MAX] => zygote_mb(
-                    self.config.base_mb,
-                    &minus(packages, &cache.nodes[base as usize].packages),
-                    &self.import_mb,
-                ),
-                _ => create
-                    .iter()
-                    .map(|&n| cache.nodes[n as usize].memory_mb)
-                    .sum(),
-            };
-            if let Some(victims) = cache.room_for(need, capacity, free_mb, base) {
-                for &v in &victims {
-                    plan.evicted.push((ZygoteId(v), cache.evict(v)));
-                }
-                let create = if create[..] == [u32::MAX] {
+        let nothing = matches!(&growth, Growth::Path(nodes) if nodes.is_empty());
+        if !nothing && let Some(victims) = cache.room_for(need, capacity, free_mb, base) {
+            for &v in &victims {
+                plan.evicted.push((ZygoteId(v), cache.evict(v)));
+            }
+            let create = match growth {
+                Growth::Path(nodes) => nodes,
+                Growth::Child => {
                     let own = minus(packages, &cache.nodes[base as usize].packages);
                     vec![cache.grow(base, packages.to_vec(), own, need)]
-                } else {
-                    create
-                };
-                let mut parent = base;
-                for &n in &create {
-                    cache.nodes[parent as usize].hits += 1;
-                    let node = &mut cache.nodes[n as usize];
-                    node.live = true;
-                    node.hits = 0;
-                    cache.used_mb += node.memory_mb;
-                    plan.created
-                        .push((node.packages.len() as u32, node.memory_mb));
-                    plan.spawn.push(ZygoteSpawn {
-                        zygote: ZygoteId(n),
-                        parent: (parent != ROOT).then_some(ZygoteId(parent)),
-                        import: node.own.clone(),
-                    });
-                    cache.nodes[parent as usize].live_children += 1;
-                    parent = n;
                 }
-                fork = parent;
+            };
+            let mut parent = base;
+            for &n in &create {
+                cache.nodes[parent as usize].hits += 1;
+                let node = &mut cache.nodes[n as usize];
+                node.live = true;
+                node.hits = 0;
+                cache.used_mb += node.memory_mb;
+                plan.created
+                    .push((node.packages.len() as u32, node.memory_mb));
+                plan.spawn.push(ZygoteSpawn {
+                    zygote: ZygoteId(n),
+                    parent: (parent != ROOT).then_some(ZygoteId(parent)),
+                    import: node.own.clone(),
+                });
+                cache.nodes[parent as usize].live_children += 1;
+                parent = n;
             }
+            fork = parent;
         }
         if fork != ROOT {
             cache.nodes[fork as usize].hits += 1;
