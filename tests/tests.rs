@@ -6,5 +6,7 @@ mod invariants;
 mod lifecycle;
 #[cfg(target_os = "linux")]
 mod real;
+#[cfg(target_os = "linux")]
+mod slurm;
 mod traces;
 mod util;
