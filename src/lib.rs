@@ -2,7 +2,9 @@
 //! a discrete-event model of an OpenLambda-style cluster.
 //!
 //! This crate wires the library crates together for the command line: scenario files
-//! ([`scenario`]), running one simulation ([`run`]) and the throughput benchmark ([`bench`]).
+//! ([`scenario`]), running one simulation ([`run`]), sweeps of many ([`sweep`]), a scenario on
+//! real sandboxes (`real_mode`, Linux), and the benchmarks ([`bench`], [`bench_caches`],
+//! [`bench_trace`]).
 
 pub mod bench;
 pub mod bench_caches;
