@@ -3,7 +3,7 @@
 //!
 //! This crate wires the library crates together for the command line: scenario files
 //! ([`scenario`]), running one simulation ([`run`]), sweeps of many ([`sweep`]), a scenario on
-//! real sandboxes (`real_mode`, Linux), and the benchmarks ([`bench`], [`bench_caches`],
+//! real sandboxes (`real_mode`, Linux), and the benchmarks ([`bench`](mod@bench), [`bench_caches`],
 //! [`bench_trace`]).
 
 pub mod bench;
