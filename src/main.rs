@@ -455,10 +455,12 @@ struct ScenarioArgs {
     /// Capacity of each worker's queue; arrivals beyond it are dropped.
     #[arg(long, value_name = "N")]
     queue_capacity: Option<u32>,
-    /// Keep-alive policy: none | ttl[,idle=DURATION] | lru. Example: ttl,idle=20m.
+    /// Keep-alive policy: none | ttl[,idle=DURATION] | lru | openlambda | hybrid | greedy-dual
+    /// (parameters as key=value after a comma; see the README). Example: ttl,idle=20m.
     #[arg(long, value_name = "POLICY")]
     keep_alive: Option<String>,
-    /// Scheduler: round-robin | random | least-loaded | hash.
+    /// Scheduler: round-robin | random | least-loaded | hash | power-of-two | consistent-hash |
+    /// hermod | pull | pasch | zygote-hash (parameters as key=value after a comma).
     #[arg(long, value_name = "POLICY")]
     scheduler: Option<String>,
     /// Replay a trace instead of the scenario's workload: FORMAT:PATH with FORMAT one of native,
