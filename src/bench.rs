@@ -179,17 +179,8 @@ pub const KEEP_ALIVES: [&str; 14] = [
     "greedy-dual,variant=rand",
     "ttl,idle=120m",
 ];
-pub const SCHEDULERS: [&str; 9] = [
-    "round-robin",
-    "random",
-    "least-loaded",
-    "hash",
-    "power-of-two",
-    "consistent-hash",
-    "hermod",
-    "pull",
-    "pasch",
-];
+/// Every scheduler, with its default parameters.
+pub const SCHEDULERS: &[&str] = SchedulerConfig::KINDS;
 
 fn measure(
     kind: &str,

@@ -427,11 +427,8 @@ pub fn merge(inputs: &[(String, String)]) -> Result<String, Error> {
     }
     let header = header.ok_or_else(|| Error::Input("nothing to merge".into()))?;
     rows.sort_by_key(|&(i, _)| i);
-    for (k, w) in rows.windows(2).enumerate() {
-        if w[0].0 == w[1].0 {
-            return Err(Error::Input(format!("run {} is in two files", w[0].0)));
-        }
-        let _ = k;
+    if let Some(w) = rows.windows(2).find(|w| w[0].0 == w[1].0) {
+        return Err(Error::Input(format!("run {} is in two files", w[0].0)));
     }
     if let Some(missing) = rows
         .iter()

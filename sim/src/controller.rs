@@ -640,7 +640,8 @@ impl Controller {
         let need = u64::from(self.memory_of(function));
         let free = self.platform.worker(worker).memory.free_mb();
         if free < need {
-            let zygote_mb = self.zygotes.as_ref().map_or(0, |z| z.evictable_mb(worker));
+            // Every zygote can go, leaves first.
+            let zygote_mb = self.zygotes.as_ref().map_or(0, |z| z.used_mb(worker));
             if !self.may_kill && self.platform.reclaimable_mb(worker) + zygote_mb < need {
                 return false;
             }

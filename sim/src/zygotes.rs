@@ -316,11 +316,6 @@ impl ImportCaches {
         plan
     }
 
-    /// Memory the zygotes of `worker` could give back if all were evicted.
-    pub fn evictable_mb(&self, worker: WorkerId) -> u64 {
-        self.used_mb(worker)
-    }
-
     /// Evicts zygotes of `worker`, leaves with the fewest hits per MB first, until `need_mb` is
     /// freed or none is left; returns them (slot, memory in MB).
     pub fn evict_for_memory(&mut self, worker: WorkerId, need_mb: u64) -> Vec<(ZygoteId, u64)> {

@@ -26,6 +26,27 @@ pub(crate) fn row_error(path: &Path, line: u64, message: String) -> WorkloadErro
     }
 }
 
+/// Turns serde_json's errors into ours: the line and column where it knows them (a row error),
+/// the whole file otherwise. `origin` names the file (or another source) in the message.
+pub(crate) fn json_error(origin: &str, e: serde_json::Error) -> WorkloadError {
+    let (line, column) = (e.line(), e.column());
+    let text = e.to_string();
+    let suffix = format!(" at line {line} column {column}");
+    let message = text.strip_suffix(&suffix).unwrap_or(&text).to_string();
+    if line == 0 {
+        WorkloadError::File {
+            path: origin.to_string(),
+            message,
+        }
+    } else {
+        WorkloadError::Row {
+            path: origin.to_string(),
+            line: line as u64,
+            message: format!("column {column}: {message}"),
+        }
+    }
+}
+
 /// Turns the csv crate's errors into ours, keeping the line where it knows one.
 pub(crate) fn csv_error(path: &Path, e: csv::Error) -> WorkloadError {
     let line = e.position().map(|p| p.line());

@@ -130,7 +130,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
 use crate::WorkloadError;
-use crate::csv_util::{io_error, row_error, show};
+use crate::csv_util::{io_error, json_error, row_error, show};
 use crate::synthetic::{LogNormalSpec, stream};
 
 /// Dense index of a package, assigned when the catalogue is built.
@@ -334,7 +334,8 @@ impl PackageCatalog {
     /// Reads a catalogue in the native JSON format (see the module documentation).
     pub fn read_native(path: &Path) -> Result<Self, WorkloadError> {
         let text = fs::read_to_string(path).map_err(|e| io_error(path, e))?;
-        let file: NativeFile = serde_json::from_str(&text).map_err(|e| json_error(path, e))?;
+        let file: NativeFile =
+            serde_json::from_str(&text).map_err(|e| json_error(&show(path), e))?;
         // The text parsed, so every package has an opening line to report problems at.
         let lines = package_lines(&text);
         let at = |i: usize, message: String| match lines.get(i) {
@@ -995,25 +996,9 @@ fn check_package(name: &str, version: &str, costs: &[(&str, f64)]) -> Result<(),
     Ok(())
 }
 
-/// Turns serde_json's errors into ours, with the line and column where it knows them.
-fn json_error(path: &Path, e: serde_json::Error) -> WorkloadError {
-    let (line, column) = (e.line(), e.column());
-    let text = e.to_string();
-    let suffix = format!(" at line {line} column {column}");
-    let message = text.strip_suffix(&suffix).unwrap_or(&text).to_string();
-    if line == 0 {
-        WorkloadError::File {
-            path: show(path),
-            message,
-        }
-    } else {
-        row_error(path, line as u64, format!("column {column}: {message}"))
-    }
-}
-
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, WorkloadError> {
     let text = fs::read_to_string(path).map_err(|e| io_error(path, e))?;
-    serde_json::from_str(&text).map_err(|e| json_error(path, e))
+    serde_json::from_str(&text).map_err(|e| json_error(&show(path), e))
 }
 
 #[derive(Serialize, Deserialize)]

@@ -638,26 +638,21 @@ fn file_error(origin: &str, message: String) -> WorkloadError {
     }
 }
 
-/// serde_json's error with the origin, and the line and column where it knows them.
+/// serde_json's error with the origin, and the line and column where it knows them; a tree
+/// too deep for serde_json says how deep one may be.
 fn json_error(origin: &str, e: serde_json::Error) -> WorkloadError {
-    let (line, column) = (e.line(), e.column());
-    let text = e.to_string();
-    let suffix = format!(" at line {line} column {column}");
-    let mut message = text.strip_suffix(&suffix).unwrap_or(&text).to_string();
-    if message.starts_with("recursion limit exceeded") {
-        message.push_str(&format!(
-            " (a zygote tree may be at most {MAX_DEPTH} levels deep)"
-        ));
-    }
-    if line == 0 {
-        file_error(origin, message)
-    } else {
-        WorkloadError::Row {
-            path: origin.to_string(),
-            line: line as u64,
-            message: format!("column {column}: {message}"),
+    let too_deep = e.to_string().starts_with("recursion limit exceeded");
+    let mut error = crate::csv_util::json_error(origin, e);
+    if too_deep {
+        let hint = format!(" (a zygote tree may be at most {MAX_DEPTH} levels deep)");
+        match &mut error {
+            WorkloadError::File { message, .. } | WorkloadError::Row { message, .. } => {
+                message.push_str(&hint)
+            }
+            _ => {}
         }
     }
+    error
 }
 
 #[cfg(test)]
