@@ -57,6 +57,8 @@ impl Error {
 #[derive(Debug)]
 pub struct RunResult {
     pub summary: Summary,
+    /// The run's metrics, for what the summary leaves out (distributions, memory over time).
+    pub metrics: Metrics,
     pub stats: RunStats,
     /// What the trace reader found, when the workload replays a trace.
     pub trace: Option<TraceLoad>,
@@ -332,6 +334,7 @@ pub fn run(scenario: &Scenario, records: Option<&mut dyn Write>) -> Result<RunRe
     .map_err(|e: SimError| Error::Input(e.to_string()))?;
     Ok(RunResult {
         summary: metrics.summary(),
+        metrics,
         stats,
         trace,
         elapsed_secs: started.elapsed().as_secs_f64(),

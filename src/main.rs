@@ -73,6 +73,11 @@ struct ReportArgs {
     /// The keep-alive policy wasted memory is compared with.
     #[arg(long, value_name = "POLICY", default_value = "ttl,idle=10m")]
     baseline: String,
+    /// The runs the per-policy figures (CDFs, phases, memory over time) show: an axis and its
+    /// value, such as cluster.memory_mb=65536, or seed=2. Repeatable. By default the median
+    /// memory size, the first value of other axes and the first seed.
+    #[arg(long, value_name = "AXIS=VALUE")]
+    at: Vec<String>,
 }
 
 #[derive(Args)]
@@ -174,6 +179,9 @@ struct RealArgs {
     /// Also write every invocation to records.csv in --out.
     #[arg(long, requires = "out")]
     records: bool,
+    /// Write a report of the run (report.md, report.html and figures) into DIR.
+    #[arg(long, value_name = "DIR")]
+    report: Option<PathBuf>,
     /// Print the summary as JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -503,6 +511,9 @@ struct RunArgs {
     /// Also write every invocation to records.csv in --out.
     #[arg(long, requires = "out")]
     records: bool,
+    /// Write a report of the run (report.md, report.html and figures) into DIR.
+    #[arg(long, value_name = "DIR")]
+    report: Option<PathBuf>,
     /// Print the summary as JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -673,6 +684,17 @@ fn with_outputs<T>(
     }
 }
 
+/// Writes a run's report into `dir`, headed by `heading`, and says so on standard error.
+fn write_run_report(metrics: &analysis::Metrics, heading: &str, dir: &Path) -> Result<(), Error> {
+    let files = analysis::run_report::write(metrics, heading, dir).map_err(Error::Output)?;
+    eprintln!(
+        "wrote a report of {} files in {}",
+        files.len(),
+        dir.display()
+    );
+    Ok(())
+}
+
 fn run(args: RunArgs) -> Result<(), Error> {
     let scenario = raw_scenario(&args.scenario)?.validate()?;
     let result = with_outputs(&scenario, args.out.as_deref(), args.records, |records| {
@@ -682,14 +704,20 @@ fn run(args: RunArgs) -> Result<(), Error> {
     if let Some(dir) = &args.out {
         write_file(&dir.join("summary.json"), &json)?;
     }
+    let trace = result.trace.as_ref().map(TraceLoad::describe);
+    let heading = format!(
+        "lambdasim run\n\n{}{}",
+        scenario.describe(),
+        trace.unwrap_or_default()
+    );
+    if let Some(dir) = &args.report {
+        write_run_report(&result.metrics, &heading, dir)?;
+    }
     if args.json {
         emit(&json);
     } else {
-        let trace = result.trace.as_ref().map(TraceLoad::describe);
         emit(&format!(
-            "lambdasim run\n\n{}{}\n{}",
-            scenario.describe(),
-            trace.unwrap_or_default(),
+            "{heading}\n{}",
             analysis::render_text(&result.summary)
         ));
     }
@@ -870,21 +898,27 @@ fn real(args: RealArgs) -> Result<(), Error> {
     if let Some(dir) = &args.out {
         write_file(&dir.join("summary.json"), &json)?;
     }
+    let d = &result.drive;
+    let heading = format!(
+        "lambdasim real\n\n{}real mode   cgroup {}, time scale x{}, durations / {}, memory x{}; \
+         {} arrivals, late by {:.3} ms at most ({:.3} ms on average)\n",
+        scenario.describe(),
+        result.cgroups,
+        options.time_scale,
+        options.duration_scale,
+        options.backend.memory_scale,
+        d.arrivals,
+        d.max_late as f64 / 1000.0,
+        d.total_late as f64 / 1000.0 / d.arrivals.max(1) as f64,
+    );
+    if let Some(dir) = &args.report {
+        write_run_report(&result.metrics, &heading, dir)?;
+    }
     if args.json {
         emit(&json);
     } else {
-        let d = &result.drive;
         emit(&format!(
-            "lambdasim real\n\n{}real mode   cgroup {}, time scale x{}, durations / {}, memory x{}; \
-             {} arrivals, late by {:.3} ms at most ({:.3} ms on average)\n{}",
-            scenario.describe(),
-            result.cgroups,
-            options.time_scale,
-            options.duration_scale,
-            options.backend.memory_scale,
-            d.arrivals,
-            d.max_late as f64 / 1000.0,
-            d.total_late as f64 / 1000.0 / d.arrivals.max(1) as f64,
+            "{heading}{}",
             analysis::render_text(&result.summary)
         ));
     }
@@ -988,7 +1022,16 @@ fn report(args: &ReportArgs) -> Result<(), Error> {
         }
     }
     let baseline: policies::KeepAliveConfig = parse_policy("--baseline", &args.baseline)?;
-    let files = write(&results, &args.out, &baseline.label())
+    let at = args
+        .at
+        .iter()
+        .map(|a| {
+            a.split_once('=')
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                .ok_or_else(|| input(format!("--at {a}: expected AXIS=VALUE")))
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    let files = write(&results, &args.out, &baseline.label(), &at)
         .map_err(|e| input(format!("{origin}: {e}")))?;
     let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
     emit(&format!("wrote {}\n", names.join(", ")));

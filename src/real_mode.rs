@@ -32,6 +32,8 @@ pub struct RealOptions {
 #[derive(Debug)]
 pub struct RealResult {
     pub summary: Summary,
+    /// The run's metrics, for what the summary leaves out (distributions, memory over time).
+    pub metrics: Metrics,
     pub drive: DriveStats,
     /// The cgroup layout used: v1 or v2.
     pub cgroups: &'static str,
@@ -142,6 +144,7 @@ pub fn run_real(
     }
     Ok(RealResult {
         summary: metrics.summary(),
+        metrics,
         drive: stats,
         cgroups: kind,
     })

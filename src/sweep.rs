@@ -27,6 +27,8 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::Deserialize;
 
+use analysis::{Dist, Metrics, sweep_report};
+
 use crate::Error;
 use crate::scenario::{DEFAULT_SCENARIO, RawScenario, Scenario};
 
@@ -268,30 +270,6 @@ impl Shard {
     }
 }
 
-/// The metrics columns of a result row, after the run's index, seed and axis values.
-const METRICS: [&str; 20] = [
-    "invocations",
-    "completed",
-    "dropped",
-    "failed",
-    "cold_start_ratio",
-    "p75_app_cold_pct",
-    "latency_mean_ms",
-    "exec_mean_ms",
-    "latency_p50_ms",
-    "latency_p99_ms",
-    "startup_mean_ms",
-    "startup_p50_ms",
-    "startup_p99_ms",
-    "cold_start_cost_mean_ms",
-    "wasted_gb_s",
-    "used_gb_s",
-    "sandboxes_created",
-    "evicted",
-    "install_hit_ratio",
-    "import_hit_ratio",
-];
-
 /// CSV quoting: a cell with a comma, quote or newline is quoted, quotes doubled.
 fn cell(text: &str) -> String {
     if text.contains([',', '"', '\n']) {
@@ -305,7 +283,11 @@ fn cell(text: &str) -> String {
 pub fn header(plan: &Plan) -> String {
     let mut cols = vec!["run".to_string(), "seed".to_string()];
     cols.extend(plan.axes.iter().map(|a| cell(&a.key)));
-    cols.extend(METRICS.iter().map(|m| m.to_string()));
+    cols.extend(
+        metric_columns(&Metrics::new())
+            .into_iter()
+            .map(|(name, _)| name),
+    );
     cols.join(",")
 }
 
@@ -325,9 +307,20 @@ pub fn list(plan: &Plan, shard: Shard) -> String {
 }
 
 /// One result row.
-fn row(run: &Run, s: &analysis::Summary) -> String {
+fn row(run: &Run, metrics: &Metrics) -> String {
     let mut cols = vec![run.index.to_string(), run.seed.to_string()];
     cols.extend(run.values.iter().map(|v| cell(v)));
+    cols.extend(metric_columns(metrics).into_iter().map(|(_, value)| value));
+    cols.join(",")
+}
+
+/// The metric columns of a result row, names and values. The first is `invocations`, which
+/// tells a reader where the grid's axes end. Then come summary metrics, the mean of each
+/// startup phase, the latency and startup-delay distributions at
+/// [`sweep_report::CDF_PERCENTILES`], and the cluster's memory in use over
+/// [`sweep_report::MEMORY_POINTS`] equal parts of the run.
+fn metric_columns(m: &Metrics) -> Vec<(String, String)> {
+    let s = m.summary();
     let f = |x: f64| format!("{x}");
     // Mean execution time of completed invocations: their latency less their startup delay.
     let exec_mean = if s.invocations.completed == 0 {
@@ -335,29 +328,58 @@ fn row(run: &Run, s: &analysis::Summary) -> String {
     } else {
         s.phases_ms.exec.total / s.invocations.completed as f64
     };
-    cols.extend([
-        s.invocations.total.to_string(),
-        s.invocations.completed.to_string(),
-        s.invocations.dropped.to_string(),
-        s.invocations.failed.to_string(),
-        f(s.starts.cold_start_ratio),
-        f(s.cold_start_per_app.p75_pct),
-        f(s.latency_ms.mean),
-        f(exec_mean),
-        f(s.latency_ms.p50),
-        f(s.latency_ms.p99),
-        f(s.startup_delay_ms.mean),
-        f(s.startup_delay_ms.p50),
-        f(s.startup_delay_ms.p99),
-        f(s.cold_start_ms.mean),
-        f(s.memory.wasted_gb_s),
-        f(s.memory.used_gb_s),
-        s.sandboxes.created.to_string(),
-        s.sandboxes.destroyed_by_reason["evicted"].to_string(),
-        f(s.packages.install_hit_ratio),
-        f(s.packages.import_hit_ratio),
-    ]);
-    cols.join(",")
+    let mut cols: Vec<(String, String)> = [
+        ("invocations", s.invocations.total.to_string()),
+        ("completed", s.invocations.completed.to_string()),
+        ("dropped", s.invocations.dropped.to_string()),
+        ("failed", s.invocations.failed.to_string()),
+        ("cold_start_ratio", f(s.starts.cold_start_ratio)),
+        ("p75_app_cold_pct", f(s.cold_start_per_app.p75_pct)),
+        ("latency_mean_ms", f(s.latency_ms.mean)),
+        ("exec_mean_ms", f(exec_mean)),
+        ("latency_p50_ms", f(s.latency_ms.p50)),
+        ("latency_p99_ms", f(s.latency_ms.p99)),
+        ("startup_mean_ms", f(s.startup_delay_ms.mean)),
+        ("startup_p50_ms", f(s.startup_delay_ms.p50)),
+        ("startup_p99_ms", f(s.startup_delay_ms.p99)),
+        ("cold_start_cost_mean_ms", f(s.cold_start_ms.mean)),
+        ("wasted_gb_s", f(s.memory.wasted_gb_s)),
+        ("used_gb_s", f(s.memory.used_gb_s)),
+        ("sandboxes_created", s.sandboxes.created.to_string()),
+        (
+            "evicted",
+            s.sandboxes.destroyed_by_reason["evicted"].to_string(),
+        ),
+        ("install_hit_ratio", f(s.packages.install_hit_ratio)),
+        ("import_hit_ratio", f(s.packages.import_hit_ratio)),
+        ("span_s", f(s.span_s)),
+    ]
+    .into_iter()
+    .map(|(name, value)| (name.to_string(), value))
+    .collect();
+    let p = &s.phases_ms;
+    for (phase, stat) in sweep_report::PHASES
+        .iter()
+        .zip([&p.queue, &p.create, &p.install, &p.import, &p.init])
+    {
+        cols.push((format!("{phase}_mean_ms"), f(stat.mean)));
+    }
+    let qs = sweep_report::CDF_PERCENTILES.map(|pct| pct / 100.0);
+    for (metric, dist) in [("latency", Dist::Latency), ("startup", Dist::StartupDelay)] {
+        for (pct, v) in sweep_report::CDF_PERCENTILES
+            .iter()
+            .zip(m.quantiles(dist, &qs))
+        {
+            cols.push((sweep_report::cdf_column(metric, *pct), f(v)));
+        }
+    }
+    // A run of no time has no parts; its memory columns are 0.
+    let memory = m.memory_over_time_in(sweep_report::MEMORY_POINTS);
+    for i in 0..sweep_report::MEMORY_POINTS {
+        let gb = memory.get(i).map_or(0.0, |p| p.used_mb() / 1024.0);
+        cols.push((sweep_report::memory_column(i), f(gb)));
+    }
+    cols
 }
 
 /// Runs the plan's runs in `shard` on `threads` threads (0: all cores), calling `progress` after
@@ -381,7 +403,7 @@ pub fn run(
         runs.par_iter()
             .map(|r| {
                 let result = crate::run(&r.scenario, None)
-                    .map(|res| row(r, &res.summary))
+                    .map(|res| row(r, &res.metrics))
                     .map_err(|e| Error::Input(format!("run {}: {e}", r.index)));
                 progress();
                 result

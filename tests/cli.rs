@@ -551,13 +551,100 @@ fn a_sweep_runs_its_grid_and_slurm_shards_merge_into_the_same_results() {
         "pareto.png",
         "pareto.svg",
         "cold-vs-memory.png",
+        "latency-cdf.png",
+        "startup-cdf.svg",
+        "startup-phases.png",
+        "memory-over-time.png",
     ] {
         assert!(report.join(f).exists(), "{f}");
     }
     let md = fs::read_to_string(report.join("report.md")).unwrap();
     assert!(md.contains("| 2 | 1 | 1024 | lru | 5m |"), "{md}");
+    // The per-policy figures show the lower median memory size, 1024 MB, unless told.
+    assert!(md.contains("cluster.memory_mb = 1024, workload.duration = 5m, seed = 1"));
+    let o = lambdasim(&[
+        "report",
+        &whole,
+        "--out",
+        &out,
+        "--baseline",
+        "ttl,idle=1m",
+        "--at",
+        "cluster.memory_mb=2048",
+        "--at",
+        "seed=2",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let md = fs::read_to_string(report.join("report.md")).unwrap();
+    assert!(md.contains("cluster.memory_mb = 2048, workload.duration = 5m, seed = 2"));
     fails_with(
         &["report", &whole, "--out", &out, "--baseline", "hybrid"],
         &["baseline policy", "ttl(idle=1m), lru"],
     );
+    fails_with(
+        &[
+            "report",
+            &whole,
+            "--out",
+            &out,
+            "--baseline",
+            "ttl,idle=1m",
+            "--at",
+            "seed=9",
+        ],
+        &["--at seed=9", "its values are 1, 2"],
+    );
+    fails_with(
+        &["report", &whole, "--out", &out, "--at", "memory"],
+        &["--at memory", "AXIS=VALUE"],
+    );
+    // The results' distribution columns agree with a run of the same scenario on its own.
+    let header: Vec<&str> = lines[0].split(',').collect();
+    let col = |name: &str| header.iter().position(|c| *c == name).unwrap();
+    assert_eq!(header.len(), col("used_gb_t47") + 1);
+    assert!(col("latency_q0_ms") < col("latency_q99.99_ms"));
+    let q100: f64 = lines[1]
+        .split(',')
+        .nth(col("latency_q100_ms"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let p99: f64 = lines[1]
+        .split(',')
+        .nth(col("latency_p99_ms"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(q100 >= p99 && q100 > 0.0, "{q100} {p99}");
+}
+
+#[test]
+fn a_run_writes_its_report() {
+    let dir = TempDir::new("run-report");
+    let report = dir.path().join("report");
+    let out = report.display().to_string();
+    let o = lambdasim(&["run", "--duration", "10m", "--report", &out]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for f in [
+        "report.md",
+        "report.html",
+        "cdf.svg",
+        "startup-phases.png",
+        "memory.png",
+    ] {
+        assert!(report.join(f).exists(), "{f}");
+    }
+    let md = fs::read_to_string(report.join("report.md")).unwrap();
+    let text = String::from_utf8(o.stdout).unwrap();
+    // The report holds the printed summary, and a line of phases per start kind.
+    let completed = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("completed"))
+        .unwrap();
+    assert!(md.contains(completed), "{md}");
+    assert!(md.contains("| cold | "), "{md}");
+    // A report that cannot be written is an output error (exit code 1) naming the directory.
+    let o = lambdasim(&["run", "--duration", "1m", "--report", "/proc/no/such/dir"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("/proc/no/such/dir"), "{}", stderr(&o));
 }

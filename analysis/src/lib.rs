@@ -7,13 +7,19 @@
 
 #[cfg(test)]
 mod fixture;
+#[cfg(feature = "polars")]
+pub mod frames;
 pub mod metrics;
+pub mod page;
+pub mod plot;
 pub mod records;
 pub mod report;
+pub mod run_report;
 pub mod sweep_report;
+pub mod timeline;
 pub mod trace_stats;
 
-pub use metrics::{Metrics, Summary};
+pub use metrics::{Dist, Metrics, Summary};
 pub use records::{CsvRecords, RECORDS_HEADER};
 pub use report::{render_text, to_json};
 pub use trace_stats::TraceStats;

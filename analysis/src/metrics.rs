@@ -14,6 +14,8 @@ use sim::record::{
 use workloads::Time;
 use workloads::time::{MICROS_PER_MS, MICROS_PER_SEC};
 
+use crate::timeline::{MemoryPoint, Timeline};
+
 /// Everything a run's summary reports. Counts keyed by a reason or start kind list every reason
 /// or kind, zeros included, so that the JSON schema does not depend on what happened in a run.
 #[derive(Serialize, Clone, Debug, PartialEq)]
@@ -200,6 +202,9 @@ pub struct Metrics {
     phase_us: [u128; 6],
     /// Each phase of cold starts (exec left out: it is not part of startup).
     cold_phases: [Distribution; 5],
+    /// Microseconds per start kind and phase, in the order of [`PhaseStats`]' fields.
+    kind_phase_us: [[u128; 6]; StartKind::ALL.len()],
+    timeline: Timeline,
     workers: Vec<WorkerAccumulator>,
     created: u64,
     install_hits: u64,
@@ -270,6 +275,8 @@ impl Metrics {
             cold_start: Distribution::new(),
             phase_us: [0; 6],
             cold_phases: std::array::from_fn(|_| Distribution::new()),
+            kind_phase_us: [[0; 6]; StartKind::ALL.len()],
+            timeline: Timeline::new(),
             workers: Vec::new(),
             created: 0,
             paused: 0,
@@ -454,6 +461,68 @@ impl Metrics {
         }
     }
 
+    /// The run's span so far: its end, or the latest time seen.
+    fn span(&self) -> Time {
+        self.end.unwrap_or(self.latest)
+    }
+
+    /// The distribution `of`, as points `(ms, fraction of values at most ms)`, one per distinct
+    /// histogram bucket (3 significant digits), from the smallest value to the largest.
+    pub fn cdf(&self, of: Dist) -> Vec<(f64, f64)> {
+        self.dist(of).cdf()
+    }
+
+    /// The distribution `of` at each quantile in `qs` (fractions in [0, 1]), in ms; 0 for an
+    /// empty distribution. Quantile 0 is the smallest value and 1 the largest.
+    pub fn quantiles(&self, of: Dist, qs: &[f64]) -> Vec<f64> {
+        let d = self.dist(of);
+        qs.iter().map(|&q| d.quantile(q)).collect()
+    }
+
+    fn dist(&self, of: Dist) -> &Distribution {
+        match of {
+            Dist::Latency => &self.latency,
+            Dist::StartupDelay => &self.startup_delay,
+            Dist::ColdStart => &self.cold_start,
+        }
+    }
+
+    /// For each start kind with at least one start: the starts, and the mean of each phase
+    /// (queue, create, install, import, init, exec) over them in ms.
+    pub fn phases_by_kind(&self) -> Vec<(StartKind, u64, [f64; 6])> {
+        StartKind::ALL
+            .iter()
+            .filter(|&&k| self.starts[k as usize] > 0)
+            .map(|&k| {
+                let n = self.starts[k as usize];
+                let means = self.kind_phase_us[k as usize]
+                    .map(|us| us as f64 / n as f64 / MICROS_PER_MS as f64);
+                (k, n, means)
+            })
+            .collect()
+    }
+
+    /// The cluster's memory over the run, one point per timeline bucket (see
+    /// [`crate::timeline`]); states still open are credited up to the span.
+    pub fn memory_over_time(&self) -> Vec<MemoryPoint> {
+        let span = self.span();
+        self.closed_timeline(span).points(span)
+    }
+
+    /// The cluster's memory over `n` equal parts of the run.
+    pub fn memory_over_time_in(&self, n: usize) -> Vec<MemoryPoint> {
+        let span = self.span();
+        self.closed_timeline(span).resample(span, n)
+    }
+
+    fn closed_timeline(&self, span: Time) -> Timeline {
+        let mut t = self.timeline.clone();
+        for w in &self.workers {
+            t.add(w.since, span, &w.state);
+        }
+        t
+    }
+
     fn see(&mut self, now: Time) {
         self.latest = self.latest.max(now);
     }
@@ -467,6 +536,10 @@ impl RecordSink for Metrics {
             .iter()
             .map(|w| WorkerAccumulator {
                 capacity_mb: w.memory_mb,
+                state: MemoryState {
+                    capacity_mb: w.memory_mb,
+                    ..MemoryState::default()
+                },
                 ..WorkerAccumulator::default()
             })
             .collect();
@@ -495,12 +568,11 @@ impl RecordSink for Metrics {
         self.apps[app].cold += u64::from(kind.is_cold());
         self.startup_delay.record(record.startup_delay());
         let p = &record.phases;
-        for (total, us) in self
-            .phase_us
-            .iter_mut()
-            .zip([p.queue, p.create, p.install, p.import, p.init, p.exec])
-        {
+        let phases = [p.queue, p.create, p.install, p.import, p.init, p.exec];
+        let by_kind = &mut self.kind_phase_us[kind as usize];
+        for ((total, of_kind), us) in self.phase_us.iter_mut().zip(by_kind).zip(phases) {
             *total += u128::from(us);
+            *of_kind += u128::from(us);
         }
         if kind.is_cold() {
             self.cold_start
@@ -522,6 +594,7 @@ impl RecordSink for Metrics {
             self.workers.resize(i + 1, WorkerAccumulator::default());
         }
         let w = &mut self.workers[i];
+        self.timeline.add(w.since, now, &w.state);
         let lasted = u128::from(now.saturating_sub(w.since));
         w.used_mb_us += u128::from(w.state.used_mb()) * lasted;
         w.idle_mb_us += u128::from(w.state.idle_mb) * lasted;
@@ -572,7 +645,59 @@ impl RecordSink for Metrics {
     }
 }
 
+/// A distribution a run keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dist {
+    /// End-to-end latency of completed invocations.
+    Latency,
+    /// Startup delay of started invocations.
+    StartupDelay,
+    /// Cold-start cost: a cold start's startup delay less queueing.
+    ColdStart,
+}
+
 impl Distribution {
+    fn quantile(&self, q: f64) -> f64 {
+        if self.histogram.is_empty() {
+            return 0.0;
+        }
+        let us = if q <= 0.0 {
+            self.histogram.min()
+        } else if q >= 1.0 {
+            self.max_us
+        } else {
+            self.histogram.value_at_quantile(q).min(self.max_us)
+        };
+        us as f64 / MICROS_PER_MS as f64
+    }
+
+    fn cdf(&self) -> Vec<(f64, f64)> {
+        let n = self.histogram.len();
+        if n == 0 {
+            return Vec::new();
+        }
+        let mut out: Vec<(f64, f64)> = self
+            .histogram
+            .iter_recorded()
+            .map(|v| {
+                let us = self
+                    .histogram
+                    .highest_equivalent(v.value_iterated_to())
+                    .min(self.max_us);
+                (
+                    us as f64 / MICROS_PER_MS as f64,
+                    v.count_since_last_iteration() as f64,
+                )
+            })
+            .collect();
+        let mut seen = 0.0;
+        for p in &mut out {
+            seen += p.1;
+            p.1 = seen / n as f64;
+        }
+        out
+    }
+
     fn new() -> Self {
         Distribution {
             histogram: Histogram::new(3).expect("3 significant digits is a valid precision"),
@@ -871,6 +996,81 @@ mod tests {
         );
         assert_eq!(m.workers[0].mean_used_mb, 1024.0);
         assert_eq!(m.workers[0].capacity_mb, 4096);
+    }
+
+    #[test]
+    fn distributions_give_cdfs_and_quantiles() {
+        let mut metrics = Metrics::new();
+        fixture::run(&mut metrics);
+        // Completed latencies: 100, 100, 301 and 700 ms.
+        let cdf = metrics.cdf(Dist::Latency);
+        let close = |a: f64, b: f64| (a - b).abs() <= b * 0.001;
+        assert_eq!(cdf.len(), 3, "{cdf:?}");
+        for ((ms, f), (want_ms, want_f)) in
+            cdf.iter().zip([(100.0, 0.5), (301.0, 0.75), (700.0, 1.0)])
+        {
+            assert!(close(*ms, want_ms) && *f == want_f, "{cdf:?}");
+        }
+        let q = metrics.quantiles(Dist::Latency, &[0.0, 0.5, 0.75, 1.0]);
+        assert!(
+            close(q[0], 100.0) && close(q[1], 100.0) && close(q[2], 301.0),
+            "{q:?}"
+        );
+        assert_eq!(q[3], 700.0);
+        // Cold-start costs: 200 ms (cold) and 60 ms (zygote fork).
+        let q = metrics.quantiles(Dist::ColdStart, &[0.0, 1.0]);
+        assert!(close(q[0], 60.0) && q[1] == 200.0, "{q:?}");
+        assert!(Metrics::new().cdf(Dist::StartupDelay).is_empty());
+        assert_eq!(Metrics::new().quantiles(Dist::StartupDelay, &[0.5]), [0.0]);
+    }
+
+    #[test]
+    fn phases_are_broken_down_by_start_kind() {
+        let mut metrics = Metrics::new();
+        fixture::run(&mut metrics);
+        let by_kind = metrics.phases_by_kind();
+        let kinds: Vec<(StartKind, u64)> = by_kind.iter().map(|(k, n, _)| (*k, *n)).collect();
+        assert_eq!(
+            kinds,
+            [
+                (StartKind::Cold, 1),
+                (StartKind::Warm, 2),
+                (StartKind::Unpause, 1),
+                (StartKind::ZygoteFork, 1)
+            ]
+        );
+        assert_eq!(by_kind[0].2, [0.0, 100.0, 50.0, 30.0, 20.0, 500.0]);
+        // Warm: records 1 (init 1, exec 300) and 6 (queue 4, init 1, exec 95).
+        assert_eq!(by_kind[1].2, [2.0, 0.0, 0.0, 0.0, 1.0, 197.5]);
+        assert_eq!(by_kind[3].2, [0.0, 40.0, 0.0, 10.0, 10.0, 40.0]);
+    }
+
+    #[test]
+    fn memory_over_time_sums_workers() {
+        let mut metrics = Metrics::new();
+        fixture::run(&mut metrics);
+        let parts = metrics.memory_over_time_in(10);
+        let used: Vec<f64> = parts.iter().map(|p| p.used_mb()).collect();
+        // Worker 0: 256 busy to 2 s, 1024 idle to 7 s, 512 paused to 10 s; worker 1: 2048 busy
+        // from 1 to 2 s, then 1024 idle.
+        assert_eq!(
+            used,
+            [
+                256.0, 2304.0, 2048.0, 2048.0, 2048.0, 2048.0, 2048.0, 1536.0, 1536.0, 1536.0
+            ]
+        );
+        assert_eq!(parts[8].paused_mb, 512.0);
+        assert_eq!(parts[0].capacity_mb, 3072.0);
+        assert_eq!(parts[9].end_s, 10.0);
+        // Memory-time over the fine points equals the summary's.
+        let fine = metrics.memory_over_time();
+        let gb_s: f64 = fine
+            .iter()
+            .map(|p| p.used_mb() * (p.end_s - p.start_s))
+            .sum::<f64>()
+            / 1024.0;
+        let want = metrics.summary().memory.used_gb_s;
+        assert!((gb_s - want).abs() < 1e-9, "{gb_s} {want}");
     }
 
     #[test]

@@ -12,10 +12,10 @@
 //! the report renders the same on a host without fonts.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use plotters::prelude::*;
+use crate::page::Page;
+use crate::plot::{Bars, Figure, Series, Style, render, render_bars, time_unit};
 
 /// A sweep's results table.
 #[derive(Clone, Debug, PartialEq)]
@@ -29,6 +29,29 @@ pub struct Results {
 /// The policy axis and the memory axis the figures use.
 pub const POLICY: &str = "policies.keep_alive";
 pub const MEMORY: &str = "cluster.memory_mb";
+
+/// Percentiles at which a sweep's results hold the latency and startup-delay distributions.
+pub const CDF_PERCENTILES: [f64; 20] = [
+    0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 95.0, 98.0, 99.0,
+    99.5, 99.9, 99.99, 100.0,
+];
+
+/// The column of `metric`'s (`latency` or `startup`) `pct`-th percentile, such as
+/// `latency_q99.9_ms`.
+pub fn cdf_column(metric: &str, pct: f64) -> String {
+    format!("{metric}_q{pct}_ms")
+}
+
+/// Equal parts of a run's span over which a sweep's results give the memory in use.
+pub const MEMORY_POINTS: usize = 48;
+
+/// The column of the cluster's mean memory in use over part `i` of the span, in GB.
+pub fn memory_column(i: usize) -> String {
+    format!("used_gb_t{i:02}")
+}
+
+/// The startup phases, in order; each has a `<phase>_mean_ms` column.
+pub const PHASES: [&str; 5] = ["queue", "create", "install", "import", "init"];
 
 /// Splits one CSV line, honouring quotes.
 fn split(line: &str) -> Vec<String> {
@@ -99,9 +122,6 @@ impl Results {
             .map_err(|_| format!("{name}: {:?} is not a number", row[i]))
     }
 }
-
-/// Named lines of a figure: each a series' name and its points.
-pub type Series = Vec<(String, Vec<(f64, f64)>)>;
 
 /// A point of a figure and the run it comes from.
 #[derive(Clone, Debug, PartialEq)]
@@ -204,172 +224,130 @@ pub fn by_memory(
     Ok(out)
 }
 
-/// Registers the bundled font once; plotters draws every text with it.
-fn font() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let bytes: &'static [u8] = include_bytes!("../assets/DejaVuSans.ttf");
-        for style in [FontStyle::Normal, FontStyle::Bold] {
-            // The font is bundled and valid; a failure would only lose the text, not the plot.
-            let _ = plotters::style::register_font("sans-serif", style, bytes);
+/// The runs the per-policy figures (CDFs, phases, memory over time) compare: one value of
+/// every axis but the policy, and one seed. `at` chooses values; an axis it leaves out takes
+/// the median of its values if it is the memory axis (the lower one of an even count), else
+/// its first value; the seed is the first one unless `at` has `seed`.
+pub fn focus(r: &Results, at: &[(String, String)]) -> Result<Vec<(String, String)>, String> {
+    for (key, _) in at {
+        if key != "seed" && (key == POLICY || !r.axes.contains(key)) {
+            let axes: Vec<&str> = r
+                .axes
+                .iter()
+                .map(String::as_str)
+                .filter(|a| *a != POLICY)
+                .chain(["seed"])
+                .collect();
+            return Err(format!(
+                "--at {key}: not an axis the figures can be fixed at; these are {}",
+                axes.join(", ")
+            ));
         }
-    });
-}
-
-/// Size of every figure, in pixels.
-pub const FIGURE: (u32, u32) = (900, 560);
-
-/// A figure: lines (or points) per series, and an optional black front line.
-pub struct Figure<'a> {
-    pub title: &'a str,
-    pub x_label: &'a str,
-    pub y_label: &'a str,
-    pub series: &'a Series,
-    pub lines: bool,
-    pub front: Option<&'a [(f64, f64)]>,
-}
-
-fn draw<DB: DrawingBackend>(
-    area: DrawingArea<DB, plotters::coord::Shift>,
-    f: &Figure,
-) -> Result<(), String>
-where
-    DB::ErrorType: 'static,
-{
-    let err = |e: &dyn std::fmt::Display| format!("drawing {:?}: {e}", f.title);
-    area.fill(&WHITE).map_err(|e| err(&e))?;
-    let all: Vec<(f64, f64)> = f
-        .series
+    }
+    let mut out = Vec::new();
+    let keys = r
+        .axes
         .iter()
-        .flat_map(|(_, s)| s.iter().copied())
-        .collect();
-    let span = |v: Vec<f64>| {
-        let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
-        let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        if !lo.is_finite() {
-            (0.0, 1.0)
-        } else if hi - lo < 1e-9 {
-            (lo - 1.0, hi + 1.0)
-        } else {
-            let pad = (hi - lo) * 0.05;
-            (lo - pad, hi + pad)
+        .filter(|a| a.as_str() != POLICY)
+        .map(String::as_str)
+        .chain(["seed"]);
+    for key in keys {
+        let i = r.col(key)?;
+        let mut values: Vec<&String> = Vec::new();
+        for row in &r.rows {
+            if !values.contains(&&row[i]) {
+                values.push(&row[i]);
+            }
         }
-    };
-    let (x0, x1) = span(all.iter().map(|p| p.0).collect());
-    let (y0, y1) = span(all.iter().map(|p| p.1).collect());
-    let mut chart = ChartBuilder::on(&area)
-        .caption(f.title, ("sans-serif", 22))
-        .margin(16)
-        .x_label_area_size(48)
-        .y_label_area_size(64)
-        .build_cartesian_2d(x0..x1, y0.min(0.0).max(y0)..y1)
-        .map_err(|e| err(&e))?;
-    let decimals = |lo: f64, hi: f64| {
-        if hi - lo >= 20.0 {
-            0
-        } else if hi - lo >= 2.0 {
-            1
-        } else {
-            2
-        }
-    };
-    let (xd, yd) = (decimals(x0, x1), decimals(y0, y1));
-    let x_fmt = move |v: &f64| format!("{v:.xd$}");
-    let y_fmt = move |v: &f64| format!("{v:.yd$}");
-    chart
-        .configure_mesh()
-        .x_desc(f.x_label)
-        .y_desc(f.y_label)
-        .x_label_formatter(&x_fmt)
-        .y_label_formatter(&y_fmt)
-        .label_style(("sans-serif", 14))
-        .light_line_style(WHITE.mix(0.0))
-        .draw()
-        .map_err(|e| err(&e))?;
-    for (i, (name, points)) in f.series.iter().enumerate() {
-        let color = Palette99::pick(i).to_rgba();
-        if f.lines {
-            chart
-                .draw_series(LineSeries::new(
-                    points.iter().copied(),
-                    color.stroke_width(2),
-                ))
-                .map_err(|e| err(&e))?;
-        }
-        chart
-            .draw_series(points.iter().map(|&p| Circle::new(p, 4, color.filled())))
-            .map_err(|e| err(&e))?
-            .label(short(name))
-            .legend(move |(x, y)| Circle::new((x + 8, y), 4, color.filled()));
+        let value = match at.iter().find(|(k, _)| k == key) {
+            Some((_, v)) => {
+                if !values.contains(&v) {
+                    let list: Vec<&str> = values.iter().map(|v| v.as_str()).collect();
+                    return Err(format!(
+                        "--at {key}={v}: no run has it; its values are {}",
+                        list.join(", ")
+                    ));
+                }
+                v.clone()
+            }
+            None if key == MEMORY => {
+                let mut sizes: Vec<(f64, &String)> = values
+                    .iter()
+                    .map(|v| v.parse::<f64>().map(|n| (n, *v)))
+                    .collect::<Result<_, _>>()
+                    .map_err(|_| format!("{MEMORY}: a value is not a number"))?;
+                sizes.sort_by(|a, b| a.0.total_cmp(&b.0));
+                sizes
+                    .get(sizes.len().saturating_sub(1) / 2)
+                    .map(|(_, v)| (*v).clone())
+                    .unwrap_or_default()
+            }
+            None => values.first().map(|v| (*v).clone()).unwrap_or_default(),
+        };
+        out.push((key.to_string(), value));
     }
-    if let Some(front) = f.front {
-        chart
-            .draw_series(LineSeries::new(
-                front.iter().copied(),
-                BLACK.stroke_width(1),
-            ))
-            .map_err(|e| err(&e))?
-            .label("Pareto front")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], BLACK));
-    }
-    // The legend goes in the corner with the fewest points.
-    let corner = |left: bool, top: bool| {
-        all.iter()
-            .filter(|p| {
-                let fx = (p.0 - x0) / (x1 - x0);
-                let fy = (p.1 - y0) / (y1 - y0);
-                (fx < 0.5) == left && (fy >= 0.5) == top
-            })
-            .count()
-    };
-    let position = [
-        (SeriesLabelPosition::UpperRight, corner(false, true)),
-        (SeriesLabelPosition::UpperLeft, corner(true, true)),
-        (SeriesLabelPosition::LowerRight, corner(false, false)),
-        (SeriesLabelPosition::LowerLeft, corner(true, false)),
-    ]
-    .into_iter()
-    .min_by_key(|(_, n)| *n)
-    .map_or(SeriesLabelPosition::UpperRight, |(p, _)| p);
-    chart
-        .configure_series_labels()
-        .position(position)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 13))
-        .draw()
-        .map_err(|e| err(&e))?;
-    area.present().map_err(|e| err(&e))?;
-    Ok(())
+    Ok(out)
 }
 
-/// A legend label of at most 32 characters.
-fn short(name: &str) -> String {
-    if name.chars().count() <= 32 {
-        name.to_string()
-    } else {
-        let mut s: String = name.chars().take(31).collect();
-        s.push('…');
-        s
+/// Per policy, the first run at `focus`.
+fn focused_runs<'r>(
+    r: &'r Results,
+    focus: &[(String, String)],
+) -> Result<Vec<(String, &'r [String])>, String> {
+    let policy = r.col(POLICY)?;
+    let cols: Vec<(usize, &String)> = focus
+        .iter()
+        .map(|(k, v)| r.col(k).map(|i| (i, v)))
+        .collect::<Result<_, _>>()?;
+    let mut out: Vec<(String, &[String])> = Vec::new();
+    for row in &r.rows {
+        if cols.iter().all(|(i, v)| &row[*i] == *v) && !out.iter().any(|(p, _)| *p == row[policy]) {
+            out.push((row[policy].clone(), row.as_slice()));
+        }
     }
+    Ok(out)
 }
 
-/// Writes `<stem>.svg` and `<stem>.png` in `dir`; returns the SVG's text.
-pub fn render(dir: &Path, stem: &str, figure: &Figure) -> Result<String, String> {
-    font();
-    let svg = dir.join(format!("{stem}.svg"));
-    let png = dir.join(format!("{stem}.png"));
-    draw(SVGBackend::new(&svg, FIGURE).into_drawing_area(), figure)?;
-    draw(BitMapBackend::new(&png, FIGURE).into_drawing_area(), figure)?;
-    std::fs::read_to_string(&svg).map_err(|e| format!("reading {}: {e}", svg.display()))
+/// Per policy at `focus`, the distribution `metric` (`latency` or `startup`) as CDF points.
+pub fn cdfs(r: &Results, focus: &[(String, String)], metric: &str) -> Result<Series, String> {
+    focused_runs(r, focus)?
+        .into_iter()
+        .map(|(p, row)| {
+            let points = CDF_PERCENTILES
+                .iter()
+                .map(|&pct| Ok((r.num(row, &cdf_column(metric, pct))?, pct / 100.0)))
+                .collect::<Result<Vec<_>, String>>()?;
+            Ok((p, points))
+        })
+        .collect()
 }
 
-/// Escapes text for HTML.
-fn html(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+/// Per policy at `focus`, the memory in use (GB) at the middle of each part of the span, in
+/// the unit [`time_unit`] gives for the longest span.
+pub fn memory_lines(
+    r: &Results,
+    focus: &[(String, String)],
+) -> Result<(Series, &'static str), String> {
+    let runs = focused_runs(r, focus)?;
+    let mut longest = 0f64;
+    for (_, row) in &runs {
+        longest = longest.max(r.num(row, "span_s")?);
+    }
+    let (unit, secs) = time_unit(longest);
+    let series = runs
+        .into_iter()
+        .map(|(p, row)| {
+            let span = r.num(row, "span_s")?;
+            let points = (0..MEMORY_POINTS)
+                .map(|i| {
+                    let t = (i as f64 + 0.5) * span / MEMORY_POINTS as f64 / secs;
+                    Ok((t, r.num(row, &memory_column(i))?))
+                })
+                .collect::<Result<Vec<_>, String>>()?;
+            Ok((p, points))
+        })
+        .collect::<Result<Series, String>>()?;
+    Ok((series, unit))
 }
 
 /// The columns of the report's table.
@@ -385,26 +363,21 @@ const TABLE: [(&str, &str); 8] = [
 ];
 
 /// Writes `report.md`, `report.html` and the figures into `dir`; returns the files written.
-pub fn write(r: &Results, dir: &Path, baseline: &str) -> Result<Vec<PathBuf>, String> {
+/// `baseline` is the policy wasted memory is compared with; `at` fixes axes for the per-policy
+/// figures (see [`focus`]).
+pub fn write(
+    r: &Results,
+    dir: &Path,
+    baseline: &str,
+    at: &[(String, String)],
+) -> Result<Vec<PathBuf>, String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-    let mut files = Vec::new();
-    let mut md = String::new();
-    let mut page = String::new();
-    let _ = writeln!(
-        md,
-        "# Sweep report\n\n{} runs over {}.\n",
+    let mut page = Page::new("Sweep report");
+    page.paragraph(&format!(
+        "{} runs over {}.",
         r.rows.len(),
         r.axes.join(", ")
-    );
-    let _ = writeln!(
-        page,
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Sweep report</title>\
-         <style>body{{font-family:sans-serif;max-width:1000px;margin:auto}}\
-         table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:2px 6px;text-align:right}}\
-         </style></head><body>\n<h1>Sweep report</h1>\n<p>{} runs over {}.</p>",
-        r.rows.len(),
-        html(&r.axes.join(", "))
-    );
+    ));
     let has = |c: &str| r.columns.iter().any(|x| x == c);
     let mut figures: Vec<(&str, String, String)> = Vec::new();
     if has(POLICY) {
@@ -425,7 +398,8 @@ pub fn write(r: &Results, dir: &Path, baseline: &str) -> Result<Vec<PathBuf>, St
                 x_label: &format!("wasted memory-time, % of {baseline}"),
                 y_label: "75th-percentile app cold starts (%)",
                 series: &series,
-                lines: false,
+                style: Style::Points,
+                log_x: false,
                 front: Some(&front),
             },
         )?;
@@ -449,7 +423,8 @@ pub fn write(r: &Results, dir: &Path, baseline: &str) -> Result<Vec<PathBuf>, St
                 x_label: "memory per worker (MB)",
                 y_label: "cold starts (%)",
                 series: &cold,
-                lines: true,
+                style: Style::Marked,
+                log_x: false,
                 front: None,
             },
         )?;
@@ -474,7 +449,8 @@ pub fn write(r: &Results, dir: &Path, baseline: &str) -> Result<Vec<PathBuf>, St
                 x_label: "memory per worker (MB)",
                 y_label: "increase in execution time (%)",
                 series: &increase,
-                lines: true,
+                style: Style::Marked,
+                log_x: false,
                 front: None,
             },
         )?;
@@ -486,18 +462,108 @@ pub fn write(r: &Results, dir: &Path, baseline: &str) -> Result<Vec<PathBuf>, St
             svg,
         ));
     }
+    if has(POLICY) && has(&cdf_column("latency", 0.0)) {
+        let focus = focus(r, at)?;
+        let at_text = focus
+            .iter()
+            .map(|(k, v)| format!("{k} = {v}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        for (metric, stem, title, what) in [
+            (
+                "latency",
+                "latency-cdf",
+                "Latency",
+                "end-to-end latency of completed invocations",
+            ),
+            (
+                "startup",
+                "startup-cdf",
+                "Startup delay",
+                "startup delay of started invocations",
+            ),
+        ] {
+            let series = cdfs(r, &focus, metric)?;
+            let svg = render(
+                dir,
+                stem,
+                &Figure {
+                    title: &format!("{title} CDF"),
+                    x_label: "ms (log scale)",
+                    y_label: "fraction of invocations",
+                    series: &series,
+                    style: Style::Marked,
+                    log_x: true,
+                    front: None,
+                },
+            )?;
+            figures.push((
+                stem,
+                format!(
+                    "The {what}, one line per policy, at {at_text}: points at the percentiles \
+                     {}; values under {} ms are drawn at it.",
+                    CDF_PERCENTILES.map(|p| p.to_string()).join(", "),
+                    crate::plot::LOG_FLOOR
+                ),
+                svg,
+            ));
+        }
+        let runs = focused_runs(r, &focus)?;
+        let categories: Vec<String> = runs.iter().map(|(p, _)| p.clone()).collect();
+        let parts = PHASES
+            .iter()
+            .map(|ph| {
+                let values = runs
+                    .iter()
+                    .map(|(_, row)| r.num(row, &format!("{ph}_mean_ms")))
+                    .collect::<Result<Vec<f64>, String>>()?;
+                Ok((ph.to_string(), values))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        let svg = render_bars(
+            dir,
+            "startup-phases",
+            &Bars {
+                title: "Startup delay by phase",
+                y_label: "mean per started invocation (ms)",
+                categories: &categories,
+                parts: &parts,
+            },
+        )?;
+        figures.push((
+            "startup-phases",
+            format!(
+                "Where the startup delay goes: the mean of each phase over started invocations \
+                 (warm starts count as 0 for create, install and import), at {at_text}."
+            ),
+            svg,
+        ));
+        let (series, unit) = memory_lines(r, &focus)?;
+        let svg = render(
+            dir,
+            "memory-over-time",
+            &Figure {
+                title: "Memory in use over time",
+                x_label: &format!("time ({unit})"),
+                y_label: "memory in use, all workers (GB)",
+                series: &series,
+                style: Style::Lines,
+                log_x: false,
+                front: None,
+            },
+        )?;
+        figures.push((
+            "memory-over-time",
+            format!(
+                "The memory held by sandboxes and zygotes on all workers, busy or not, averaged \
+                 over each {}th of the run, at {at_text}.",
+                MEMORY_POINTS
+            ),
+            svg,
+        ));
+    }
     for (stem, caption, svg) in &figures {
-        let _ = writeln!(
-            md,
-            "![{stem}]({stem}.png)\n\n{caption} ([SVG]({stem}.svg))\n"
-        );
-        let _ = writeln!(
-            page,
-            "<figure>{svg}<figcaption>{}</figcaption></figure>",
-            html(caption)
-        );
-        files.push(dir.join(format!("{stem}.svg")));
-        files.push(dir.join(format!("{stem}.png")));
+        page.figure(dir, stem, svg, caption);
     }
     // The table: one row per run.
     let head: Vec<String> = ["run".to_string(), "seed".to_string()]
@@ -505,13 +571,7 @@ pub fn write(r: &Results, dir: &Path, baseline: &str) -> Result<Vec<PathBuf>, St
         .chain(r.axes.iter().cloned())
         .chain(TABLE.iter().map(|(_, t)| t.to_string()))
         .collect();
-    let _ = writeln!(md, "| {} |", head.join(" | "));
-    let _ = writeln!(md, "|{}", "---|".repeat(head.len()));
-    let _ = write!(page, "<table><tr>");
-    for h in &head {
-        let _ = write!(page, "<th>{}</th>", html(h));
-    }
-    let _ = writeln!(page, "</tr>");
+    let mut rows = Vec::new();
     for row in &r.rows {
         let mut cells = vec![row[0].clone(), row[1].clone()];
         for a in &r.axes {
@@ -527,28 +587,10 @@ pub fn write(r: &Results, dir: &Path, baseline: &str) -> Result<Vec<PathBuf>, St
                 format!("{v:.2}")
             });
         }
-        let _ = writeln!(
-            md,
-            "| {} |",
-            cells
-                .iter()
-                .map(|c| c.replace('|', "\\|"))
-                .collect::<Vec<_>>()
-                .join(" | ")
-        );
-        let _ = write!(page, "<tr>");
-        for c in &cells {
-            let _ = write!(page, "<td>{}</td>", html(c));
-        }
-        let _ = writeln!(page, "</tr>");
+        rows.push(cells);
     }
-    let _ = writeln!(page, "</table>\n</body></html>");
-    for (name, text) in [("report.md", &md), ("report.html", &page)] {
-        let path = dir.join(name);
-        std::fs::write(&path, text).map_err(|e| format!("writing {}: {e}", path.display()))?;
-        files.push(path);
-    }
-    Ok(files)
+    page.table(&head, &rows);
+    page.write(dir)
 }
 
 #[cfg(test)]
@@ -610,7 +652,7 @@ run,seed,cluster.memory_mb,policies.keep_alive,invocations,cold_start_ratio,p75_
     fn the_report_writes_tables_and_figures_that_decode() {
         let dir = std::env::temp_dir().join(format!("lambdasim-report-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let files = write(&results(), &dir, "ttl(idle=10m)").unwrap();
+        let files = write(&results(), &dir, "ttl(idle=10m)", &[]).unwrap();
         assert_eq!(files.len(), 8);
         for f in &files {
             assert!(f.exists(), "{}", f.display());
@@ -627,9 +669,129 @@ run,seed,cluster.memory_mb,policies.keep_alive,invocations,cold_start_ratio,p75_
         assert!(html.contains("<td>lru</td>"));
         for stem in ["pareto", "cold-vs-memory", "increase-vs-memory"] {
             let png = image::open(dir.join(format!("{stem}.png"))).unwrap();
-            assert_eq!((png.width(), png.height()), FIGURE, "{stem}");
+            assert_eq!((png.width(), png.height()), crate::plot::FIGURE, "{stem}");
             let svg = std::fs::read_to_string(dir.join(format!("{stem}.svg"))).unwrap();
             assert!(svg.contains("<text"), "{stem}.svg has no text");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Two policies at three memory sizes and two seeds, with every column `lambdasim sweep`
+    /// writes for the per-policy figures. A run's latency at percentile p is
+    /// `p + run`, its startup delay `p / 10`, its queue phase `run` ms and its memory in use
+    /// in part i `i + run` GB; spans are 7,200 s.
+    fn full_results() -> Results {
+        let mut head = vec![
+            "run",
+            "seed",
+            MEMORY,
+            POLICY,
+            "invocations",
+            "cold_start_ratio",
+            "p75_app_cold_pct",
+            "latency_mean_ms",
+            "exec_mean_ms",
+            "latency_p99_ms",
+            "startup_p99_ms",
+            "wasted_gb_s",
+            "dropped",
+            "failed",
+            "evicted",
+            "span_s",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>();
+        head.extend(PHASES.iter().map(|p| format!("{p}_mean_ms")));
+        for m in ["latency", "startup"] {
+            head.extend(CDF_PERCENTILES.iter().map(|&p| cdf_column(m, p)));
+        }
+        head.extend((0..MEMORY_POINTS).map(memory_column));
+        let mut text = head.join(",");
+        text.push('\n');
+        let mut run = 0;
+        for mb in [1024, 2048, 4096] {
+            for policy in ["ttl(idle=10m)", "lru"] {
+                for seed in [1, 2] {
+                    let r = f64::from(run);
+                    let mut row: Vec<String> = vec![
+                        run.to_string(),
+                        seed.to_string(),
+                        mb.to_string(),
+                        policy.to_string(),
+                    ];
+                    row.extend(
+                        [
+                            "10", "0.5", "10", "30", "20", "50", "5", "100", "0", "0", "3", "7200",
+                        ]
+                        .map(String::from),
+                    );
+                    row.push(format!("{r}"));
+                    row.extend(["1", "0", "0", "2"].map(String::from));
+                    row.extend(CDF_PERCENTILES.iter().map(|p| format!("{}", p + r)));
+                    row.extend(CDF_PERCENTILES.iter().map(|p| format!("{}", p / 10.0)));
+                    row.extend((0..MEMORY_POINTS).map(|i| format!("{}", i as f64 + r)));
+                    text.push_str(&row.join(","));
+                    text.push('\n');
+                    run += 1;
+                }
+            }
+        }
+        Results::parse(&text, "full.csv").unwrap()
+    }
+
+    #[test]
+    fn per_policy_figures_show_the_runs_at_the_focus() {
+        let r = full_results();
+        let f = focus(&r, &[]).unwrap();
+        // The median of three memory sizes, and the first seed.
+        assert_eq!(
+            f,
+            [
+                (MEMORY.to_string(), "2048".to_string()),
+                ("seed".to_string(), "1".to_string())
+            ]
+        );
+        // Runs 4 (ttl) and 6 (lru) are at 2048 MB with seed 1.
+        let latency = cdfs(&r, &f, "latency").unwrap();
+        assert_eq!(latency.len(), 2);
+        assert_eq!(latency[0].0, "ttl(idle=10m)");
+        assert_eq!(latency[0].1[0], (4.0, 0.0));
+        assert_eq!(latency[1].1[19], (106.0, 1.0));
+        let (memory, unit) = memory_lines(&r, &f).unwrap();
+        assert_eq!(unit, "hours");
+        // 48 parts of 2 h: the first centred on 75 s.
+        assert_eq!(memory[1].1[0], (75.0 / 3600.0, 6.0));
+        let at = [
+            (MEMORY.to_string(), "4096".to_string()),
+            ("seed".to_string(), "2".to_string()),
+        ];
+        let f = focus(&r, &at).unwrap();
+        assert_eq!(cdfs(&r, &f, "startup").unwrap()[1].1[19], (10.0, 1.0));
+        assert_eq!(cdfs(&r, &f, "latency").unwrap()[1].1[0], (11.0, 0.0));
+        let e = focus(&r, &[(MEMORY.to_string(), "3000".to_string())]).unwrap_err();
+        assert!(e.contains("1024, 2048, 4096"), "{e}");
+        let e = focus(&r, &[("cluster.workers".to_string(), "3".to_string())]).unwrap_err();
+        assert!(e.contains("cluster.memory_mb, seed"), "{e}");
+
+        let dir =
+            std::env::temp_dir().join(format!("lambdasim-full-report-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let files = write(&r, &dir, "ttl(idle=10m)", &[]).unwrap();
+        // Seven figures, each as SVG and PNG, and the two pages.
+        assert_eq!(files.len(), 16);
+        let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+        assert_eq!(html.matches("<svg").count(), 7);
+        let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+        assert!(md.contains("at cluster.memory_mb = 2048, seed = 1"), "{md}");
+        for stem in [
+            "latency-cdf",
+            "startup-cdf",
+            "startup-phases",
+            "memory-over-time",
+        ] {
+            let png = image::open(dir.join(format!("{stem}.png"))).unwrap();
+            assert_eq!((png.width(), png.height()), crate::plot::FIGURE, "{stem}");
         }
         std::fs::remove_dir_all(&dir).unwrap();
     }
