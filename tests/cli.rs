@@ -561,7 +561,7 @@ fn a_sweep_runs_its_grid_and_slurm_shards_merge_into_the_same_results() {
     let md = fs::read_to_string(report.join("report.md")).unwrap();
     assert!(md.contains("| 2 | 1 | 1024 | lru | 5m |"), "{md}");
     // The per-policy figures show the lower median memory size, 1024 MB, unless told.
-    assert!(md.contains("cluster.memory_mb = 1024, workload.duration = 5m, seed = 1"));
+    assert!(md.contains("at cluster.memory_mb = 1024, seed = 1:"));
     let o = lambdasim(&[
         "report",
         &whole,
@@ -576,7 +576,7 @@ fn a_sweep_runs_its_grid_and_slurm_shards_merge_into_the_same_results() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let md = fs::read_to_string(report.join("report.md")).unwrap();
-    assert!(md.contains("cluster.memory_mb = 2048, workload.duration = 5m, seed = 2"));
+    assert!(md.contains("at cluster.memory_mb = 2048, seed = 2:"));
     fails_with(
         &["report", &whole, "--out", &out, "--baseline", "hybrid"],
         &["baseline policy", "ttl(idle=1m), lru"],

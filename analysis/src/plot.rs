@@ -341,10 +341,12 @@ where
         .map_err(|e| err(&e))?;
     let yd = decimals(top);
     let categories = b.categories;
+    // Labels as long as a bar's share of the width allows, at about 7 pixels a character.
+    let room = ((FIGURE.0 as usize - 120) / n.max(1) / 7).clamp(4, 32);
     let x_fmt = |v: &f64| {
         let i = v.round();
         if (v - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < categories.len() {
-            short(&categories[i as usize])
+            truncate(&categories[i as usize], room)
         } else {
             String::new()
         }
@@ -395,10 +397,15 @@ where
 
 /// A legend label of at most 32 characters.
 fn short(name: &str) -> String {
-    if name.chars().count() <= 32 {
+    truncate(name, 32)
+}
+
+/// `name` cut to at most `max` characters, the last one an ellipsis when cut.
+fn truncate(name: &str, max: usize) -> String {
+    if name.chars().count() <= max {
         name.to_string()
     } else {
-        let mut s: String = name.chars().take(31).collect();
+        let mut s: String = name.chars().take(max.saturating_sub(1)).collect();
         s.push('…');
         s
     }

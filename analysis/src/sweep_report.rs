@@ -464,11 +464,24 @@ pub fn write(
     }
     if has(POLICY) && has(&cdf_column("latency", 0.0)) {
         let focus = focus(r, at)?;
-        let at_text = focus
+        // Axes with one value are the same in every run: not worth naming.
+        let varied = |key: &str| {
+            r.col(key).is_ok_and(|i| {
+                r.rows
+                    .first()
+                    .is_some_and(|first| r.rows.iter().any(|row| row[i] != first[i]))
+            })
+        };
+        let named: Vec<String> = focus
             .iter()
+            .filter(|(k, _)| varied(k))
             .map(|(k, v)| format!("{k} = {v}"))
-            .collect::<Vec<_>>()
-            .join(", ");
+            .collect();
+        let at_text = if named.is_empty() {
+            "the sweep's only setting".to_string()
+        } else {
+            named.join(", ")
+        };
         for (metric, stem, title, what) in [
             (
                 "latency",
