@@ -87,8 +87,19 @@ pub struct BenchArgs {
     /// afterwards).
     #[arg(long, value_name = "DIR")]
     trace_dir: Option<std::path::PathBuf>,
+    /// Measure `lambdasim aggregate` on a large records file instead (polars feature): time and
+    /// peak memory against reading the file's bytes.
+    #[arg(long)]
+    aggregate: bool,
+    /// With --aggregate: rows of the records file to write (the stress scenario's records).
+    #[arg(long, default_value_t = 10_000_000, value_name = "N")]
+    records_rows: u64,
+    /// With --aggregate: the records file to measure; written there first if missing (default:
+    /// a temporary file, removed afterwards).
+    #[arg(long, value_name = "FILE")]
+    records_file: Option<std::path::PathBuf>,
     /// Internal: run one measurement in this process and print it as one line.
-    #[arg(long, hide = true, value_parser = ["simulate", "generate", "read", "open", "replay"])]
+    #[arg(long, hide = true, value_parser = ["simulate", "generate", "read", "open", "replay", "scan", "aggregate", "aggregate-function"])]
     child: Option<String>,
     /// Internal: trace length of the child's measurement.
     #[arg(long, hide = true)]
@@ -314,6 +325,39 @@ pub fn run(args: &BenchArgs) -> Result<String, Error> {
         return Ok(format!(
             "{} {} {:.6} {}\n",
             s.bytes, s.invocations, s.seconds, s.peak_rss_kb
+        ));
+    }
+    if let Some(kind) = args
+        .child
+        .as_deref()
+        .filter(|k| k.starts_with("aggregate") || *k == "scan")
+    {
+        let file = args.records_file.as_deref().ok_or_else(|| {
+            Error::Input("internal: an aggregation measurement needs --records-file".to_string())
+        })?;
+        #[cfg(feature = "polars")]
+        return crate::bench_aggregate::measure(kind, file);
+        #[cfg(not(feature = "polars"))]
+        return Err(Error::Input(format!(
+            "measuring {kind} on {} needs the polars feature",
+            file.display()
+        )));
+    }
+    if args.aggregate {
+        if args.records_rows == 0 {
+            return Err(Error::Input("--records-rows must be positive".to_string()));
+        }
+        #[cfg(feature = "polars")]
+        return crate::bench_aggregate::run(
+            args.records_rows,
+            args.records_file.as_deref(),
+            args.repeat,
+        );
+        #[cfg(not(feature = "polars"))]
+        return Err(Error::Input(
+            "bench --aggregate needs lambdasim built with the polars feature: cargo build \
+             --release --features polars"
+                .to_string(),
         ));
     }
     if args.traces {

@@ -7,6 +7,8 @@
 //! [`bench_trace`]).
 
 pub mod bench;
+#[cfg(feature = "polars")]
+pub mod bench_aggregate;
 pub mod bench_caches;
 pub mod bench_trace;
 #[cfg(target_os = "linux")]

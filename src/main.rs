@@ -46,6 +46,9 @@ explained. Flags override the file. Durations take a unit: us, ms, s, m, h, d."
     Bench(bench::BenchArgs),
     /// Write a sweep's results as a Markdown report and an HTML page with figures (SVG and PNG).
     Report(ReportArgs),
+    /// Summarize a per-invocation records file (CSV or Parquet) of any size, overall or per
+    /// function, app, worker, start kind or outcome. Needs the polars feature.
+    Aggregate(AggregateArgs),
     /// Run a grid of simulations from a plan in parallel and write one result row per run.
     #[command(args_conflicts_with_subcommands = true)]
     Sweep(SweepArgs),
@@ -64,8 +67,23 @@ own times (a TTL) are not scaled. `lambdasim real cleanup` removes what an inter
 }
 
 #[derive(Args)]
+struct AggregateArgs {
+    /// A records file, as `run --records` writes it (records.csv), or the same columns as
+    /// Parquet (a name ending in .parquet).
+    records: PathBuf,
+    /// One row per value of this column: function, app, worker, start_kind or outcome. One row
+    /// for all records without it.
+    #[arg(long, value_name = "COLUMN")]
+    by: Option<String>,
+    /// Where to write the table (CSV); standard output without it.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+}
+
+#[derive(Args)]
 struct ReportArgs {
-    /// A sweep's results (CSV), as `lambdasim sweep` writes them.
+    /// A sweep's results (CSV, or Parquet with a name ending in .parquet), as `lambdasim sweep`
+    /// writes them.
     results: PathBuf,
     /// Directory for report.md, report.html and the figures (created if missing).
     #[arg(long, value_name = "DIR")]
@@ -87,7 +105,8 @@ struct SweepArgs {
     /// The plan (TOML): a base scenario, seeds and a grid of values; see scenarios/sweep.toml.
     #[arg(long, value_name = "FILE")]
     plan: Option<PathBuf>,
-    /// Where to write the results (CSV); standard output without it.
+    /// Where to write the results: CSV, or Parquet when the name ends in .parquet (with the
+    /// polars feature); standard output without it.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
     /// Run only the runs whose index is I modulo N. Without it, SLURM_ARRAY_TASK_ID and
@@ -106,10 +125,11 @@ struct SweepArgs {
 enum SweepAction {
     /// Merge the results of a plan's shards into one file, in run order.
     Merge {
-        /// The shards' result files.
+        /// The shards' result files (CSV, or Parquet with the polars feature).
         #[arg(required = true)]
         files: Vec<PathBuf>,
-        /// Where to write the merged results; standard output without it.
+        /// Where to write the merged results (CSV, or Parquet for a name ending in .parquet);
+        /// standard output without it.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
@@ -537,6 +557,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(&args).map(|report| emit(&report)),
         Command::Sweep(args) => sweep(args),
         Command::Report(args) => report(&args),
+        Command::Aggregate(args) => aggregate(&args),
         Command::Real(args) => real(args),
         Command::RealRunner(args) => real_runner(&args),
     };
@@ -950,6 +971,7 @@ fn real_runner(_args: &RealRunnerArgs) -> Result<(), Error> {
 fn sweep(args: SweepArgs) -> Result<(), Error> {
     use lambdasim::sweep::{Plan, Shard, merge};
     let write = |out: &Option<PathBuf>, text: &str| match out {
+        Some(path) if is_parquet(path) => write_results_parquet(text, path),
         Some(path) => write_file(path, text),
         None => {
             emit(text);
@@ -959,13 +981,14 @@ fn sweep(args: SweepArgs) -> Result<(), Error> {
     if let Some(SweepAction::Merge { files, out }) = &args.action {
         let inputs = files
             .iter()
-            .map(|f| {
-                fs::read_to_string(f)
-                    .map(|t| (f.display().to_string(), t))
-                    .map_err(|e| input(format!("cannot read {}: {e}", f.display())))
-            })
+            .map(|f| read_results_csv(f).map(|t| (f.display().to_string(), t)))
             .collect::<Result<Vec<_>, Error>>()?;
         return write(out, &merge(&inputs)?);
+    }
+    // Found out before the runs, not after.
+    #[cfg(not(feature = "polars"))]
+    if let Some(out) = args.out.as_deref().filter(|p| is_parquet(p)) {
+        return Err(needs_polars(&format!("writing {}", out.display())));
     }
     let path = args
         .plan
@@ -1001,6 +1024,69 @@ fn sweep(args: SweepArgs) -> Result<(), Error> {
     Ok(())
 }
 
+/// Whether a file name says Parquet.
+fn is_parquet(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
+}
+
+/// The error for a Parquet file in a build without polars.
+#[cfg(not(feature = "polars"))]
+fn needs_polars(what: &str) -> Error {
+    input(format!(
+        "{what} needs lambdasim built with the polars feature: cargo build --release --features polars"
+    ))
+}
+
+/// A sweep's results as CSV text, read from CSV or from Parquet.
+fn read_results_csv(path: &Path) -> Result<String, Error> {
+    if is_parquet(path) {
+        #[cfg(feature = "polars")]
+        return analysis::frames::read_results_parquet(path)
+            .map(|r| r.to_csv())
+            .map_err(input);
+        #[cfg(not(feature = "polars"))]
+        return Err(needs_polars(&format!("reading {}", path.display())));
+    }
+    fs::read_to_string(path).map_err(|e| input(format!("cannot read {}: {e}", path.display())))
+}
+
+/// Writes a sweep's results, given as CSV text, to a Parquet file.
+fn write_results_parquet(csv: &str, path: &Path) -> Result<(), Error> {
+    #[cfg(feature = "polars")]
+    {
+        let results =
+            analysis::sweep_report::Results::parse(csv, "the results").map_err(Error::Output)?;
+        analysis::frames::write_results_parquet(&results, path).map_err(Error::Output)
+    }
+    #[cfg(not(feature = "polars"))]
+    {
+        let _ = csv;
+        Err(needs_polars(&format!("writing {}", path.display())))
+    }
+}
+
+fn aggregate(args: &AggregateArgs) -> Result<(), Error> {
+    #[cfg(feature = "polars")]
+    {
+        let table = analysis::frames::aggregate_records(&args.records, args.by.as_deref())
+            .map_err(input)?;
+        let csv = table.to_csv();
+        match &args.out {
+            Some(path) => write_file(path, &csv),
+            None => {
+                emit(&csv);
+                Ok(())
+            }
+        }
+    }
+    #[cfg(not(feature = "polars"))]
+    Err(needs_polars(&format!(
+        "aggregating {}",
+        args.records.display()
+    )))
+}
+
 /// A keep-alive policy written as a sweep's results write it (inline TOML).
 fn keep_alive_of(text: &str) -> Option<policies::KeepAliveConfig> {
     let table: toml::Table = toml::from_str(&format!("x = {text}")).ok()?;
@@ -1010,8 +1096,7 @@ fn keep_alive_of(text: &str) -> Option<policies::KeepAliveConfig> {
 fn report(args: &ReportArgs) -> Result<(), Error> {
     use analysis::sweep_report::{POLICY, Results, write};
     let origin = args.results.display().to_string();
-    let text = fs::read_to_string(&args.results)
-        .map_err(|e| input(format!("cannot read {origin}: {e}")))?;
+    let text = read_results_csv(&args.results)?;
     let mut results = Results::parse(&text, &origin).map_err(input)?;
     // Policies by their labels, as everywhere else.
     if let Some(i) = results.columns.iter().position(|c| c == POLICY) {

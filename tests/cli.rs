@@ -648,3 +648,91 @@ fn a_run_writes_its_report() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("/proc/no/such/dir"), "{}", stderr(&o));
 }
+
+/// With the polars feature: sweep results as Parquet, merged and reported; records aggregated.
+/// Without it: the same commands say which feature they need.
+#[test]
+fn parquet_results_and_record_aggregation() {
+    let dir = TempDir::new("parquet");
+    let plan = dir.path().join("plan.toml");
+    fs::write(
+        &plan,
+        "seeds = [1]\n[grid]\n\"policies.keep_alive\" = [{ kind = \"ttl\", idle = \"10m\" }, { kind = \"lru\" }]\n\
+         \"workload.duration\" = [\"5m\"]\n",
+    )
+    .unwrap();
+    let plan = plan.display().to_string();
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    let (csv, parquet) = (path("results.csv"), path("results.parquet"));
+    let out = path("out");
+    let o = lambdasim(&["run", "--duration", "5m", "--out", &out, "--records"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let records = path("out/records.csv");
+    if cfg!(feature = "polars") {
+        let o = lambdasim(&["sweep", "--plan", &plan, "--out", &csv]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let mut shards = Vec::new();
+        for i in 0..2 {
+            let shard = path(&format!("shard{i}.parquet"));
+            let o = lambdasim(&[
+                "sweep",
+                "--plan",
+                &plan,
+                "--shard",
+                &format!("{i}/2"),
+                "--out",
+                &shard,
+            ]);
+            assert!(o.status.success(), "{}", stderr(&o));
+            shards.push(shard);
+        }
+        // Parquet shards merge into the same CSV as one process writes.
+        let merged = path("merged.csv");
+        let o = lambdasim(&["sweep", "merge", &shards[0], &shards[1], "--out", &merged]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(
+            fs::read_to_string(&merged).unwrap(),
+            fs::read_to_string(&csv).unwrap()
+        );
+        let o = lambdasim(&["sweep", "merge", &shards[0], &shards[1], "--out", &parquet]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let report = path("report");
+        let o = lambdasim(&["report", &parquet, "--out", &report]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(dir.path().join("report/pareto.png").exists());
+
+        // The records of the run, aggregated, agree with its summary.
+        let o = lambdasim(&["aggregate", &records]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let table = String::from_utf8(o.stdout).unwrap();
+        let summary: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(path("out/summary.json")).unwrap()).unwrap();
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(
+            lines[0].starts_with("invocations,completed,dropped,failed,cold_starts,"),
+            "{table}"
+        );
+        let cells: Vec<&str> = lines[1].split(',').collect();
+        assert_eq!(cells[0], summary["invocations"]["total"].to_string());
+        assert_eq!(cells[4], summary["starts"]["cold"].to_string());
+        let o = lambdasim(&["aggregate", &records, "--by", "start_kind"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let table = String::from_utf8(o.stdout).unwrap();
+        assert!(table.lines().any(|l| l.starts_with("cold,")), "{table}");
+        fails_with(
+            &["aggregate", &records, "--by", "colour"],
+            &["colour", "function, app"],
+        );
+        fails_with(&["aggregate", &path("missing.csv")], &["missing.csv"]);
+    } else {
+        fails_with(&["aggregate", &records], &["polars feature"]);
+        fails_with(
+            &["sweep", "--plan", &plan, "--out", &parquet],
+            &["polars feature", "results.parquet"],
+        );
+        fails_with(
+            &["report", &parquet, "--out", &path("report")],
+            &["polars feature"],
+        );
+    }
+}

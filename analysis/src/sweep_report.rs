@@ -53,6 +53,24 @@ pub fn memory_column(i: usize) -> String {
 /// The startup phases, in order; each has a `<phase>_mean_ms` column.
 pub const PHASES: [&str; 5] = ["queue", "create", "install", "import", "init"];
 
+/// One CSV line, ending in a line break: cells with a comma, a quote or a line break are quoted,
+/// quotes doubled.
+pub fn csv_line(cells: &[String]) -> String {
+    let mut line = cells
+        .iter()
+        .map(|c| {
+            if c.contains([',', '"', '\n']) {
+                format!("\"{}\"", c.replace('"', "\"\""))
+            } else {
+                c.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",");
+    line.push('\n');
+    line
+}
+
 /// Splits one CSV line, honouring quotes.
 fn split(line: &str) -> Vec<String> {
     let mut cells = Vec::new();
@@ -106,6 +124,15 @@ impl Results {
             rows,
             axes,
         })
+    }
+
+    /// The table as CSV, as `lambdasim sweep` writes it (see [`csv_line`]).
+    pub fn to_csv(&self) -> String {
+        let mut out = csv_line(&self.columns);
+        for row in &self.rows {
+            out.push_str(&csv_line(row));
+        }
+        out
     }
 
     fn col(&self, name: &str) -> Result<usize, String> {
@@ -807,6 +834,13 @@ run,seed,cluster.memory_mb,policies.keep_alive,invocations,cold_start_ratio,p75_
             assert_eq!((png.width(), png.height()), crate::plot::FIGURE, "{stem}");
         }
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn results_go_back_to_the_same_csv() {
+        assert_eq!(results().to_csv(), CSV);
+        let quoted = "run,seed,policies.keep_alive,invocations\n0,1,\"{ kind = \"\"lru\"\" }\",5\n";
+        assert_eq!(Results::parse(quoted, "q.csv").unwrap().to_csv(), quoted);
     }
 
     #[test]
