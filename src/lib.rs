@@ -12,6 +12,7 @@ pub mod bench_aggregate;
 pub mod bench_caches;
 pub mod bench_trace;
 #[cfg(target_os = "linux")]
+pub mod profile;
 pub mod real_mode;
 pub mod scenario;
 pub mod spec;
@@ -80,6 +81,7 @@ pub fn derive_seed(seed: u64, stream: u64) -> u64 {
 
 const SCHEDULER_STREAM: u64 = 1;
 const KEEP_ALIVE_STREAM: u64 = 2;
+const COSTS_STREAM: u64 = 4;
 
 /// Each function's cold-start cost in µs: sandbox creation plus its initialization (its own, or
 /// the cost model's).
@@ -87,7 +89,7 @@ fn cold_costs(catalog: &workloads::Catalog, costs: &sim::CostModel) -> Vec<u64> 
     catalog
         .functions
         .iter()
-        .map(|f| costs.create.micros() + f.init.unwrap_or(costs.init.micros()))
+        .map(|f| costs.create.mean_micros() + f.init.unwrap_or(costs.init.mean_micros()))
         .collect()
 }
 
@@ -298,7 +300,8 @@ pub fn run(scenario: &Scenario, records: Option<&mut dyn Write>) -> Result<RunRe
         .iter()
         .map(|w| w.cores)
         .collect();
-    let mut backend = SimBackend::with_cpu(scenario.costs, scenario.cpu, cores);
+    let mut backend = SimBackend::with_cpu(scenario.costs.clone(), scenario.cpu, cores);
+    backend.seed_costs(derive_seed(scenario.seed, COSTS_STREAM));
     if !controller.catalog().packages.is_empty() {
         let us = |ms: f64| (ms * 1000.0).round() as u64;
         backend.set_package_costs(

@@ -113,6 +113,10 @@ struct SweepArgs {
     /// SLURM_ARRAY_TASK_COUNT, or JOB_COMPLETION_INDEX and LAMBDASIM_SHARDS, choose the shard.
     #[arg(long, value_name = "I/N")]
     shard: Option<String>,
+    /// Cost profile (a [costs] table, as `lambdasim calibrate` writes it) in place of the base
+    /// scenario's costs in every run.
+    #[arg(long, value_name = "FILE")]
+    costs: Option<PathBuf>,
     /// Worker threads (default: every core).
     #[arg(long, value_name = "N", default_value_t = 0)]
     threads: usize,
@@ -457,9 +461,13 @@ struct ScenarioArgs {
     /// and the flags' values win over the preset's.
     #[arg(long, value_name = "NAME")]
     preset: Option<String>,
-    /// Seed of every random choice (workload generation, random policies).
+    /// Seed of every random choice (workload generation, random policies, measured costs).
     #[arg(long)]
     seed: Option<u64>,
+    /// Cost profile (TOML with a [costs] table, as `lambdasim calibrate` writes it) in place of
+    /// the scenario's costs.
+    #[arg(long, value_name = "FILE")]
+    costs: Option<PathBuf>,
     /// Number of workers.
     #[arg(long, value_name = "N")]
     workers: Option<u32>,
@@ -599,6 +607,9 @@ fn raw_scenario(args: &ScenarioArgs) -> Result<RawScenario, Error> {
     };
     if let Some(seed) = args.seed {
         raw.seed = seed;
+    }
+    if let Some(path) = &args.costs {
+        raw.costs = lambdasim::profile::load(path)?;
     }
     let c = &mut raw.cluster;
     c.workers = args.workers.unwrap_or(c.workers);
@@ -994,7 +1005,12 @@ fn sweep(args: SweepArgs) -> Result<(), Error> {
         .plan
         .as_ref()
         .ok_or_else(|| input("sweep needs --plan FILE (or the merge subcommand)".into()))?;
-    let plan = Plan::load(path)?;
+    let costs = args
+        .costs
+        .as_deref()
+        .map(lambdasim::profile::load_table)
+        .transpose()?;
+    let plan = Plan::load_with_costs(path, costs)?;
     let shard = match &args.shard {
         Some(text) => Shard::parse(text)?,
         None => Shard::from_env(|k| std::env::var(k).ok())?.unwrap_or(Shard::ALL),

@@ -367,7 +367,7 @@ impl RawScenario {
         let own_init = self.workload.as_trace().is_some_and(|(format, t)| {
             format == TraceFormat::Azure2019 && t.durations == DurationMode::Faascache
         });
-        if costs.create.micros() + costs.init.micros() == 0 && !own_init {
+        if costs.create.mean_micros() + costs.init.mean_micros() == 0 && !own_init {
             return Err(Error::Input(
                 "costs.create and costs.init are both 0s: a cold start would cost nothing; give at least one a duration (or replay an Azure 2019 trace with durations = \"faascache\")"
                     .to_string(),
@@ -419,7 +419,7 @@ impl RawScenario {
                 provisioned: Vec::new(),
                 sandbox_memory_mb: c.sandbox_memory_mb,
             },
-            costs: self.costs,
+            costs: self.costs.clone(),
             keep_alive: self.policies.keep_alive.clone(),
             scheduler: self.policies.scheduler.clone(),
             workload: self.workload.clone(),

@@ -117,14 +117,29 @@ fn set(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<(), Str
 impl Plan {
     /// Reads and expands a plan file; relative paths in it are relative to its directory.
     pub fn load(path: &Path) -> Result<Plan, Error> {
+        Plan::load_with_costs(path, None)
+    }
+
+    /// [`Plan::load`], with `costs` (a cost profile's `[costs]` table) in place of the base
+    /// scenario's costs; the grid may still set single costs.
+    pub fn load_with_costs(path: &Path, costs: Option<toml::Table>) -> Result<Plan, Error> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::Input(format!("cannot read plan {}: {e}", path.display())))?;
         let dir = path.parent().unwrap_or(Path::new(""));
-        Plan::parse(&text, &path.display().to_string(), dir)
+        Plan::parse_with_costs(&text, &path.display().to_string(), dir, costs)
     }
 
     /// Expands a plan's text; `origin` names it in errors, `dir` anchors relative paths.
     pub fn parse(text: &str, origin: &str, dir: &Path) -> Result<Plan, Error> {
+        Plan::parse_with_costs(text, origin, dir, None)
+    }
+
+    fn parse_with_costs(
+        text: &str,
+        origin: &str,
+        dir: &Path,
+        costs: Option<toml::Table>,
+    ) -> Result<Plan, Error> {
         let input = |m: String| Error::Input(format!("{origin}: {m}"));
         let raw: RawPlan = toml::from_str(text).map_err(|e| input(e.to_string()))?;
         let (base_text, base_origin, base_dir) = match &raw.base {
@@ -141,8 +156,11 @@ impl Plan {
                 dir.to_path_buf(),
             ),
         };
-        let base: toml::Table =
+        let mut base: toml::Table =
             toml::from_str(&base_text).map_err(|e| Error::Input(format!("{base_origin}: {e}")))?;
+        if let Some(costs) = costs {
+            base.insert("costs".into(), toml::Value::Table(costs));
+        }
         let mut axes = Vec::new();
         for (key, values) in &raw.grid {
             let values = match values {

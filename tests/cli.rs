@@ -736,3 +736,68 @@ fn parquet_results_and_record_aggregation() {
         );
     }
 }
+
+/// A cost profile's measured distributions replace the scenario's costs in `run` and `sweep`:
+/// draws follow the quantiles, the same seed gives the same output, and bad profiles are named.
+#[test]
+fn cost_profiles_replace_the_costs_of_runs_and_sweeps() {
+    let dir = TempDir::new("profile");
+    let profile = dir.path().join("host.toml");
+    // Creation between 2 and 6 ms, median 3 ms; the other costs fixed.
+    fs::write(
+        &profile,
+        "[costs]\ncreate = { quantiles_us = [2000, 3000, 6000] }\ninit = \"1ms\"\nfork = \"1ms\"\n\
+         dispatch = \"100us\"\npause = \"100us\"\nunpause = \"100us\"\n\n[measured]\nnote = \"ignored\"\n",
+    )
+    .unwrap();
+    let profile = profile.display().to_string();
+    let run = || lambdasim(&["run", "--duration", "30m", "--costs", &profile, "--json"]);
+    let (a, b) = (run(), run());
+    assert!(a.status.success(), "{}", stderr(&a));
+    assert_eq!(a.stdout, b.stdout);
+    let summary: serde_json::Value = serde_json::from_slice(&a.stdout).unwrap();
+    let create = &summary["phases_ms"]["create"];
+    let p50 = create["cold_p50"].as_f64().unwrap();
+    let p99 = create["cold_p99"].as_f64().unwrap();
+    assert!((2.8..3.2).contains(&p50), "{create}");
+    assert!((5.5..=6.01).contains(&p99), "{create}");
+    let text = lambdasim(&["run", "--duration", "1m", "--costs", &profile]);
+    assert!(
+        String::from_utf8(text.stdout)
+            .unwrap()
+            .contains("create measured (p50 3.000ms, mean 3.500ms), init 1ms"),
+    );
+
+    // The sweep's runs take the profile too: the same numbers as `run`.
+    let plan = dir.path().join("plan.toml");
+    fs::write(&plan, "[grid]\n\"workload.duration\" = [\"30m\"]\n").unwrap();
+    let plan = plan.display().to_string();
+    let o = lambdasim(&["sweep", "--plan", &plan, "--costs", &profile]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let csv = String::from_utf8(o.stdout).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    let col = lines[0]
+        .split(',')
+        .position(|c| c == "create_mean_ms")
+        .unwrap();
+    let mean: f64 = lines[1].split(',').nth(col).unwrap().parse().unwrap();
+    assert_eq!(mean, create["mean"].as_f64().unwrap());
+
+    let bad = dir.path().join("bad.toml");
+    let bad_path = bad.display().to_string();
+    for (text, want) in [
+        ("[measured]\n", "needs a [costs] table"),
+        (
+            "[costs]\ncreate = { quantiles_us = [3, 2] }\n",
+            "must not decrease",
+        ),
+        ("[costs]\nboot = \"1ms\"\n", "unknown field"),
+    ] {
+        fs::write(&bad, text).unwrap();
+        fails_with(&["run", "--costs", &bad_path], &[&bad_path, want]);
+    }
+    fails_with(
+        &["run", "--costs", "/no/such/host.toml"],
+        &["/no/such/host.toml"],
+    );
+}

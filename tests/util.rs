@@ -50,12 +50,12 @@ pub fn inv(function: u32, arrival: Time, duration: Time) -> Invocation {
 /// that the tests' arithmetic does not depend on them.
 pub fn costs() -> CostModel {
     CostModel {
-        create: workloads::Duration(10 * MS),
-        init: workloads::Duration(25 * MS),
-        fork: workloads::Duration(2 * MS),
-        dispatch: workloads::Duration(MS),
-        pause: workloads::Duration(MS),
-        unpause: workloads::Duration(MS),
+        create: workloads::Duration(10 * MS).into(),
+        init: workloads::Duration(25 * MS).into(),
+        fork: workloads::Duration(2 * MS).into(),
+        dispatch: workloads::Duration(MS).into(),
+        pause: workloads::Duration(MS).into(),
+        unpause: workloads::Duration(MS).into(),
     }
 }
 
@@ -186,7 +186,7 @@ impl Setup {
             keep_alive,
             scheduler.build(7),
         );
-        let mut backend = SimBackend::new(self.costs);
+        let mut backend = SimBackend::new(self.costs.clone());
         if !self.catalog.packages.is_empty() {
             backend.set_package_costs(
                 self.catalog

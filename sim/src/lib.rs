@@ -4,6 +4,7 @@
 
 pub mod backend;
 pub mod controller;
+pub mod cost;
 pub mod cpu;
 pub mod engine;
 pub mod install_cache;
@@ -16,6 +17,7 @@ pub mod zygotes;
 
 pub use backend::{Backend, Completion};
 pub use controller::{Controller, ControllerConfig, QueueMode};
+pub use cost::{Cost, Quantiles};
 pub use cpu::CpuModel;
 pub use platform::{Platform, Sandbox, SandboxId, SandboxState, Worker, WorkerSpec};
 pub use policy::{IdleDecision, InstallPolicy, KeepAlive, Scheduler};

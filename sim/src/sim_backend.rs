@@ -19,7 +19,11 @@ use std::collections::{BinaryHeap, VecDeque};
 use serde::{Deserialize, Serialize};
 use workloads::{Duration, Time};
 
+use rand::SeedableRng;
+use rand_xoshiro::Xoshiro256PlusPlus;
+
 use crate::backend::{Backend, Completion, CreateRequest, InvocationHandle, Timer};
+use crate::cost::Cost;
 use crate::cpu::{Cpu, CpuModel, event_key};
 use crate::platform::SandboxId;
 
@@ -40,32 +44,35 @@ use crate::platform::SandboxId;
 /// - `pause` and `unpause` 1 ms: a cgroup freezer transition. OpenLambda (Hendrickson et al.,
 ///   HotCloud'16) pauses idle containers instead of keeping them running because resuming one
 ///   costs far less than starting a new one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Each cost is a fixed duration or a distribution measured on a host (see [`crate::cost`]);
+/// measured costs are drawn anew for every operation, from the backend's own random stream.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CostModel {
     /// Creating a sandbox: namespaces, cgroup, root file system, runtime process.
-    pub create: Duration,
+    pub create: Cost,
     /// Initializing the runtime and the handler in a new sandbox.
-    pub init: Duration,
+    pub init: Cost,
     /// Forking a process from a zygote: a sandbox's runtime, or a child zygote.
-    pub fork: Duration,
+    pub fork: Cost,
     /// Handing a request to a ready sandbox.
-    pub dispatch: Duration,
+    pub dispatch: Cost,
     /// Freezing a sandbox.
-    pub pause: Duration,
+    pub pause: Cost,
     /// Thawing a sandbox.
-    pub unpause: Duration,
+    pub unpause: Cost,
 }
 
 impl Default for CostModel {
     fn default() -> Self {
         CostModel {
-            create: Duration::from_millis(10),
-            init: Duration::from_millis(25),
-            fork: Duration::from_millis(2),
-            dispatch: Duration::from_millis(1),
-            pause: Duration::from_millis(1),
-            unpause: Duration::from_millis(1),
+            create: Duration::from_millis(10).into(),
+            init: Duration::from_millis(25).into(),
+            fork: Duration::from_millis(2).into(),
+            dispatch: Duration::from_millis(1).into(),
+            pause: Duration::from_millis(1).into(),
+            unpause: Duration::from_millis(1).into(),
         }
     }
 }
@@ -213,6 +220,8 @@ pub struct SimBackend {
     installed_at: Vec<Vec<Time>>,
     /// Per worker and zygote slot: when the zygote last created there is ready.
     zygote_ready: Vec<Vec<Time>>,
+    /// Draws of measured costs; untouched while every cost is fixed.
+    rng: Xoshiro256PlusPlus,
 }
 
 impl SimBackend {
@@ -238,7 +247,13 @@ impl SimBackend {
             package_costs: Vec::new(),
             installed_at: Vec::new(),
             zygote_ready: Vec::new(),
+            rng: Xoshiro256PlusPlus::seed_from_u64(0),
         }
+    }
+
+    /// Seeds the draws of measured costs.
+    pub fn seed_costs(&mut self, seed: u64) {
+        self.rng = Xoshiro256PlusPlus::seed_from_u64(seed);
     }
 
     /// Sets each package's install and import time in µs, indexed by package id.
@@ -287,9 +302,9 @@ impl SimBackend {
             let begin = match spawn.parent {
                 Some(parent) => {
                     done.max(ready.get(parent.0 as usize).copied().unwrap_or(0))
-                        + self.costs.fork.micros()
+                        + self.costs.fork.sample(&mut self.rng)
                 }
-                None => done + self.costs.create.micros(),
+                None => done + self.costs.create.sample(&mut self.rng),
             };
             done = begin + spawn.import.iter().map(|&p| cost(p).1).sum::<Time>();
             let slot = spawn.zygote.0 as usize;
@@ -414,10 +429,10 @@ impl Backend for SimBackend {
         slot.ready_at = now;
         slot.busy_until = 0;
         slot.worker = request.worker.0;
-        let base = self.costs.create.micros();
-        let init = request.init.unwrap_or(self.costs.init.micros());
+        let base = self.costs.create.sample(&mut self.rng);
+        let init = request.init.unwrap_or(self.costs.init.sample(&mut self.rng));
         let (install, import) = self.packages(now + base, request);
-        let create = base + request.fork.map_or(0, |_| self.costs.fork.micros());
+        let create = base + request.fork.map_or(0, |_| self.costs.fork.sample(&mut self.rng));
         let ready = self.sequence(now, sandbox, create + install + import + init);
         self.queue.push(
             ready,
@@ -439,7 +454,7 @@ impl Backend for SimBackend {
         duration: Time,
     ) {
         let slot = slot_mut(&mut self.slots, sandbox);
-        let started = slot.ready_at.max(now) + self.costs.dispatch.micros();
+        let started = slot.ready_at.max(now) + self.costs.dispatch.sample(&mut self.rng);
         let Some(cpu) = &mut self.cpu else {
             let end = started + duration;
             slot.busy_until = slot.busy_until.max(end);
@@ -468,11 +483,13 @@ impl Backend for SimBackend {
     }
 
     fn pause(&mut self, now: Time, sandbox: SandboxId) {
-        self.sequence(now, sandbox, self.costs.pause.micros());
+        let cost = self.costs.pause.sample(&mut self.rng);
+        self.sequence(now, sandbox, cost);
     }
 
     fn unpause(&mut self, now: Time, sandbox: SandboxId) {
-        self.sequence(now, sandbox, self.costs.unpause.micros());
+        let cost = self.costs.unpause.sample(&mut self.rng);
+        self.sequence(now, sandbox, cost);
     }
 
     /// Destroys a sandbox. Its invocations still running or waiting are never reported.
@@ -517,12 +534,12 @@ mod tests {
 
     fn zero_costs() -> CostModel {
         CostModel {
-            create: Duration::ZERO,
-            init: Duration::ZERO,
-            fork: Duration::ZERO,
-            dispatch: Duration::ZERO,
-            pause: Duration::ZERO,
-            unpause: Duration::ZERO,
+            create: Cost::ZERO,
+            init: Cost::ZERO,
+            fork: Cost::ZERO,
+            dispatch: Cost::ZERO,
+            pause: Cost::ZERO,
+            unpause: Cost::ZERO,
         }
     }
 
@@ -804,8 +821,8 @@ mod tests {
     impl Backend for Original {
         fn create_sandbox(&mut self, now: Time, sandbox: SandboxId, request: &CreateRequest) {
             *self.slot(sandbox) = now;
-            let create = self.costs.create.micros();
-            let init = request.init.unwrap_or(self.costs.init.micros());
+            let create = self.costs.create.mean_micros();
+            let init = request.init.unwrap_or(self.costs.init.mean_micros());
             let ready = self.sequence(now, sandbox, create + init);
             self.queue.push(
                 ready,
@@ -826,7 +843,7 @@ mod tests {
             invocation: InvocationHandle,
             duration: Time,
         ) {
-            let started = (*self.slot(sandbox)).max(now) + self.costs.dispatch.micros();
+            let started = (*self.slot(sandbox)).max(now) + self.costs.dispatch.mean_micros();
             self.queue.push(
                 started + duration,
                 Completion::InvocationDone {
@@ -839,11 +856,11 @@ mod tests {
         }
 
         fn pause(&mut self, now: Time, sandbox: SandboxId) {
-            self.sequence(now, sandbox, self.costs.pause.micros());
+            self.sequence(now, sandbox, self.costs.pause.mean_micros());
         }
 
         fn unpause(&mut self, now: Time, sandbox: SandboxId) {
-            self.sequence(now, sandbox, self.costs.unpause.micros());
+            self.sequence(now, sandbox, self.costs.unpause.mean_micros());
         }
 
         fn destroy(&mut self, _now: Time, _sandbox: SandboxId) {}

@@ -888,12 +888,12 @@ mod tests {
             let mut controller =
                 Controller::new(catalog, &config, Box::new(probe), Box::new(ByFunction));
             let mut backend = SimBackend::new(CostModel {
-                create: Duration(10 * MS),
-                init: Duration(25 * MS),
-                fork: Duration(2 * MS),
-                dispatch: Duration(MS),
-                pause: Duration(MS),
-                unpause: Duration(MS),
+                create: Duration(10 * MS).into(),
+                init: Duration(25 * MS).into(),
+                fork: Duration(2 * MS).into(),
+                dispatch: Duration(MS).into(),
+                pause: Duration(MS).into(),
+                unpause: Duration(MS).into(),
             });
             let mut sink = Sink::default();
             let stream = invocations.iter().map(|&(f, arrival, duration)| {

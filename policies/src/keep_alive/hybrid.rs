@@ -584,12 +584,12 @@ mod tests {
     /// 1 ms after that (dispatch). Warm and pre-warmed starts run 1 ms after arrival.
     fn costs() -> CostModel {
         CostModel {
-            create: Duration(10 * MS),
-            init: Duration(25 * MS),
-            fork: Duration(2 * MS),
-            dispatch: Duration(MS),
-            pause: Duration(MS),
-            unpause: Duration(MS),
+            create: Duration(10 * MS).into(),
+            init: Duration(25 * MS).into(),
+            fork: Duration(2 * MS).into(),
+            dispatch: Duration(MS).into(),
+            pause: Duration(MS).into(),
+            unpause: Duration(MS).into(),
         }
     }
 
