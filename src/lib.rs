@@ -12,6 +12,8 @@ pub mod bench_aggregate;
 pub mod bench_caches;
 pub mod bench_trace;
 #[cfg(target_os = "linux")]
+pub mod calibrate;
+#[cfg(target_os = "linux")]
 pub mod profile;
 pub mod real_mode;
 pub mod scenario;

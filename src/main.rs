@@ -46,6 +46,9 @@ explained. Flags override the file. Durations take a unit: us, ms, s, m, h, d."
     Bench(bench::BenchArgs),
     /// Write a sweep's results as a Markdown report and an HTML page with figures (SVG and PNG).
     Report(ReportArgs),
+    /// Measure this host's sandbox operations with real sandboxes (root and cgroups needed) and
+    /// write a cost profile, for `run --costs` and `sweep --costs`.
+    Calibrate(CalibrateArgs),
     /// Summarize a per-invocation records file (CSV or Parquet) of any size, overall or per
     /// function, app, worker, start kind or outcome. Needs the polars feature.
     Aggregate(AggregateArgs),
@@ -64,6 +67,19 @@ own times (a TTL) are not scaled. `lambdasim real cleanup` removes what an inter
     /// The process inside a real sandbox (started by `lambdasim real`).
     #[command(hide = true)]
     RealRunner(RealRunnerArgs),
+}
+
+#[derive(Args)]
+struct CalibrateArgs {
+    /// Where to write the profile (TOML).
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    /// Trials per operation (package installs and imports: at most 50).
+    #[arg(long, default_value_t = 200, value_name = "N")]
+    trials: usize,
+    /// Quantiles per distribution, at equally spaced probabilities from 0 to 1.
+    #[arg(long, default_value_t = 21, value_name = "N")]
+    quantiles: usize,
 }
 
 #[derive(Args)]
@@ -566,6 +582,7 @@ fn main() -> ExitCode {
         Command::Sweep(args) => sweep(args),
         Command::Report(args) => report(&args),
         Command::Aggregate(args) => aggregate(&args),
+        Command::Calibrate(args) => calibrate(&args),
         Command::Real(args) => real(args),
         Command::RealRunner(args) => real_runner(&args),
     };
@@ -1080,6 +1097,56 @@ fn write_results_parquet(csv: &str, path: &Path) -> Result<(), Error> {
         let _ = csv;
         Err(needs_polars(&format!("writing {}", path.display())))
     }
+}
+
+#[cfg(target_os = "linux")]
+fn calibrate(args: &CalibrateArgs) -> Result<(), Error> {
+    if args.trials == 0 || args.quantiles < 2 {
+        return Err(input(format!(
+            "--trials must be positive and --quantiles at least 2, got {} and {}",
+            args.trials, args.quantiles
+        )));
+    }
+    let host = |e: &dyn std::fmt::Display| Error::Host(format!("calibrate: {e}"));
+    let fs: std::sync::Arc<dyn real::cgroup::CgroupFs> =
+        std::sync::Arc::from(real::cgroup::detect().map_err(|e| host(&e))?);
+    real::cgroup::check_privileges(fs.as_ref()).map_err(|e| host(&e))?;
+    real::spawn::become_reaper().map_err(|e| host(&e))?;
+    let exe = std::env::current_exe().map_err(|e| host(&e))?;
+    let work = std::env::temp_dir().join(format!("lambdasim-calibrate-{}", std::process::id()));
+    let kind = fs.kind();
+    let report = real::measure::measure(fs, &exe, &work, args.trials).map_err(|e| host(&e))?;
+    let kernel = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let cpu = fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .map(|l| l.trim_start_matches([' ', '\t', ':']).to_string())
+        })
+        .unwrap_or_default();
+    let about = format!(
+        "Linux {}, {}, {} cores, cgroup {kind}, {} trials per operation (package installs and \
+         imports: {})",
+        kernel.trim(),
+        cpu,
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        args.trials,
+        args.trials.min(50)
+    );
+    let text =
+        lambdasim::calibrate::profile(&report, args.quantiles, &about).map_err(Error::Host)?;
+    write_file(&args.out, &text)?;
+    emit(&real::measure::render(&report, kind, args.trials));
+    eprintln!("wrote the cost profile {}", args.out.display());
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn calibrate(_args: &CalibrateArgs) -> Result<(), Error> {
+    Err(Error::Host(
+        "calibrate measures real sandboxes, on Linux only".into(),
+    ))
 }
 
 fn aggregate(args: &AggregateArgs) -> Result<(), Error> {

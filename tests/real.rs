@@ -618,3 +618,54 @@ fn cleanup_removes_what_a_killed_run_left() {
             .exists()
     );
 }
+
+#[test]
+fn calibration_writes_a_profile_that_runs_simulate_with() {
+    let Some(fs) = host() else { return };
+    let dir = TempDir::new("calibrate");
+    let profile = dir.path().join("host.toml");
+    let child = std::process::Command::new(runner())
+        .args(["calibrate", "--trials", "5", "--quantiles", "11", "--out"])
+        .arg(&profile)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&profile).unwrap();
+    let table: toml::Table = toml::from_str(&text).unwrap();
+    // Every cost of the model is a distribution of 11 quantiles, but init.
+    for cost in ["create", "fork", "dispatch", "pause", "unpause"] {
+        let q = table["costs"][cost]["quantiles_us"].as_array().unwrap();
+        assert_eq!(q.len(), 11, "{cost}");
+        assert!(q[0].as_integer().unwrap() > 0, "{cost}: {q:?}");
+    }
+    assert_eq!(table["costs"]["init"].as_str(), Some("0us"));
+    assert!(table["measured"]["destroy"]["quantiles_us"].is_array());
+    // The simulator takes it: creation draws between the measured minimum and maximum.
+    let run = std::process::Command::new(runner())
+        .args(["run", "--duration", "10m", "--json", "--costs"])
+        .arg(&profile)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    let q = table["costs"]["create"]["quantiles_us"].as_array().unwrap();
+    let (lo, hi) = (
+        q[0].as_integer().unwrap() as f64 / 1000.0,
+        q[10].as_integer().unwrap() as f64 / 1000.0,
+    );
+    let p50 = summary["phases_ms"]["create"]["cold_p50"].as_f64().unwrap();
+    assert!(lo * 0.999 <= p50 && p50 <= hi * 1.001, "{lo} {p50} {hi}");
+    assert!(leftovers(fs.as_ref(), pid).is_empty());
+}

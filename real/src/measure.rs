@@ -16,13 +16,16 @@ use crate::store::{InstallDir, Registry};
 /// The timings of one operation, in µs.
 #[derive(Clone, Debug, Default)]
 pub struct Series {
+    /// A short name for files, such as `create_pooled`.
+    pub key: &'static str,
     pub name: &'static str,
     pub micros: Vec<u64>,
 }
 
 impl Series {
-    fn new(name: &'static str) -> Self {
+    fn new(key: &'static str, name: &'static str) -> Self {
         Series {
+            key,
             name,
             micros: Vec::new(),
         }
@@ -131,18 +134,19 @@ fn run(
         cpu: None,
         pids: Some(64),
     };
-    let mut cg_fresh = Series::new("cgroup create + limits (fresh)");
-    let mut cg_pooled = Series::new("cgroup take (pooled)");
-    let mut create_fresh = Series::new("sandbox create, fresh cgroup");
-    let mut create_pooled = Series::new("sandbox create, pooled cgroup");
-    let mut runner_start = Series::new("runner start (clone, exec, ready)");
-    let mut warm = Series::new("warm invocation overhead (no-op)");
-    let mut pause = Series::new("pause (freeze)");
-    let mut unpause = Series::new("unpause (thaw)");
-    let mut destroy = Series::new("destroy (kill, wait, return cgroup)");
-    let mut fork = Series::new("zygote fork (into a pooled cgroup)");
-    let mut import = Series::new("package import (59 ms CPU, 5.8 MB, 20 MB files)");
-    let mut install = Series::new("package install (20 MB unpacked)");
+    let mut cg_fresh = Series::new("cgroup_fresh", "cgroup create + limits (fresh)");
+    let mut cg_pooled = Series::new("cgroup_pooled", "cgroup take (pooled)");
+    let mut create_fresh = Series::new("create_fresh", "sandbox create, fresh cgroup");
+    let mut create_pooled = Series::new("create_pooled", "sandbox create, pooled cgroup");
+    let mut runner_start = Series::new("runner_start", "runner start (clone, exec, ready)");
+    let mut warm = Series::new("warm", "warm invocation overhead (no-op)");
+    let mut pause = Series::new("pause", "pause (freeze)");
+    let mut unpause = Series::new("unpause", "unpause (thaw)");
+    let mut destroy = Series::new("destroy", "destroy (kill, wait, return cgroup)");
+    let mut fork = Series::new("fork", "zygote fork (into a pooled cgroup)");
+    let mut import = Series::new("import", "package import (59 ms CPU, 5.8 MB, 20 MB files)");
+    let mut install = Series::new("install", "package install (20 MB unpacked)");
+    let mut exec = Series::new("exec_10ms", "invocation of 10 ms, busy (round trip)");
 
     let mut pool = Pool::new(fs.clone(), format!("{root}/pool"), trials * 2);
     fs.create(&format!("{root}/pool"))
@@ -188,6 +192,12 @@ fn run(
             })
             .map_err(|e| err("a no-op invocation", e))?;
         }
+        exec.time(|| {
+            channel
+                .send(&format!("run\t{}\t10000\t0\tbusy", i))
+                .and_then(|()| channel.expect("done"))
+        })
+        .map_err(|e| err("a 10 ms invocation", e))?;
         pause
             .time(|| fs.freeze(group))
             .map_err(|e| err("pausing", e))?;
@@ -301,6 +311,7 @@ fn run(
             create_fresh,
             create_pooled,
             warm,
+            exec,
             pause,
             unpause,
             destroy,
