@@ -19,12 +19,13 @@ pub mod real_mode;
 pub mod scenario;
 pub mod spec;
 pub mod sweep;
+pub mod validate;
 
 use std::io::Write;
 use std::time::Instant;
 
 use analysis::{CsvRecords, Metrics, Summary};
-use sim::record::Tee;
+use sim::record::{RecordSink, Tee};
 use sim::{Controller, RunStats, SimBackend, SimError, simulate};
 use workloads::Workload;
 use workloads::trace::{LoadReport, Selection, TraceFormat};
@@ -45,6 +46,9 @@ pub enum Error {
     /// Stopped by a signal (Ctrl-C) after cleaning up.
     #[error("{0}")]
     Interrupted(String),
+    /// A validation found the simulation outside its tolerances.
+    #[error("{0}")]
+    Mismatch(String),
 }
 
 impl Error {
@@ -54,6 +58,7 @@ impl Error {
             Error::Output(_) => 1,
             Error::Host(_) => 3,
             Error::Interrupted(_) => 130,
+            Error::Mismatch(_) => 4,
         }
     }
 }
@@ -295,6 +300,19 @@ pub fn build_controller(
 /// Runs one simulation of `scenario`, writing per-invocation records to `records` if given.
 pub fn run(scenario: &Scenario, records: Option<&mut dyn Write>) -> Result<RunResult, Error> {
     let (workload, trace) = load_workload(scenario)?;
+    let mut result = run_workload(scenario, workload, records, None)?;
+    result.trace = trace;
+    Ok(result)
+}
+
+/// Simulates `workload` under `scenario`'s platform and policies, writing per-invocation records
+/// to `records` and reporting everything to `extra` too, if given.
+pub fn run_workload(
+    scenario: &Scenario,
+    workload: Workload,
+    records: Option<&mut dyn Write>,
+    extra: Option<&mut dyn RecordSink>,
+) -> Result<RunResult, Error> {
     let mut controller = build_controller(scenario, workload.catalog)?;
     let cores = scenario
         .controller
@@ -318,32 +336,23 @@ pub fn run(scenario: &Scenario, records: Option<&mut dyn Write>) -> Result<RunRe
     }
     let mut metrics = Metrics::new();
     let started = Instant::now();
-    let stats = match records {
-        None => simulate(
-            &mut controller,
-            &mut backend,
-            workload.invocations,
-            &mut metrics,
-        ),
-        Some(out) => {
-            let mut csv = CsvRecords::new(out);
-            let stats = simulate(
-                &mut controller,
-                &mut backend,
-                workload.invocations,
-                &mut Tee(&mut metrics, &mut csv),
-            );
-            csv.finish()
-                .map_err(|e| Error::Output(format!("cannot write records: {e}")))?;
-            stats
-        }
+    let mut csv = records.map(CsvRecords::new);
+    let stats = simulate(
+        &mut controller,
+        &mut backend,
+        workload.invocations,
+        &mut Tee(&mut metrics, Tee(csv.as_mut(), extra)),
+    );
+    if let Some(csv) = csv {
+        csv.finish()
+            .map_err(|e| Error::Output(format!("cannot write records: {e}")))?;
     }
-    .map_err(|e: SimError| Error::Input(e.to_string()))?;
+    let stats = stats.map_err(|e: SimError| Error::Input(e.to_string()))?;
     Ok(RunResult {
         summary: metrics.summary(),
         metrics,
         stats,
-        trace,
+        trace: None,
         elapsed_secs: started.elapsed().as_secs_f64(),
     })
 }

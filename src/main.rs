@@ -49,6 +49,10 @@ explained. Flags override the file. Durations take a unit: us, ms, s, m, h, d."
     /// Measure this host's sandbox operations with real sandboxes (root and cgroups needed) and
     /// write a cost profile, for `run --costs` and `sweep --costs`.
     Calibrate(CalibrateArgs),
+    /// Run a scenario in real mode and in the simulator on the same scaled workload, and compare
+    /// them metric by metric with verdicts against the scenario's [validation] tolerances (exit
+    /// code 4 when one is missed).
+    Validate(ValidateArgs),
     /// Summarize a per-invocation records file (CSV or Parquet) of any size, overall or per
     /// function, app, worker, start kind or outcome. Needs the polars feature.
     Aggregate(AggregateArgs),
@@ -161,6 +165,25 @@ struct RealArgs {
     action: Option<RealAction>,
     #[command(flatten)]
     scenario: ScenarioArgs,
+    #[command(flatten)]
+    mode: RealModeArgs,
+    /// Directory for summary.json, records.csv and the effective scenario.toml.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Also write every invocation to records.csv in --out.
+    #[arg(long, requires = "out")]
+    records: bool,
+    /// Write a report of the run (report.md, report.html and figures) into DIR.
+    #[arg(long, value_name = "DIR")]
+    report: Option<PathBuf>,
+    /// Print the summary as JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// How a scenario runs on real sandboxes.
+#[derive(Args)]
+struct RealModeArgs {
     /// Trace time per unit of wall-clock time: 60 replays a trace minute in a second.
     #[arg(
         long,
@@ -213,16 +236,18 @@ struct RealArgs {
         help_heading = "Real mode"
     )]
     disk_scale: f64,
-    /// Directory for summary.json, records.csv and the effective scenario.toml.
+}
+
+#[derive(Args)]
+struct ValidateArgs {
+    #[command(flatten)]
+    scenario: ScenarioArgs,
+    #[command(flatten)]
+    mode: RealModeArgs,
+    /// Directory for validation.md, validation.json, differences.csv and the latency CDFs.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
-    /// Also write every invocation to records.csv in --out.
-    #[arg(long, requires = "out")]
-    records: bool,
-    /// Write a report of the run (report.md, report.html and figures) into DIR.
-    #[arg(long, value_name = "DIR")]
-    report: Option<PathBuf>,
-    /// Print the summary as JSON instead of text.
+    /// Print the comparison as JSON.
     #[arg(long)]
     json: bool,
 }
@@ -583,6 +608,7 @@ fn main() -> ExitCode {
         Command::Report(args) => report(&args),
         Command::Aggregate(args) => aggregate(&args),
         Command::Calibrate(args) => calibrate(&args),
+        Command::Validate(args) => validate(&args),
         Command::Real(args) => real(args),
         Command::RealRunner(args) => real_runner(&args),
     };
@@ -902,25 +928,10 @@ fn trace(command: TraceCommand) -> Result<(), Error> {
 }
 
 #[cfg(target_os = "linux")]
-fn real(args: RealArgs) -> Result<(), Error> {
-    use lambdasim::real_mode::{RealOptions, run_real};
-    if let Some(RealAction::Cleanup { all }) = args.action {
-        let fs = real::cgroup::detect().map_err(|e| Error::Host(e.to_string()))?;
-        let done = real::cleanup::cleanup(fs.as_ref(), all)
-            .map_err(|e| Error::Host(format!("cleanup: {e}")))?;
-        emit(&format!(
-            "removed {} cgroup(s) of {} run(s) and {} work director{}\n",
-            done.groups,
-            done.runs.len(),
-            done.dirs,
-            if done.dirs == 1 { "y" } else { "ies" }
-        ));
-        return Ok(());
-    }
-    let scenario = raw_scenario(&args.scenario)?.validate()?;
+fn real_options(args: &RealModeArgs) -> Result<lambdasim::real_mode::RealOptions, Error> {
     let exe = std::env::current_exe()
         .map_err(|e| Error::Host(format!("cannot find the lambdasim executable: {e}")))?;
-    let options = RealOptions {
+    Ok(lambdasim::real_mode::RealOptions {
         time_scale: args.time_scale,
         duration_scale: args.duration_scale.unwrap_or(args.time_scale),
         backend: real::RealConfig {
@@ -939,9 +950,90 @@ fn real(args: RealArgs) -> Result<(), Error> {
             disk_scale: args.disk_scale,
             ..real::RealConfig::default()
         },
-    };
+    })
+}
+
+#[cfg(target_os = "linux")]
+fn validate(args: &ValidateArgs) -> Result<(), Error> {
+    use lambdasim::validate::{Collected, Side, compare, render_table, write};
+    let scenario = raw_scenario(&args.scenario)?.validate()?;
+    let options = real_options(&args.mode)?;
+    let mut real_records = Collected::default();
+    let real = lambdasim::real_mode::run_real(&scenario, &options, None, Some(&mut real_records))?;
+    let (workload, _) = lambdasim::load_workload(&scenario)?;
+    let workload =
+        lambdasim::real_mode::scale_workload(workload, options.time_scale, options.duration_scale);
+    let mut sim_records = Collected::default();
+    let sim = lambdasim::run_workload(&scenario, workload, None, Some(&mut sim_records))?;
+    let v = compare(
+        &Side {
+            summary: real.summary,
+            records: real_records.0,
+        },
+        &Side {
+            summary: sim.summary,
+            records: sim_records.0,
+        },
+        &scenario.tolerances,
+    );
+    let heading = format!(
+        "lambdasim validate\n\n{}real mode   cgroup {}, time scale x{}, durations / {}, memory x{}\n",
+        scenario.describe(),
+        real.cgroups,
+        options.time_scale,
+        options.duration_scale,
+        options.backend.memory_scale,
+    );
+    if let Some(dir) = &args.out {
+        write(&v, &heading, dir).map_err(Error::Output)?;
+    }
+    if args.json {
+        emit(&serde_json::to_string_pretty(&v).map_err(|e| Error::Output(e.to_string()))?);
+    } else {
+        emit(&format!("{heading}\n{}", render_table(&v)));
+    }
+    let failed = v.failed();
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Mismatch(format!(
+            "the simulation misses its tolerance on {}",
+            failed
+                .iter()
+                .map(|r| r.metric.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )))
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn validate(_args: &ValidateArgs) -> Result<(), Error> {
+    Err(Error::Host(
+        "validate runs real sandboxes, on Linux only".into(),
+    ))
+}
+
+#[cfg(target_os = "linux")]
+fn real(args: RealArgs) -> Result<(), Error> {
+    use lambdasim::real_mode::run_real;
+    if let Some(RealAction::Cleanup { all }) = args.action {
+        let fs = real::cgroup::detect().map_err(|e| Error::Host(e.to_string()))?;
+        let done = real::cleanup::cleanup(fs.as_ref(), all)
+            .map_err(|e| Error::Host(format!("cleanup: {e}")))?;
+        emit(&format!(
+            "removed {} cgroup(s) of {} run(s) and {} work director{}\n",
+            done.groups,
+            done.runs.len(),
+            done.dirs,
+            if done.dirs == 1 { "y" } else { "ies" }
+        ));
+        return Ok(());
+    }
+    let scenario = raw_scenario(&args.scenario)?.validate()?;
+    let options = real_options(&args.mode)?;
     let result = with_outputs(&scenario, args.out.as_deref(), args.records, |records| {
-        run_real(&scenario, &options, records)
+        run_real(&scenario, &options, records, None)
     })?;
     let json = analysis::to_json(&result.summary);
     if let Some(dir) = &args.out {

@@ -13,7 +13,8 @@ use std::sync::atomic::Ordering;
 use analysis::{CsvRecords, Metrics, Summary};
 use real::driver::{DriveStats, STOP, drive, stop_on_signals};
 use real::{RealBackend, RealConfig};
-use sim::record::Tee;
+use sim::record::{RecordSink, Tee};
+use workloads::Workload;
 
 use crate::scenario::Scenario;
 use crate::{Error, build_controller, load_workload};
@@ -39,11 +40,33 @@ pub struct RealResult {
     pub cgroups: &'static str,
 }
 
-/// Runs `scenario` on this host; writes per-invocation records to `records` if given.
+/// `workload` as real mode runs it: arrivals divided by `time_scale`, execution and
+/// initialization times by `duration_scale`.
+pub fn scale_workload(workload: Workload, time_scale: f64, duration_scale: f64) -> Workload {
+    let mut catalog = workload.catalog;
+    for f in &mut catalog.functions {
+        f.init = f.init.map(|us| (us as f64 / duration_scale).round() as u64);
+    }
+    let invocations = workload.invocations.map(move |r| {
+        r.map(|mut inv| {
+            inv.arrival = (inv.arrival as f64 / time_scale).round() as u64;
+            inv.duration = (inv.duration as f64 / duration_scale).round() as u64;
+            inv
+        })
+    });
+    Workload {
+        catalog,
+        invocations: Box::new(invocations),
+    }
+}
+
+/// Runs `scenario` on this host; writes per-invocation records to `records` and reports
+/// everything to `extra` too, if given.
 pub fn run_real(
     scenario: &Scenario,
     options: &RealOptions,
     records: Option<&mut dyn Write>,
+    extra: Option<&mut dyn RecordSink>,
 ) -> Result<RealResult, Error> {
     for (name, v) in [
         ("--time-scale", options.time_scale),
@@ -62,12 +85,9 @@ pub fn run_real(
         )));
     }
     let (workload, _trace) = load_workload(scenario)?;
-    let mut catalog = workload.catalog;
-    let duration_scale = options.duration_scale;
-    for f in &mut catalog.functions {
-        f.init = f.init.map(|us| (us as f64 / duration_scale).round() as u64);
-    }
-    if catalog
+    let workload = scale_workload(workload, options.time_scale, options.duration_scale);
+    if workload
+        .catalog
         .functions
         .iter()
         .any(|f| f.concurrency.is_some_and(|c| c > 1))
@@ -77,14 +97,8 @@ pub fn run_real(
                 .into(),
         ));
     }
-    let time_scale = options.time_scale;
-    let invocations = workload.invocations.map(move |r| {
-        r.map(|mut inv| {
-            inv.arrival = (inv.arrival as f64 / time_scale).round() as u64;
-            inv.duration = (inv.duration as f64 / duration_scale).round() as u64;
-            inv
-        })
-    });
+    let invocations = workload.invocations;
+    let catalog = workload.catalog;
     let mut controller = build_controller(scenario, catalog)?;
 
     let host = |e: &dyn std::fmt::Display| {
@@ -112,28 +126,18 @@ pub fn run_real(
     .map_err(|e| host(&e))?;
 
     let mut metrics = Metrics::new();
-    let driven = match records {
-        None => drive(
-            &mut controller,
-            &mut backend,
-            invocations,
-            &mut metrics,
-            &STOP,
-        ),
-        Some(out) => {
-            let mut csv = CsvRecords::new(out);
-            let r = drive(
-                &mut controller,
-                &mut backend,
-                invocations,
-                &mut Tee(&mut metrics, &mut csv),
-                &STOP,
-            );
-            csv.finish()
-                .map_err(|e| Error::Output(format!("cannot write records: {e}")))?;
-            r
-        }
-    };
+    let mut csv = records.map(CsvRecords::new);
+    let driven = drive(
+        &mut controller,
+        &mut backend,
+        invocations,
+        &mut Tee(&mut metrics, Tee(csv.as_mut(), extra)),
+        &STOP,
+    );
+    if let Some(csv) = csv {
+        csv.finish()
+            .map_err(|e| Error::Output(format!("cannot write records: {e}")))?;
+    }
     let finished = backend.finish();
     let stats = driven.map_err(|e| Error::Input(e.to_string()))?;
     finished.map_err(|e| Error::Host(format!("cleaning up: {e}")))?;

@@ -10,6 +10,8 @@ use policies::{ImportCacheSpec, InstallCacheConfig, KeepAliveConfig, SchedulerCo
 use serde::{Deserialize, Serialize};
 use sim::platform::ReuseOrder;
 use sim::{ControllerConfig, CostModel, CpuModel, QueueMode, WorkerSpec};
+
+use crate::validate::Tolerances;
 use workloads::packages::{AssignSpec, CatalogSpec};
 use workloads::synthetic::SyntheticSpec;
 use workloads::trace::{DurationMode, Granularity, RateScale, TraceFormat, TraceSpec};
@@ -57,6 +59,9 @@ pub struct RawScenario {
     pub workload: RawWorkload,
     #[serde(default)]
     pub packages: RawPackages,
+    /// Tolerances of `lambdasim validate`.
+    #[serde(default, skip_serializing_if = "Tolerances::is_default")]
+    pub validation: Tolerances,
 }
 
 /// `[packages]`: the package catalogue and how functions get their packages.
@@ -223,6 +228,8 @@ pub struct Scenario {
     pub keep_alive: KeepAliveConfig,
     pub scheduler: SchedulerConfig,
     pub workload: RawWorkload,
+    /// Tolerances of `lambdasim validate`.
+    pub tolerances: Tolerances,
     /// The raw form, for writing the effective scenario next to the results.
     pub raw: RawScenario,
 }
@@ -321,6 +328,7 @@ impl RawScenario {
     /// Checks every value and builds the typed scenario. Messages name the field, the value and
     /// what is allowed.
     pub fn validate(self) -> Result<Scenario, Error> {
+        self.validation.validate().map_err(Error::Input)?;
         let c = &self.cluster;
         let positive = |field: &str, value: u64| {
             if value == 0 {
@@ -423,6 +431,7 @@ impl RawScenario {
             keep_alive: self.policies.keep_alive.clone(),
             scheduler: self.policies.scheduler.clone(),
             workload: self.workload.clone(),
+            tolerances: self.validation.clone(),
             raw: self,
         })
     }

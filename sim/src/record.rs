@@ -346,6 +346,35 @@ impl<A: RecordSink, B: RecordSink> RecordSink for Tee<A, B> {
     }
 }
 
+/// No sink, or one: an absent sink records nothing.
+impl<S: RecordSink> RecordSink for Option<S> {
+    fn begin(&mut self, info: &RunInfo<'_>) {
+        if let Some(s) = self {
+            s.begin(info);
+        }
+    }
+    fn invocation(&mut self, record: &Record) {
+        if let Some(s) = self {
+            s.invocation(record);
+        }
+    }
+    fn memory(&mut self, now: Time, worker: WorkerId, state: &MemoryState) {
+        if let Some(s) = self {
+            s.memory(now, worker, state);
+        }
+    }
+    fn sandbox(&mut self, now: Time, worker: WorkerId, event: SandboxEvent) {
+        if let Some(s) = self {
+            s.sandbox(now, worker, event);
+        }
+    }
+    fn end(&mut self, now: Time) {
+        if let Some(s) = self {
+            s.end(now);
+        }
+    }
+}
+
 impl<S: RecordSink + ?Sized> RecordSink for &mut S {
     fn begin(&mut self, info: &RunInfo<'_>) {
         (**self).begin(info);

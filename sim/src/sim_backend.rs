@@ -430,9 +430,14 @@ impl Backend for SimBackend {
         slot.busy_until = 0;
         slot.worker = request.worker.0;
         let base = self.costs.create.sample(&mut self.rng);
-        let init = request.init.unwrap_or(self.costs.init.sample(&mut self.rng));
+        let init = request
+            .init
+            .unwrap_or(self.costs.init.sample(&mut self.rng));
         let (install, import) = self.packages(now + base, request);
-        let create = base + request.fork.map_or(0, |_| self.costs.fork.sample(&mut self.rng));
+        let create = base
+            + request
+                .fork
+                .map_or(0, |_| self.costs.fork.sample(&mut self.rng));
         let ready = self.sequence(now, sandbox, create + install + import + init);
         self.queue.push(
             ready,

@@ -1,0 +1,459 @@
+//! `lambdasim validate`: the same scaled workload run in real mode and in the simulator, and the
+//! two compared metric by metric, with a verdict against tolerances for the metrics the
+//! simulator's answers hinge on (cold-start ratio, median and tail latency).
+//!
+//! Both runs see exactly the same workload: the scenario's, with arrivals divided by the time
+//! scale and execution and initialization times by the duration scale, as real mode runs it. The
+//! simulator uses the scenario's costs, which for a meaningful check come from `lambdasim
+//! calibrate` on this host (`--costs host.toml`). Invocations are matched by their id (their
+//! position in the workload), so that those whose start kind differed can be listed.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use analysis::Summary;
+use analysis::plot::{Figure, Series, Style, render};
+use serde::{Deserialize, Serialize};
+use sim::record::{Outcome, Record, RecordSink, StartKind};
+
+/// The largest differences a validation accepts, from a scenario's `[validation]` table.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Tolerances {
+    /// Cold-start ratio: percentage points.
+    pub cold_start_pp: f64,
+    /// Median latency: percent of the real one.
+    pub latency_p50_pct: f64,
+    /// 99th-percentile latency: percent of the real one.
+    pub latency_p99_pct: f64,
+    /// Kolmogorov-Smirnov distance between the latency distributions, if checked.
+    pub latency_ks: Option<f64>,
+}
+
+impl Default for Tolerances {
+    fn default() -> Self {
+        Tolerances {
+            cold_start_pp: 2.0,
+            latency_p50_pct: 10.0,
+            latency_p99_pct: 25.0,
+            latency_ks: None,
+        }
+    }
+}
+
+impl Tolerances {
+    pub fn is_default(&self) -> bool {
+        *self == Tolerances::default()
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, v) in [
+            ("cold_start_pp", self.cold_start_pp),
+            ("latency_p50_pct", self.latency_p50_pct),
+            ("latency_p99_pct", self.latency_p99_pct),
+            ("latency_ks", self.latency_ks.unwrap_or(0.0)),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(format!(
+                    "validation.{name} must be a non-negative number, got {v}"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Keeps every record of a run.
+#[derive(Default)]
+pub struct Collected(pub Vec<Record>);
+
+impl RecordSink for Collected {
+    fn invocation(&mut self, record: &Record) {
+        self.0.push(*record);
+    }
+}
+
+/// One run of a validation: its summary and records.
+pub struct Side {
+    pub summary: Summary,
+    pub records: Vec<Record>,
+}
+
+/// A verdict on one metric.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Pass,
+    Fail,
+    /// Reported, not checked.
+    Info,
+}
+
+/// One line of the comparison.
+#[derive(Clone, Debug, Serialize)]
+pub struct Row {
+    pub metric: String,
+    pub real: f64,
+    pub simulated: f64,
+    /// The difference as checked (points, percent or distance), or plain.
+    pub difference: String,
+    pub tolerance: String,
+    pub verdict: Verdict,
+}
+
+/// An invocation that started differently in the two runs.
+#[derive(Clone, Debug, Serialize)]
+pub struct Difference {
+    pub id: u64,
+    pub function: u32,
+    pub arrival_ms: f64,
+    pub real: &'static str,
+    pub simulated: &'static str,
+}
+
+/// Everything a validation found.
+#[derive(Clone, Debug, Serialize)]
+pub struct Validation {
+    pub rows: Vec<Row>,
+    pub differences: Vec<Difference>,
+    /// How many differences there are (the list may be cut).
+    pub differing: usize,
+    #[serde(skip)]
+    pub real_latency_ms: Vec<f64>,
+    #[serde(skip)]
+    pub sim_latency_ms: Vec<f64>,
+}
+
+impl Validation {
+    pub fn failed(&self) -> Vec<&Row> {
+        self.rows
+            .iter()
+            .filter(|r| r.verdict == Verdict::Fail)
+            .collect()
+    }
+}
+
+/// Most differing invocations a validation lists.
+const MAX_DIFFERENCES: usize = 1000;
+
+/// Latencies of completed invocations in ms, sorted.
+fn latencies(records: &[Record]) -> Vec<f64> {
+    let mut v: Vec<f64> = records
+        .iter()
+        .filter(|r| r.outcome == Outcome::Ok)
+        .map(|r| r.latency() as f64 / 1000.0)
+        .collect();
+    v.sort_by(f64::total_cmp);
+    v
+}
+
+/// The nearest-rank `q` quantile of sorted values; 0 without values.
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+/// The two-sample Kolmogorov-Smirnov distance: the largest gap between the two empirical CDFs.
+pub fn ks_distance(a: &[f64], b: &[f64]) -> f64 {
+    if a.is_empty() || b.is_empty() {
+        return if a.len() == b.len() { 0.0 } else { 1.0 };
+    }
+    let (mut i, mut j, mut d) = (0, 0, 0f64);
+    while i < a.len() && j < b.len() {
+        let x = a[i].min(b[j]);
+        while i < a.len() && a[i] <= x {
+            i += 1;
+        }
+        while j < b.len() && b[j] <= x {
+            j += 1;
+        }
+        d = d.max((i as f64 / a.len() as f64 - j as f64 / b.len() as f64).abs());
+    }
+    d
+}
+
+fn kind(r: &Record) -> &'static str {
+    r.start_kind.map_or("not started", StartKind::as_str)
+}
+
+/// Compares the real run with the simulated one.
+pub fn compare(real: &Side, sim: &Side, tol: &Tolerances) -> Validation {
+    let mut rows = Vec::new();
+    let info = |metric: &str, r: f64, s: f64| Row {
+        metric: metric.to_string(),
+        real: r,
+        simulated: s,
+        difference: format!("{:+.3}", s - r),
+        tolerance: String::new(),
+        verdict: Verdict::Info,
+    };
+    let (rs, ss) = (&real.summary, &sim.summary);
+    for (name, r, s) in [
+        ("invocations", rs.invocations.total, ss.invocations.total),
+        (
+            "completed",
+            rs.invocations.completed,
+            ss.invocations.completed,
+        ),
+        ("dropped", rs.invocations.dropped, ss.invocations.dropped),
+        ("failed", rs.invocations.failed, ss.invocations.failed),
+    ] {
+        rows.push(info(name, r as f64, s as f64));
+    }
+    for k in StartKind::ALL {
+        let (r, s) = (rs.starts.by_kind[k.as_str()], ss.starts.by_kind[k.as_str()]);
+        if r + s > 0 {
+            rows.push(info(&format!("{} starts", k.as_str()), r as f64, s as f64));
+        }
+    }
+    let (rc, sc) = (
+        100.0 * rs.starts.cold_start_ratio,
+        100.0 * ss.starts.cold_start_ratio,
+    );
+    rows.push(Row {
+        metric: "cold-start ratio %".into(),
+        real: rc,
+        simulated: sc,
+        difference: format!("{:+.2} pp", sc - rc),
+        tolerance: format!("±{} pp", tol.cold_start_pp),
+        verdict: if (sc - rc).abs() <= tol.cold_start_pp {
+            Verdict::Pass
+        } else {
+            Verdict::Fail
+        },
+    });
+    let (rp, sp) = (&rs.phases_ms, &ss.phases_ms);
+    for (name, r, s) in [
+        ("queue", &rp.queue, &sp.queue),
+        ("create", &rp.create, &sp.create),
+        ("install", &rp.install, &sp.install),
+        ("import", &rp.import, &sp.import),
+        ("init", &rp.init, &sp.init),
+    ] {
+        rows.push(info(&format!("{name} mean ms"), r.mean, s.mean));
+        if r.cold_p50 + s.cold_p50 > 0.0 {
+            rows.push(info(
+                &format!("{name} p50 of cold starts ms"),
+                r.cold_p50,
+                s.cold_p50,
+            ));
+        }
+    }
+    let (rl, sl) = (latencies(&real.records), latencies(&sim.records));
+    let relative = |metric: &str, q: f64, tolerance: f64| {
+        let (r, s) = (quantile(&rl, q), quantile(&sl, q));
+        let pct = if r > 0.0 {
+            100.0 * (s - r) / r
+        } else if s > 0.0 {
+            f64::INFINITY
+        } else {
+            0.0
+        };
+        Row {
+            metric: metric.into(),
+            real: r,
+            simulated: s,
+            difference: format!("{pct:+.1}%"),
+            tolerance: format!("±{tolerance}%"),
+            verdict: if pct.abs() <= tolerance {
+                Verdict::Pass
+            } else {
+                Verdict::Fail
+            },
+        }
+    };
+    rows.push(relative("latency p50 ms", 0.50, tol.latency_p50_pct));
+    let mut p90 = relative("latency p90 ms", 0.90, f64::INFINITY);
+    p90.verdict = Verdict::Info;
+    p90.tolerance = String::new();
+    rows.push(p90);
+    rows.push(relative("latency p99 ms", 0.99, tol.latency_p99_pct));
+    let ks = ks_distance(&rl, &sl);
+    rows.push(Row {
+        metric: "latency KS distance".into(),
+        real: 0.0,
+        simulated: 0.0,
+        difference: format!("{ks:.4}"),
+        tolerance: tol.latency_ks.map_or(String::new(), |t| format!("≤{t}")),
+        verdict: match tol.latency_ks {
+            None => Verdict::Info,
+            Some(t) if ks <= t => Verdict::Pass,
+            Some(_) => Verdict::Fail,
+        },
+    });
+    rows.push(info(
+        "used memory GB-s",
+        rs.memory.used_gb_s,
+        ss.memory.used_gb_s,
+    ));
+    rows.push(info(
+        "wasted memory GB-s",
+        rs.memory.wasted_gb_s,
+        ss.memory.wasted_gb_s,
+    ));
+
+    let mut by_id: Vec<(u64, &Record)> = sim.records.iter().map(|r| (r.id, r)).collect();
+    by_id.sort_unstable_by_key(|(id, _)| *id);
+    let mut differences = Vec::new();
+    let mut differing = 0;
+    let mut real_sorted: Vec<&Record> = real.records.iter().collect();
+    real_sorted.sort_unstable_by_key(|r| r.id);
+    for r in real_sorted {
+        let Ok(i) = by_id.binary_search_by_key(&r.id, |(id, _)| *id) else {
+            continue;
+        };
+        let s = by_id[i].1;
+        if r.start_kind != s.start_kind {
+            differing += 1;
+            if differences.len() < MAX_DIFFERENCES {
+                differences.push(Difference {
+                    id: r.id,
+                    function: r.function.0,
+                    arrival_ms: r.arrival as f64 / 1000.0,
+                    real: kind(r),
+                    simulated: kind(s),
+                });
+            }
+        }
+    }
+    Validation {
+        rows,
+        differences,
+        differing,
+        real_latency_ms: rl,
+        sim_latency_ms: sl,
+    }
+}
+
+/// The comparison as a Markdown table.
+pub fn render_table(v: &Validation) -> String {
+    let mut out = String::from(
+        "| metric | real | simulated | difference | tolerance | verdict |\n|---|---:|---:|---:|---:|---|\n",
+    );
+    for r in &v.rows {
+        let num = |x: f64| {
+            if x.fract() == 0.0 && x.abs() < 1e15 {
+                format!("{x:.0}")
+            } else {
+                format!("{x:.3}")
+            }
+        };
+        let (real, sim) = if r.metric == "latency KS distance" {
+            (String::new(), String::new())
+        } else {
+            (num(r.real), num(r.simulated))
+        };
+        let verdict = match r.verdict {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "FAIL",
+            Verdict::Info => "",
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {real} | {sim} | {} | {} | {verdict} |",
+            r.metric, r.difference, r.tolerance
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n{} invocations started differently{}.",
+        v.differing,
+        if v.differing > v.differences.len() {
+            format!(" (the first {} are listed)", v.differences.len())
+        } else {
+            String::new()
+        }
+    );
+    out
+}
+
+/// Writes `validation.md`, `validation.json`, `differences.csv` and the latency CDFs overlaid
+/// (`latency-cdf.svg` and `.png`) into `dir`; returns the files.
+pub fn write(v: &Validation, heading: &str, dir: &Path) -> Result<Vec<PathBuf>, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    let cdf = |sorted: &[f64]| -> Vec<(f64, f64)> {
+        let n = sorted.len();
+        // At most 2,000 points: every value of a small run, evenly spaced ranks of a large one.
+        let step = n.div_ceil(2_000).max(1);
+        let mut points: Vec<(f64, f64)> = sorted
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % step == 0 || i + 1 == n)
+            .map(|(i, &x)| (x, (i + 1) as f64 / n as f64))
+            .collect();
+        if let Some(&(x, _)) = points.first() {
+            points.insert(0, (x, 0.0));
+        }
+        points
+    };
+    let series: Series = vec![
+        ("real".to_string(), cdf(&v.real_latency_ms)),
+        ("simulated".to_string(), cdf(&v.sim_latency_ms)),
+    ];
+    render(
+        dir,
+        "latency-cdf",
+        &Figure {
+            title: "Latency: real and simulated",
+            x_label: "ms (log scale)",
+            y_label: "fraction of completed invocations",
+            series: &series,
+            style: Style::Lines,
+            log_x: true,
+            front: None,
+        },
+    )?;
+    let mut csv = String::from("id,function,arrival_ms,real,simulated\n");
+    for d in &v.differences {
+        let _ = writeln!(
+            csv,
+            "{},{},{},{},{}",
+            d.id, d.function, d.arrival_ms, d.real, d.simulated
+        );
+    }
+    let md = format!(
+        "# Validation\n\n```text\n{}\n```\n\n{}\n![latency CDFs](latency-cdf.png)\n\nThe \
+         latency CDFs of completed invocations, real and simulated ([SVG](latency-cdf.svg)). \
+         The invocations that started differently are in differences.csv.\n",
+        heading.trim_end(),
+        render_table(v)
+    );
+    let json = serde_json::to_string_pretty(v).map_err(|e| e.to_string())?;
+    let mut files = vec![dir.join("latency-cdf.svg"), dir.join("latency-cdf.png")];
+    for (name, text) in [
+        ("validation.md", md),
+        ("validation.json", json),
+        ("differences.csv", csv),
+    ] {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(|e| format!("writing {}: {e}", path.display()))?;
+        files.push(path);
+    }
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ks_is_the_largest_gap_between_the_cdfs() {
+        assert_eq!(ks_distance(&[1.0, 2.0, 3.0], &[1.0, 2.0, 3.0]), 0.0);
+        assert_eq!(ks_distance(&[1.0, 2.0], &[3.0, 4.0]), 1.0);
+        // At 4: all of a against half of b.
+        assert_eq!(ks_distance(&[1.0, 2.0, 3.0, 4.0], &[2.0, 5.0]), 0.5);
+        assert_eq!(ks_distance(&[], &[]), 0.0);
+        assert_eq!(ks_distance(&[1.0], &[]), 1.0);
+    }
+
+    #[test]
+    fn nearest_rank_quantiles() {
+        let v = [1.0, 2.0, 3.0, 4.0];
+        assert_eq!(quantile(&v, 0.5), 2.0);
+        assert_eq!(quantile(&v, 0.99), 4.0);
+        assert_eq!(quantile(&[], 0.5), 0.0);
+    }
+}
