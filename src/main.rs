@@ -167,18 +167,8 @@ struct RealArgs {
     scenario: ScenarioArgs,
     #[command(flatten)]
     mode: RealModeArgs,
-    /// Directory for summary.json, records.csv and the effective scenario.toml.
-    #[arg(long, value_name = "DIR")]
-    out: Option<PathBuf>,
-    /// Also write every invocation to records.csv in --out.
-    #[arg(long, requires = "out")]
-    records: bool,
-    /// Write a report of the run (report.md, report.html and figures) into DIR.
-    #[arg(long, value_name = "DIR")]
-    report: Option<PathBuf>,
-    /// Print the summary as JSON instead of text.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    output: RunOutput,
 }
 
 /// How a scenario runs on real sandboxes.
@@ -574,7 +564,15 @@ enum QueueArg {
 struct RunArgs {
     #[command(flatten)]
     scenario: ScenarioArgs,
-    /// Directory for summary.json and the effective scenario.toml (created if missing).
+    #[command(flatten)]
+    output: RunOutput,
+}
+
+/// What a run (simulated or real) writes besides its printed summary.
+#[derive(Args)]
+struct RunOutput {
+    /// Directory for summary.json, the effective scenario.toml and, with --records, records.csv
+    /// (created if missing).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Also write every invocation to records.csv in --out.
@@ -772,11 +770,14 @@ fn write_run_report(metrics: &analysis::Metrics, heading: &str, dir: &Path) -> R
 
 fn run(args: RunArgs) -> Result<(), Error> {
     let scenario = raw_scenario(&args.scenario)?.validate()?;
-    let result = with_outputs(&scenario, args.out.as_deref(), args.records, |records| {
-        lambdasim::run(&scenario, records)
-    })?;
+    let result = with_outputs(
+        &scenario,
+        args.output.out.as_deref(),
+        args.output.records,
+        |records| lambdasim::run(&scenario, records),
+    )?;
     let json = analysis::to_json(&result.summary);
-    if let Some(dir) = &args.out {
+    if let Some(dir) = &args.output.out {
         write_file(&dir.join("summary.json"), &json)?;
     }
     let trace = result.trace.as_ref().map(TraceLoad::describe);
@@ -785,10 +786,10 @@ fn run(args: RunArgs) -> Result<(), Error> {
         scenario.describe(),
         trace.unwrap_or_default()
     );
-    if let Some(dir) = &args.report {
+    if let Some(dir) = &args.output.report {
         write_run_report(&result.metrics, &heading, dir)?;
     }
-    if args.json {
+    if args.output.json {
         emit(&json);
     } else {
         emit(&format!(
@@ -1032,11 +1033,14 @@ fn real(args: RealArgs) -> Result<(), Error> {
     }
     let scenario = raw_scenario(&args.scenario)?.validate()?;
     let options = real_options(&args.mode)?;
-    let result = with_outputs(&scenario, args.out.as_deref(), args.records, |records| {
-        run_real(&scenario, &options, records, None)
-    })?;
+    let result = with_outputs(
+        &scenario,
+        args.output.out.as_deref(),
+        args.output.records,
+        |records| run_real(&scenario, &options, records, None),
+    )?;
     let json = analysis::to_json(&result.summary);
-    if let Some(dir) = &args.out {
+    if let Some(dir) = &args.output.out {
         write_file(&dir.join("summary.json"), &json)?;
     }
     let d = &result.drive;
@@ -1052,10 +1056,10 @@ fn real(args: RealArgs) -> Result<(), Error> {
         d.max_late as f64 / 1000.0,
         d.total_late as f64 / 1000.0 / d.arrivals.max(1) as f64,
     );
-    if let Some(dir) = &args.report {
+    if let Some(dir) = &args.output.report {
         write_run_report(&result.metrics, &heading, dir)?;
     }
-    if args.json {
+    if args.output.json {
         emit(&json);
     } else {
         emit(&format!(

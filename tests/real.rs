@@ -619,20 +619,32 @@ fn cleanup_removes_what_a_killed_run_left() {
     );
 }
 
-#[test]
-fn calibration_writes_a_profile_that_runs_simulate_with() {
-    let Some(fs) = host() else { return };
-    let dir = TempDir::new("calibrate");
-    let profile = dir.path().join("host.toml");
-    let child = std::process::Command::new(runner())
-        .args(["calibrate", "--trials", "5", "--quantiles", "11", "--out"])
-        .arg(&profile)
+/// Runs lambdasim with `args`, then each option with its path, to the end; returns its pid (to
+/// look for cgroups it left) and what it printed.
+fn lambdasim_child(args: &[&str], paths: &[(&str, &Path)]) -> (u32, std::process::Output) {
+    let mut command = std::process::Command::new(runner());
+    command.args(args);
+    for (option, path) in paths {
+        command.arg(option).arg(path);
+    }
+    let child = command
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let pid = child.id();
-    let out = child.wait_with_output().unwrap();
+    (pid, child.wait_with_output().unwrap())
+}
+
+#[test]
+fn calibration_writes_a_profile_that_runs_simulate_with() {
+    let Some(fs) = host() else { return };
+    let dir = TempDir::new("calibrate");
+    let profile = dir.path().join("host.toml");
+    let (pid, out) = lambdasim_child(
+        &["calibrate", "--trials", "5", "--quantiles", "11"],
+        &[("--out", &profile)],
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -675,19 +687,15 @@ fn a_small_validation_compares_real_and_simulated_runs() {
     let Some(fs) = host() else { return };
     let dir = TempDir::new("validate");
     let profile = dir.path().join("host.toml");
-    let out = std::process::Command::new(runner())
-        .args(["calibrate", "--trials", "20", "--out"])
-        .arg(&profile)
-        .output()
-        .unwrap();
+    let (_, out) = lambdasim_child(&["calibrate", "--trials", "20"], &[("--out", &profile)]);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
     let report = dir.path().join("report");
-    let child = std::process::Command::new(runner())
-        .args([
+    let (pid, out) = lambdasim_child(
+        &[
             "validate",
             "--workers",
             "2",
@@ -710,17 +718,9 @@ fn a_small_validation_compares_real_and_simulated_runs() {
             "--keep-alive",
             "ttl,idle=5s",
             "--json",
-            "--costs",
-        ])
-        .arg(&profile)
-        .arg("--out")
-        .arg(&report)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let out = child.wait_with_output().unwrap();
+        ],
+        &[("--costs", &profile), ("--out", &report)],
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let v: serde_json::Value = serde_json::from_str(&stdout)
         .unwrap_or_else(|e| panic!("{e}: {stdout}{}", String::from_utf8_lossy(&out.stderr)));
