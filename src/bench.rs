@@ -155,6 +155,31 @@ struct Sample {
     peak_rss_kb: u64,
 }
 
+/// Runs `lambdasim bench` with `args` in a child process and returns the `n` numbers of the
+/// one line it prints, or an error with what it printed.
+pub(crate) fn child_numbers(args: &[&std::ffi::OsStr], n: usize) -> Result<Vec<f64>, Error> {
+    let exe = std::env::current_exe()
+        .map_err(|e| Error::Output(format!("cannot find the lambdasim executable: {e}")))?;
+    let out = Command::new(exe)
+        .arg("bench")
+        .args(args)
+        .output()
+        .map_err(|e| Error::Output(format!("cannot start a benchmark process: {e}")))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let numbers: Vec<f64> = text
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    if out.status.success() && numbers.len() == n {
+        Ok(numbers)
+    } else {
+        Err(Error::Output(format!(
+            "benchmark process failed: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        )))
+    }
+}
+
 pub(crate) fn peak_rss_kb() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()

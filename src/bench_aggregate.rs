@@ -4,7 +4,6 @@
 
 use std::io::{BufWriter, Read};
 use std::path::Path;
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
@@ -98,30 +97,21 @@ fn count(kind: &str, file: &Path) -> Result<u64, Error> {
 }
 
 fn spawn(kind: &str, file: &Path) -> Result<Sample, Error> {
-    let exe = std::env::current_exe()
-        .map_err(|e| Error::Output(format!("cannot find the lambdasim executable: {e}")))?;
-    let out = Command::new(exe)
-        .args(["bench", "--child", kind, "--records-file"])
-        .arg(file)
-        .output()
-        .map_err(|e| Error::Output(format!("cannot start a benchmark process: {e}")))?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let f: Vec<f64> = text
-        .split_whitespace()
-        .filter_map(|w| w.parse().ok())
-        .collect();
-    match f[..] {
-        [rows, seconds, peak, anon] if out.status.success() => Ok(Sample {
-            rows: rows as u64,
-            seconds,
-            peak_rss_kb: peak as u64,
-            peak_anon_kb: anon as u64,
-        }),
-        _ => Err(Error::Output(format!(
-            "benchmark process failed: {text}{}",
-            String::from_utf8_lossy(&out.stderr)
-        ))),
-    }
+    let f = crate::bench::child_numbers(
+        &[
+            "--child".as_ref(),
+            kind.as_ref(),
+            "--records-file".as_ref(),
+            file.as_os_str(),
+        ],
+        4,
+    )?;
+    Ok(Sample {
+        rows: f[0] as u64,
+        seconds: f[1],
+        peak_rss_kb: f[2] as u64,
+        peak_anon_kb: f[3] as u64,
+    })
 }
 
 /// Writes the records of the `stress` benchmark scenario (500 invocations per second) long

@@ -15,7 +15,6 @@
 use std::fmt::Write as _;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
 use workloads::trace::{DayRange, RateScale, TraceSpec};
@@ -105,31 +104,24 @@ pub fn measure(kind: &str, dir: &Path, days: u32) -> Result<TraceSample, Error> 
 }
 
 fn spawn(kind: &str, dir: &Path, days: u32) -> Result<TraceSample, Error> {
-    let exe = std::env::current_exe()
-        .map_err(|e| Error::Output(format!("cannot find the lambdasim executable: {e}")))?;
-    let out = Command::new(exe)
-        .args(["bench", "--child", kind, "--trace-dir"])
-        .arg(dir)
-        .args(["--trace-days", &days.to_string()])
-        .output()
-        .map_err(|e| Error::Output(format!("cannot start a benchmark process: {e}")))?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let f: Vec<f64> = text
-        .split_whitespace()
-        .filter_map(|w| w.parse().ok())
-        .collect();
-    match f[..] {
-        [bytes, invocations, seconds, peak] if out.status.success() => Ok(TraceSample {
-            bytes: bytes as u64,
-            invocations: invocations as u64,
-            seconds,
-            peak_rss_kb: peak as u64,
-        }),
-        _ => Err(Error::Output(format!(
-            "benchmark process failed: {text}{}",
-            String::from_utf8_lossy(&out.stderr)
-        ))),
-    }
+    let days = days.to_string();
+    let f = crate::bench::child_numbers(
+        &[
+            "--child".as_ref(),
+            kind.as_ref(),
+            "--trace-dir".as_ref(),
+            dir.as_os_str(),
+            "--trace-days".as_ref(),
+            days.as_ref(),
+        ],
+        4,
+    )?;
+    Ok(TraceSample {
+        bytes: f[0] as u64,
+        invocations: f[1] as u64,
+        seconds: f[2],
+        peak_rss_kb: f[3] as u64,
+    })
 }
 
 /// Writes the day files, measures, and returns the report.

@@ -757,14 +757,31 @@ fn with_outputs<T>(
     }
 }
 
-/// Writes a run's report into `dir`, headed by `heading`, and says so on standard error.
-fn write_run_report(metrics: &analysis::Metrics, heading: &str, dir: &Path) -> Result<(), Error> {
-    let files = analysis::run_report::write(metrics, heading, dir).map_err(Error::Output)?;
-    eprintln!(
-        "wrote a report of {} files in {}",
-        files.len(),
-        dir.display()
-    );
+/// What every run writes at its end: `summary.json` in `--out`, the report in `--report`, and
+/// the summary (text after `heading`, or JSON) on standard output.
+fn finish_run(
+    output: &RunOutput,
+    summary: &analysis::Summary,
+    metrics: &analysis::Metrics,
+    heading: &str,
+) -> Result<(), Error> {
+    let json = analysis::to_json(summary);
+    if let Some(dir) = &output.out {
+        write_file(&dir.join("summary.json"), &json)?;
+    }
+    if let Some(dir) = &output.report {
+        let files = analysis::run_report::write(metrics, heading, dir).map_err(Error::Output)?;
+        eprintln!(
+            "wrote a report of {} files in {}",
+            files.len(),
+            dir.display()
+        );
+    }
+    if output.json {
+        emit(&json);
+    } else {
+        emit(&format!("{heading}{}", analysis::render_text(summary)));
+    }
     Ok(())
 }
 
@@ -776,27 +793,13 @@ fn run(args: RunArgs) -> Result<(), Error> {
         args.output.records,
         |records| lambdasim::run(&scenario, records),
     )?;
-    let json = analysis::to_json(&result.summary);
-    if let Some(dir) = &args.output.out {
-        write_file(&dir.join("summary.json"), &json)?;
-    }
     let trace = result.trace.as_ref().map(TraceLoad::describe);
     let heading = format!(
-        "lambdasim run\n\n{}{}",
+        "lambdasim run\n\n{}{}\n",
         scenario.describe(),
         trace.unwrap_or_default()
     );
-    if let Some(dir) = &args.output.report {
-        write_run_report(&result.metrics, &heading, dir)?;
-    }
-    if args.output.json {
-        emit(&json);
-    } else {
-        emit(&format!(
-            "{heading}\n{}",
-            analysis::render_text(&result.summary)
-        ));
-    }
+    finish_run(&args.output, &result.summary, &result.metrics, &heading)?;
     let s = &result.stats;
     eprintln!(
         "simulated {} invocations ({} events) in {:.2} s: {:.2} M invocations/s",
@@ -1039,10 +1042,6 @@ fn real(args: RealArgs) -> Result<(), Error> {
         args.output.records,
         |records| run_real(&scenario, &options, records, None),
     )?;
-    let json = analysis::to_json(&result.summary);
-    if let Some(dir) = &args.output.out {
-        write_file(&dir.join("summary.json"), &json)?;
-    }
     let d = &result.drive;
     let heading = format!(
         "lambdasim real\n\n{}real mode   cgroup {}, time scale x{}, durations / {}, memory x{}; \
@@ -1056,17 +1055,7 @@ fn real(args: RealArgs) -> Result<(), Error> {
         d.max_late as f64 / 1000.0,
         d.total_late as f64 / 1000.0 / d.arrivals.max(1) as f64,
     );
-    if let Some(dir) = &args.output.report {
-        write_run_report(&result.metrics, &heading, dir)?;
-    }
-    if args.output.json {
-        emit(&json);
-    } else {
-        emit(&format!(
-            "{heading}{}",
-            analysis::render_text(&result.summary)
-        ));
-    }
+    finish_run(&args.output, &result.summary, &result.metrics, &heading)?;
     Ok(())
 }
 
