@@ -323,14 +323,13 @@ pub fn run_workload(
     let mut backend = SimBackend::with_cpu(scenario.costs.clone(), scenario.cpu, cores);
     backend.seed_costs(derive_seed(scenario.seed, COSTS_STREAM));
     if !controller.catalog().packages.is_empty() {
-        let us = |ms: f64| (ms * 1000.0).round() as u64;
         backend.set_package_costs(
             controller
                 .catalog()
                 .packages
                 .packages
                 .iter()
-                .map(|p| (us(p.install_ms), us(p.import_ms)))
+                .map(|p| scenario.costs.package_times(p))
                 .collect(),
         );
     }

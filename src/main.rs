@@ -84,6 +84,9 @@ struct CalibrateArgs {
     /// Quantiles per distribution, at equally spaced probabilities from 0 to 1.
     #[arg(long, default_value_t = 21, value_name = "N")]
     quantiles: usize,
+    /// The settings to measure with: those of the real runs the profile is for.
+    #[command(flatten)]
+    sandboxes: SandboxArgs,
 }
 
 #[derive(Args)]
@@ -185,6 +188,13 @@ struct RealModeArgs {
     /// Execution and initialization times are divided by this (default: the time scale).
     #[arg(long, value_name = "K", help_heading = "Real mode")]
     duration_scale: Option<f64>,
+    #[command(flatten)]
+    sandboxes: SandboxArgs,
+}
+
+/// How real sandboxes are made and what they do, in a real run and in a calibration.
+#[derive(Args)]
+struct SandboxArgs {
     /// A sandbox's memory limit is its function's memory times this (plus the runner's own).
     #[arg(long, value_name = "F", default_value_t = 1.0 / 16.0, help_heading = "Real mode")]
     memory_scale: f64,
@@ -201,8 +211,8 @@ struct RealModeArgs {
     /// its scratch directory writable.
     #[arg(long, help_heading = "Real mode")]
     chroot: bool,
-    /// Share of its memory each invocation touches (above 1: past the sandbox's limit, which
-    /// the kernel enforces by killing it).
+    /// Share of its memory a sandbox fills as it initializes and holds while it lives (above 1:
+    /// past the sandbox's limit, which the kernel enforces by killing it).
     #[arg(
         long,
         value_name = "F",
@@ -933,27 +943,32 @@ fn trace(command: TraceCommand) -> Result<(), Error> {
 
 #[cfg(target_os = "linux")]
 fn real_options(args: &RealModeArgs) -> Result<lambdasim::real_mode::RealOptions, Error> {
-    let exe = std::env::current_exe()
-        .map_err(|e| Error::Host(format!("cannot find the lambdasim executable: {e}")))?;
     Ok(lambdasim::real_mode::RealOptions {
         time_scale: args.time_scale,
         duration_scale: args.duration_scale.unwrap_or(args.time_scale),
-        backend: real::RealConfig {
-            runner: exe,
-            memory_scale: args.memory_scale,
-            mode: if args.exec == "sleep" {
-                real::ExecMode::Sleep
-            } else {
-                real::ExecMode::Busy
-            },
-            cpu_cores: args.cpu_limit,
-            net: args.net,
-            chroot: args.chroot,
-            touch_fraction: args.touch,
-            pool: args.pool,
-            disk_scale: args.disk_scale,
-            ..real::RealConfig::default()
+        backend: real_config(&args.sandboxes)?,
+    })
+}
+
+#[cfg(target_os = "linux")]
+fn real_config(args: &SandboxArgs) -> Result<real::RealConfig, Error> {
+    let exe = std::env::current_exe()
+        .map_err(|e| Error::Host(format!("cannot find the lambdasim executable: {e}")))?;
+    Ok(real::RealConfig {
+        runner: exe,
+        memory_scale: args.memory_scale,
+        mode: if args.exec == "sleep" {
+            real::ExecMode::Sleep
+        } else {
+            real::ExecMode::Busy
         },
+        cpu_cores: args.cpu_limit,
+        net: args.net,
+        chroot: args.chroot,
+        touch_fraction: args.touch,
+        pool: args.pool,
+        disk_scale: args.disk_scale,
+        ..real::RealConfig::default()
     })
 }
 
@@ -962,13 +977,37 @@ fn validate(args: &ValidateArgs) -> Result<(), Error> {
     use lambdasim::validate::{Collected, Side, compare, render_table, write};
     let scenario = raw_scenario(&args.scenario)?.validate()?;
     let options = real_options(&args.mode)?;
+    // With --out, both runs' records are written too, for a look at any invocation.
+    let record_file = |name: &str| -> Result<Option<std::io::BufWriter<std::fs::File>>, Error> {
+        let Some(dir) = &args.out else {
+            return Ok(None);
+        };
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::Output(format!("creating {}: {e}", dir.display())))?;
+        let path = dir.join(name);
+        std::fs::File::create(&path)
+            .map(|f| Some(std::io::BufWriter::new(f)))
+            .map_err(|e| Error::Output(format!("creating {}: {e}", path.display())))
+    };
+    let mut real_file = record_file("real-records.csv")?;
+    let mut sim_file = record_file("sim-records.csv")?;
     let mut real_records = Collected::default();
-    let real = lambdasim::real_mode::run_real(&scenario, &options, None, Some(&mut real_records))?;
+    let real = lambdasim::real_mode::run_real(
+        &scenario,
+        &options,
+        real_file.as_mut().map(|f| f as &mut dyn std::io::Write),
+        Some(&mut real_records),
+    )?;
     let (workload, _) = lambdasim::load_workload(&scenario)?;
     let workload =
         lambdasim::real_mode::scale_workload(workload, options.time_scale, options.duration_scale);
     let mut sim_records = Collected::default();
-    let sim = lambdasim::run_workload(&scenario, workload, None, Some(&mut sim_records))?;
+    let sim = lambdasim::run_workload(
+        &scenario,
+        workload,
+        sim_file.as_mut().map(|f| f as &mut dyn std::io::Write),
+        Some(&mut sim_records),
+    )?;
     let v = compare(
         &Side {
             summary: real.summary,
@@ -1197,10 +1236,12 @@ fn calibrate(args: &CalibrateArgs) -> Result<(), Error> {
         std::sync::Arc::from(real::cgroup::detect().map_err(|e| host(&e))?);
     real::cgroup::check_privileges(fs.as_ref()).map_err(|e| host(&e))?;
     real::spawn::become_reaper().map_err(|e| host(&e))?;
-    let exe = std::env::current_exe().map_err(|e| host(&e))?;
+    let config = real_config(&args.sandboxes)?;
     let work = std::env::temp_dir().join(format!("lambdasim-calibrate-{}", std::process::id()));
     let kind = fs.kind();
-    let report = real::measure::measure(fs, &exe, &work, args.trials).map_err(|e| host(&e))?;
+    let report = real::measure::measure(fs.clone(), &config.runner, &work, args.trials)
+        .map_err(|e| host(&e))?;
+    let probe = real::probe::probe(fs, config.clone(), args.trials).map_err(|e| host(&e))?;
     let kernel = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let cpu = fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -1212,17 +1253,19 @@ fn calibrate(args: &CalibrateArgs) -> Result<(), Error> {
         .unwrap_or_default();
     let about = format!(
         "Linux {}, {}, {} cores, cgroup {kind}, {} trials per operation (package installs and \
-         imports: {})",
+         imports: {} through the backend, {} of the primitives)",
         kernel.trim(),
         cpu,
         std::thread::available_parallelism().map_or(1, |n| n.get()),
         args.trials,
+        args.trials.clamp(3, 60),
         args.trials.min(50)
     );
-    let text =
-        lambdasim::calibrate::profile(&report, args.quantiles, &about).map_err(Error::Host)?;
+    let text = lambdasim::calibrate::profile(&report, &probe, &config, args.quantiles, &about)
+        .map_err(Error::Host)?;
     write_file(&args.out, &text)?;
     emit(&real::measure::render(&report, kind, args.trials));
+    emit(&real::probe::render(&probe));
     eprintln!("wrote the cost profile {}", args.out.display());
     Ok(())
 }

@@ -381,6 +381,9 @@ impl RawScenario {
                     .to_string(),
             ));
         }
+        if let Some(p) = &costs.packages {
+            p.validate().map_err(Error::Input)?;
+        }
         match (&self.workload, self.workload.as_trace()) {
             (RawWorkload::Synthetic(spec), _) => spec
                 .validate()
@@ -477,11 +480,31 @@ impl Scenario {
             self.scheduler.label()
         );
         let k = &self.costs;
-        let _ = writeln!(
+        let _ = write!(
             s,
             "costs       create {}, init {}, fork {}, dispatch {}, pause {}, unpause {}",
             k.create, k.init, k.fork, k.dispatch, k.pause, k.unpause
         );
+        if k.init_base != sim::Cost::ZERO || k.init_per_gb.micros() > 0 {
+            let _ = write!(
+                s,
+                "; every init + {} + {} per GB of memory",
+                k.init_base, k.init_per_gb
+            );
+        }
+        if let Some(p) = &k.packages {
+            let _ = write!(
+                s,
+                "; packages: install {} + {} per GB, import {} + {} per GB read + {} per GB of memory + CPU x{}",
+                p.install,
+                p.install_per_gb,
+                p.import,
+                p.import_per_gb,
+                p.import_memory_per_gb,
+                p.import_cpu
+            );
+        }
+        s.push('\n');
         let a = &r.packages.assign;
         let assigned = format!(
             "functions without packages get {} on average ({}..{}) by popularity, closed over dependencies",

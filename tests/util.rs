@@ -56,6 +56,7 @@ pub fn costs() -> CostModel {
         dispatch: workloads::Duration(MS).into(),
         pause: workloads::Duration(MS).into(),
         unpause: workloads::Duration(MS).into(),
+        ..CostModel::default()
     }
 }
 

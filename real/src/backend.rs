@@ -58,7 +58,8 @@ pub struct RealConfig {
     pub memory_scale: f64,
     /// Memory of the runner process itself, added to every limit, in MB.
     pub overhead_mb: u64,
-    /// Share of its sandbox's (scaled) memory an invocation touches.
+    /// Share of its sandbox's (scaled) memory a sandbox fills when its handler initializes, and
+    /// holds from then on.
     pub touch_fraction: f64,
     /// CPU limit of a sandbox in cores (`None`: none).
     pub cpu_cores: Option<f64>,
@@ -685,7 +686,7 @@ struct SandboxThread {
     oom_before: u64,
     /// Its process is gone.
     dead: bool,
-    /// Memory an invocation touches, in bytes.
+    /// Memory the sandbox fills and holds, in bytes.
     touch_bytes: u64,
     /// Its scratch directory, removed with it.
     scratch: Option<PathBuf>,
@@ -915,10 +916,13 @@ impl SandboxThread {
         }
         phases.import = zygotes_us + micros(t.elapsed());
 
+        // The handler's initialization: it fills the memory the sandbox then holds, and runs
+        // for the function's initialization time.
         let t = Instant::now();
-        if let Some(init) = r.init.filter(|&us| us > 0) {
+        let init = r.init.unwrap_or(0);
+        if init > 0 || self.touch_bytes > 0 {
             channel
-                .send(&format!("init\t{init}"))
+                .send(&format!("init\t{init}\t{}", self.touch_bytes))
                 .map_err(|e| e.to_string())?;
             channel.expect("ok").map_err(|e| e.to_string())?;
         }

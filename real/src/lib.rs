@@ -17,6 +17,7 @@ pub mod channel;
 pub mod cleanup;
 pub mod driver;
 pub mod measure;
+pub mod probe;
 pub mod runner;
 pub mod spawn;
 pub mod store;

@@ -4,7 +4,7 @@
 //! | command (tab-separated)                 | answer                  |
 //! |-----------------------------------------|-------------------------|
 //! | `import  DIR  MB  MS`                   | `ok  µs`                |
-//! | `init  µs`                              | `ok  µs`                |
+//! | `init  µs  [BYTES]`                     | `ok  µs`                |
 //! | `run  ID  µs  BYTES  busy\|sleep`       | `done  ID  µs`          |
 //! | `fork  sandbox\|zygote  SCRATCH  ROOT` with a socket | `forked`   |
 //! | `procs`                                 | `procs  N`              |
@@ -13,8 +13,10 @@
 //!
 //! `import` reads an installed package's files, allocates its import memory and burns its import
 //! CPU time (see [`crate::store::import`]): what it allocated stays, so a zygote's children
-//! inherit it. `run` touches `BYTES` of memory and then spins on the CPU (or sleeps) for the
-//! invocation's duration. `fork` makes this runner a zygote: the child leaves for a PID namespace
+//! inherit it. `init` fills `BYTES` of memory, which the sandbox then holds for the rest of its
+//! life (its handler's heap), and spins on the CPU for the handler's initialization time. `run`
+//! first grows the held memory to `BYTES` if it is smaller (it is not: the backend gives `init`
+//! the same size), then spins on the CPU (or sleeps) for the invocation's duration. `fork` makes this runner a zygote: the child leaves for a PID namespace
 //! of its own (via an intermediate process, so that the zygote's death does not take it along),
 //! takes the socket that came with the command and introduces itself on it with `hello` and its
 //! credentials, from which the backend learns its host pid and moves it into its own cgroup.
@@ -29,7 +31,7 @@ use nix::sys::wait::waitpid;
 use nix::unistd::{ForkResult, fork};
 
 use crate::channel::Channel;
-use crate::store::{Imported, burn_cpu, import, touch_memory};
+use crate::store::{FILL, Imported, burn_cpu, import};
 
 /// What a sandbox's file system looks like besides its private `/proc`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -123,11 +125,23 @@ pub fn main(channel: Channel, private: bool, view: &View) -> io::Result<()> {
         let _ = channel.send(&format!("error\t{e}"));
         return Err(e);
     }
+    // Sleeps end within a microsecond of their time instead of the default 50 µs slack, so
+    // that sleeping invocations last as long as their trace says.
+    // SAFETY: prctl with integer arguments only.
+    unsafe { nix::libc::prctl(nix::libc::PR_SET_TIMERSLACK, 1 as nix::libc::c_ulong) };
     channel.send("ready")?;
     serve(channel, Imported::new())
 }
 
 fn serve(mut channel: Channel, mut imported: Imported) -> io::Result<()> {
+    // The memory the sandbox holds, filled by `init` (or a larger `run`).
+    let mut held: Vec<u8> = Vec::new();
+    let mut hold = |bytes: &str| {
+        let bytes = bytes.parse::<usize>().unwrap_or(0);
+        if bytes > held.len() {
+            held.resize(bytes, FILL);
+        }
+    };
     loop {
         let Some(mut msg) = channel.recv()? else {
             return Ok(());
@@ -147,21 +161,23 @@ fn serve(mut channel: Channel, mut imported: Imported) -> io::Result<()> {
                     _ => format!("error\tbad import command: {}", msg.text),
                 }
             }
-            ["init", us] => {
+            ["init", us] | ["init", us, _] => {
                 let t = Instant::now();
+                if let Some(bytes) = fields.get(2) {
+                    hold(bytes);
+                }
                 burn_cpu(us.parse().unwrap_or(0));
                 format!("ok\t{}", t.elapsed().as_micros())
             }
             ["run", id, us, bytes, mode] => {
                 let t = Instant::now();
-                let memory = touch_memory(bytes.parse().unwrap_or(0));
+                hold(bytes);
                 let us: u64 = us.parse().unwrap_or(0);
                 if mode == "sleep" {
                     std::thread::sleep(std::time::Duration::from_micros(us));
                 } else {
                     burn_cpu(us);
                 }
-                drop(memory);
                 format!("done\t{id}\t{}", t.elapsed().as_micros())
             }
             ["fork", kind, scratch, root] => match fd {

@@ -42,8 +42,8 @@ const MARKER: &str = ".installed";
 const WRITE_BUFFER: usize = 4 << 20;
 /// Buffer size of archive reads and of file copies.
 const READ_BUFFER: usize = 1 << 20;
-/// The byte that [`touch_memory`] fills memory with.
-const FILL: u8 = 0x5a;
+/// The byte that memory is filled with, so that every page of it is touched.
+pub(crate) const FILL: u8 = 0x5a;
 
 /// Distinguishes the temporary files and directories of one process.
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -742,14 +742,7 @@ pub fn burn_cpu(micros: u64) {
     black_box(state);
 }
 
-/// Allocates `bytes` and writes to every page (every byte is set to a non-zero value), so the
-/// memory is really there; returns the buffer, and dropping it frees the memory. Aborts, as any
-/// allocation does, when the memory cannot be had.
-pub fn touch_memory(bytes: u64) -> Vec<u8> {
-    vec![FILL; usize::try_from(bytes).unwrap_or(usize::MAX)]
-}
-
-/// [`touch_memory`], or `None` when the memory cannot be allocated.
+/// `bytes` of memory, filled, or `None` when the memory cannot be allocated.
 fn try_touch_memory(bytes: u64) -> Option<Vec<u8>> {
     let n = usize::try_from(bytes).ok()?;
     let mut memory = Vec::new();
@@ -1005,8 +998,8 @@ mod tests {
 
     #[test]
     fn touch_memory_allocates_the_bytes() {
-        assert_eq!(touch_memory(0).len(), 0);
-        let memory = touch_memory(3 << 20);
+        assert_eq!(try_touch_memory(0).unwrap().len(), 0);
+        let memory = try_touch_memory(3 << 20).unwrap();
         assert_eq!(memory.len(), 3 << 20);
         assert!(memory.iter().step_by(4096).all(|&b| b == FILL));
     }

@@ -23,7 +23,7 @@ pub use platform::{Platform, Sandbox, SandboxId, SandboxState, Worker, WorkerSpe
 pub use policy::{IdleDecision, InstallPolicy, KeepAlive, Scheduler};
 pub use record::{Record, RecordSink};
 pub use run::{RunStats, SimError, simulate};
-pub use sim_backend::{CostModel, SimBackend};
+pub use sim_backend::{CostModel, PackageCosts, SimBackend};
 
 /// Dense index of a worker in the cluster.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]

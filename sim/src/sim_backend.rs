@@ -47,13 +47,22 @@ use crate::platform::SandboxId;
 ///
 /// Each cost is a fixed duration or a distribution measured on a host (see [`crate::cost`]);
 /// measured costs are drawn anew for every operation, from the backend's own random stream.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// The terms that default to zero (`init_base`, `init_per_gb`, `packages`) are for a model of a
+/// particular host, as `lambdasim calibrate` writes it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CostModel {
     /// Creating a sandbox: namespaces, cgroup, root file system, runtime process.
     pub create: Cost,
-    /// Initializing the runtime and the handler in a new sandbox.
+    /// Initializing the runtime and the handler in a new sandbox, for a function without an
+    /// initialization time of its own.
     pub init: Cost,
+    /// Paid by every new sandbox's initialization on top of the handler's own time (the
+    /// function's, or `init`): handing the sandbox its initialization and hearing back.
+    pub init_base: Cost,
+    /// Filling a new sandbox's memory as it initializes, per GB of the sandbox's memory.
+    pub init_per_gb: Duration,
     /// Forking a process from a zygote: a sandbox's runtime, or a child zygote.
     pub fork: Cost,
     /// Handing a request to a ready sandbox.
@@ -62,6 +71,82 @@ pub struct CostModel {
     pub pause: Cost,
     /// Thawing a sandbox.
     pub unpause: Cost,
+    /// What installing and importing a package costs on the modelled host, in place of the
+    /// catalogue's install and import times.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub packages: Option<PackageCosts>,
+}
+
+/// Package costs as functions of a package's catalogue entry: its files' size, its import
+/// memory and its import CPU time.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PackageCosts {
+    /// Installing a package, per package (drawn for each installation)...
+    pub install: Cost,
+    /// ... and per GB of its files.
+    pub install_per_gb: Duration,
+    /// Importing a package, per package (drawn for each import)...
+    pub import: Cost,
+    /// ... per GB of its files, which an import reads...
+    pub import_per_gb: Duration,
+    /// ... per GB of its import memory, which an import fills...
+    pub import_memory_per_gb: Duration,
+    /// ... and its import CPU time times this.
+    pub import_cpu: f64,
+}
+
+impl Default for PackageCosts {
+    fn default() -> Self {
+        PackageCosts {
+            install: Cost::ZERO,
+            install_per_gb: Duration::ZERO,
+            import: Cost::ZERO,
+            import_per_gb: Duration::ZERO,
+            import_memory_per_gb: Duration::ZERO,
+            import_cpu: 1.0,
+        }
+    }
+}
+
+/// `per_gb` for `mb` MB, in µs.
+fn per_gb(per_gb: Duration, mb: f64) -> Time {
+    (per_gb.micros() as f64 * mb / 1024.0).round() as Time
+}
+
+impl PackageCosts {
+    /// The install and import time of `package` in µs, without the per-package draws.
+    pub fn of(&self, package: &workloads::packages::Package) -> (Time, Time) {
+        let disk_mb = package.disk_bytes as f64 / (1u64 << 20) as f64;
+        let install = per_gb(self.install_per_gb, disk_mb);
+        let import = per_gb(self.import_per_gb, disk_mb)
+            + per_gb(self.import_memory_per_gb, package.import_mb)
+            + (package.import_ms * self.import_cpu * 1000.0).round() as Time;
+        (install, import)
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        if self.import_cpu.is_finite() && self.import_cpu >= 0.0 {
+            Ok(())
+        } else {
+            Err(format!(
+                "costs.packages.import_cpu must be a non-negative number, got {}",
+                self.import_cpu
+            ))
+        }
+    }
+}
+
+impl CostModel {
+    /// The install and import time of `package` in µs, without per-package draws: the
+    /// catalogue's times, or those of the host model in `packages`.
+    pub fn package_times(&self, package: &workloads::packages::Package) -> (Time, Time) {
+        let us = |ms: f64| (ms * 1000.0).round() as Time;
+        match &self.packages {
+            Some(model) => model.of(package),
+            None => (us(package.install_ms), us(package.import_ms)),
+        }
+    }
 }
 
 impl Default for CostModel {
@@ -73,6 +158,9 @@ impl Default for CostModel {
             dispatch: Duration::from_millis(1).into(),
             pause: Duration::from_millis(1).into(),
             unpause: Duration::from_millis(1).into(),
+            init_base: Cost::ZERO,
+            init_per_gb: Duration::ZERO,
+            packages: None,
         }
     }
 }
@@ -282,9 +370,14 @@ impl SimBackend {
             self.installed_at.resize(w + 1, Vec::new());
             self.zygote_ready.resize(w + 1, Vec::new());
         }
+        // Per-package draws of a host model.
+        let model = self.costs.packages.as_ref();
+        let draw = |c: fn(&PackageCosts) -> &Cost, rng: &mut Xoshiro256PlusPlus| {
+            model.map_or(0, |m| c(m).sample(rng))
+        };
         let mut done = start;
         for &p in request.install {
-            done += cost(p).0;
+            done += cost(p).0 + draw(|m| &m.install, &mut self.rng);
             let at = &mut self.installed_at[w];
             if at.len() <= p.index() {
                 at.resize(p.index() + 1, 0);
@@ -306,7 +399,10 @@ impl SimBackend {
                 }
                 None => done + self.costs.create.sample(&mut self.rng),
             };
-            done = begin + spawn.import.iter().map(|&p| cost(p).1).sum::<Time>();
+            done = begin;
+            for &p in &spawn.import {
+                done += cost(p).1 + draw(|m| &m.import, &mut self.rng);
+            }
             let slot = spawn.zygote.0 as usize;
             if ready.len() <= slot {
                 ready.resize(slot + 1, 0);
@@ -316,7 +412,10 @@ impl SimBackend {
         if let Some(zygote) = request.fork {
             done = done.max(ready.get(zygote.0 as usize).copied().unwrap_or(0));
         }
-        let import = request.import.iter().map(|&p| cost(p).1).sum::<Time>();
+        let mut import = 0;
+        for &p in request.import {
+            import += cost(p).1 + draw(|m| &m.import, &mut self.rng);
+        }
         (installed - start, done - installed + import)
     }
 
@@ -432,7 +531,9 @@ impl Backend for SimBackend {
         let base = self.costs.create.sample(&mut self.rng);
         let init = request
             .init
-            .unwrap_or(self.costs.init.sample(&mut self.rng));
+            .unwrap_or_else(|| self.costs.init.sample(&mut self.rng))
+            + self.costs.init_base.sample(&mut self.rng)
+            + per_gb(self.costs.init_per_gb, f64::from(request.memory_mb));
         let (install, import) = self.packages(now + base, request);
         let create = base
             + request
@@ -545,6 +646,7 @@ mod tests {
             dispatch: Cost::ZERO,
             pause: Cost::ZERO,
             unpause: Cost::ZERO,
+            ..CostModel::default()
         }
     }
 

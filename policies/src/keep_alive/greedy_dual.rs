@@ -894,6 +894,7 @@ mod tests {
                 dispatch: Duration(MS).into(),
                 pause: Duration(MS).into(),
                 unpause: Duration(MS).into(),
+                ..CostModel::default()
             });
             let mut sink = Sink::default();
             let stream = invocations.iter().map(|&(f, arrival, duration)| {

@@ -590,6 +590,7 @@ mod tests {
             dispatch: Duration(MS).into(),
             pause: Duration(MS).into(),
             unpause: Duration(MS).into(),
+            ..CostModel::default()
         }
     }
 

@@ -1,0 +1,255 @@
+//! Measurements through the real backend itself, with a run's own settings: what the controller
+//! sees when it drives [`RealBackend`] (its sandbox threads, scratch directories, private views,
+//! memory filling and package store), rather than the bare primitives [`crate::measure`] times.
+//!
+//! Sandboxes are created one at a time, alternately with a small and a large memory size, so
+//! that the cost of filling memory can be told from the rest; each runs a few short invocations,
+//! each after a short idle time, and is destroyed. Then packages are installed and imported, one per sandbox: small ones,
+//! large ones, and small ones that fill memory as they import.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sim::WorkerId;
+use sim::backend::{Backend, Completion, CreateRequest, InvocationHandle};
+use sim::platform::SandboxId;
+use workloads::packages::{Package, PackageCatalog, PackageId};
+use workloads::{FunctionId, Time};
+
+use crate::backend::{RealBackend, RealConfig};
+use crate::cgroup::CgroupFs;
+use crate::measure::Series;
+
+/// Memory sizes of the probed sandboxes, in MB before the memory scale.
+pub const SMALL_MB: u32 = 128;
+pub const LARGE_MB: u32 = 2048;
+/// File sizes of the probed packages, in MB of the catalogue (before the disk scale).
+pub const SMALL_PACKAGE_MB: u64 = 10;
+pub const LARGE_PACKAGE_MB: u64 = 200;
+/// Import memory of the probed packages that fill memory, in MB of the catalogue (before the
+/// import memory scale); the others fill none.
+pub const PACKAGE_MEMORY_MB: f64 = 64.0;
+/// Duration of the invocations that measure the dispatch overhead, in µs.
+pub const PROBE_RUN_US: Time = 2_000;
+/// Invocations per sandbox.
+const RUNS: usize = 4;
+/// Idle time before each of them.
+const IDLE: Duration = Duration::from_millis(10);
+
+/// What the probe measured, in µs.
+#[derive(Debug, Default)]
+pub struct Probe {
+    /// From the create command to the sandbox's readiness, less its initialization.
+    pub create: Series,
+    /// Initialization (filling memory) of small and large sandboxes.
+    pub init_small: Series,
+    pub init_large: Series,
+    /// From the start of an invocation to its end as the driver sees it, less its duration.
+    pub dispatch: Series,
+    /// Installing and importing small and large packages.
+    pub install_small: Series,
+    pub install_large: Series,
+    pub import_small: Series,
+    pub import_large: Series,
+    /// Importing a small package that fills [`PACKAGE_MEMORY_MB`] of memory.
+    pub import_memory: Series,
+}
+
+fn series(key: &'static str, name: &'static str) -> Series {
+    Series {
+        key,
+        name,
+        micros: Vec::new(),
+    }
+}
+
+/// Package `i` of the probe: in turn small, large, and small filling memory; none takes CPU
+/// time to import.
+fn probe_package(i: usize) -> Package {
+    let (mb, import_mb) = match i % 3 {
+        0 => (SMALL_PACKAGE_MB, 0.0),
+        1 => (LARGE_PACKAGE_MB, 0.0),
+        _ => (SMALL_PACKAGE_MB, PACKAGE_MEMORY_MB),
+    };
+    Package {
+        name: format!("probe-{i}"),
+        version: "1".into(),
+        deps: Vec::new(),
+        install_ms: 0.0,
+        disk_bytes: mb << 20,
+        import_ms: 0.0,
+        import_mb,
+        popularity: 1.0,
+    }
+}
+
+/// Runs `trials` sandboxes (and at most 60 package installs and imports) through a
+/// [`RealBackend`] with `config`, on one worker; removes everything it made.
+pub fn probe(fs: Arc<dyn CgroupFs>, config: RealConfig, trials: usize) -> Result<Probe, String> {
+    let packages = trials.clamp(3, 60);
+    let catalog = PackageCatalog {
+        packages: (0..packages).map(probe_package).collect(),
+    };
+    // A worker large enough that its own limit never binds.
+    let worker_mb = u64::from(LARGE_MB) * 8;
+    let mut backend = RealBackend::new(fs, config, &[worker_mb], &catalog)
+        .map_err(|e| format!("setting up the real backend: {e}"))?;
+    let result = run(&mut backend, trials, packages);
+    let finished = backend
+        .finish()
+        .map_err(|e| format!("cleaning up the real backend: {e}"));
+    let probe = result?;
+    finished?;
+    Ok(probe)
+}
+
+/// The next completion, which must come within a minute.
+fn next(backend: &mut RealBackend) -> Result<Completion, String> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err("no answer from a sandbox within a minute".into());
+        }
+        match backend.recv(left) {
+            Some(Completion::SandboxFailed { sandbox, reason }) => {
+                return Err(format!(
+                    "sandbox {} failed ({}); is its memory within the host's?",
+                    sandbox.0,
+                    reason.as_str()
+                ));
+            }
+            Some(c) => return Ok(c),
+            None => {}
+        }
+    }
+}
+
+/// Creates sandbox `id` and waits until it is ready: (wall time, install, import, init).
+fn create(
+    backend: &mut RealBackend,
+    id: u32,
+    request: &CreateRequest,
+) -> Result<(Time, Time, Time, Time), String> {
+    let t = backend.now();
+    backend.create_sandbox(t, SandboxId(id), request);
+    match next(backend)? {
+        Completion::SandboxReady {
+            install,
+            import,
+            init,
+            ..
+        } => Ok((backend.now() - t, install, import, init)),
+        other => Err(format!("expected a ready sandbox, got {other:?}")),
+    }
+}
+
+fn run(backend: &mut RealBackend, trials: usize, packages: usize) -> Result<Probe, String> {
+    let mut p = Probe {
+        create: series("create", "sandbox create, through the backend"),
+        init_small: series("init_small", "initialization, small sandbox"),
+        init_large: series("init_large", "initialization, large sandbox"),
+        dispatch: series("dispatch", "invocation overhead, through the backend"),
+        install_small: series("install_small", "package install, small package"),
+        install_large: series("install_large", "package install, large package"),
+        import_small: series("import_small", "package import, small package"),
+        import_large: series("import_large", "package import, large package"),
+        import_memory: series(
+            "import_memory",
+            "package import, small package filling memory",
+        ),
+    };
+    let mut id = 0;
+    for i in 0..trials.max(2) {
+        let large = i % 2 == 1;
+        let mb = if large { LARGE_MB } else { SMALL_MB };
+        let request = CreateRequest::plain(FunctionId(0), WorkerId(0), mb, Some(0));
+        let (wall, _, _, init) = create(backend, id, &request)?;
+        p.create.micros.push(wall.saturating_sub(init));
+        if large {
+            p.init_large.micros.push(init);
+        } else {
+            p.init_small.micros.push(init);
+        }
+        for r in 0..RUNS {
+            // Invocations of a replayed trace come apart, not back to back: the host idles in
+            // between, and waking from that is part of what each one costs.
+            std::thread::sleep(IDLE);
+            let t = backend.now();
+            backend.start_invocation(t, SandboxId(id), InvocationHandle(r as u32), PROBE_RUN_US);
+            match next(backend)? {
+                Completion::InvocationDone { .. } => {
+                    p.dispatch
+                        .micros
+                        .push((backend.now() - t).saturating_sub(PROBE_RUN_US));
+                }
+                other => return Err(format!("expected an invocation's end, got {other:?}")),
+            }
+        }
+        backend.destroy(backend.now(), SandboxId(id));
+        id += 1;
+    }
+    for i in 0..packages {
+        let package = [PackageId(i as u32)];
+        let request = CreateRequest {
+            install: &package,
+            import: &package,
+            ..CreateRequest::plain(FunctionId(0), WorkerId(0), SMALL_MB, None)
+        };
+        let (_, install, import, _) = create(backend, id, &request)?;
+        match i % 3 {
+            0 => {
+                p.install_small.micros.push(install);
+                p.import_small.micros.push(import);
+            }
+            1 => {
+                p.install_large.micros.push(install);
+                p.import_large.micros.push(import);
+            }
+            _ => p.import_memory.micros.push(import),
+        }
+        backend.destroy(backend.now(), SandboxId(id));
+        id += 1;
+    }
+    Ok(p)
+}
+
+impl Probe {
+    /// Every series, in the order of the table.
+    pub fn series(&self) -> [&Series; 9] {
+        [
+            &self.create,
+            &self.init_small,
+            &self.init_large,
+            &self.dispatch,
+            &self.install_small,
+            &self.install_large,
+            &self.import_small,
+            &self.import_large,
+            &self.import_memory,
+        ]
+    }
+}
+
+/// The probe's measurements as a table.
+pub fn render(probe: &Probe) -> String {
+    use std::fmt::Write as _;
+    let mut out = format!(
+        "\nthrough the real backend: sandboxes of {SMALL_MB} and {LARGE_MB} MB, packages of \
+         {SMALL_PACKAGE_MB} and {LARGE_PACKAGE_MB} MB (and {PACKAGE_MEMORY_MB} MB of import memory)\n\n\
+         | operation | trials | p50 ms | p99 ms | mean ms |\n|---|---:|---:|---:|---:|\n"
+    );
+    for s in probe.series() {
+        let ms = |us: u64| us as f64 / 1000.0;
+        let _ = writeln!(
+            out,
+            "| {} | {} | {:.3} | {:.3} | {:.3} |",
+            s.name,
+            s.micros.len(),
+            ms(s.quantile(0.5)),
+            ms(s.quantile(0.99)),
+            s.mean() / 1000.0
+        );
+    }
+    out
+}
