@@ -94,10 +94,7 @@ pub fn profile(
          # with [costs].\n",
         m = n - 1
     );
-    let mode = match config.mode {
-        real::ExecMode::Busy => "busy",
-        real::ExecMode::Sleep => "sleep",
-    };
+    let mode = config.mode.as_str();
     let _ = writeln!(
         out,
         "# The real-mode settings of the measurement; `lambdasim validate` warns when a run's differ.\n\

@@ -198,7 +198,8 @@ struct SandboxArgs {
     /// A sandbox's memory limit is its function's memory times this (plus the runner's own).
     #[arg(long, value_name = "F", default_value_t = 1.0 / 16.0, help_heading = "Real mode")]
     memory_scale: f64,
-    /// How invocations spend their time: busy (spinning on a core) or sleep.
+    /// How invocations, initializations and package imports spend their time: busy (spinning on
+    /// a core) or sleep.
     #[arg(long, value_name = "MODE", default_value = "busy", value_parser = ["busy", "sleep"], help_heading = "Real mode")]
     exec: String,
     /// CPU limit of each sandbox, in cores.
@@ -977,6 +978,14 @@ fn validate(args: &ValidateArgs) -> Result<(), Error> {
     use lambdasim::validate::{Collected, Side, compare, render_table, write};
     let scenario = raw_scenario(&args.scenario)?.validate()?;
     let options = real_options(&args.mode)?;
+    if let Some(path) = &args.scenario.costs {
+        for d in lambdasim::profile::settings_differ(path, &options.backend) {
+            eprintln!(
+                "warning: {d} ({}): the simulated costs are not this run's",
+                path.display()
+            );
+        }
+    }
     // With --out, both runs' records are written too, for a look at any invocation.
     let record_file = |name: &str| -> Result<Option<std::io::BufWriter<std::fs::File>>, Error> {
         let Some(dir) = &args.out else {

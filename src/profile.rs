@@ -33,3 +33,45 @@ pub fn load(path: &Path) -> Result<CostModel, Error> {
     CostModel::deserialize(toml::Value::Table(table))
         .map_err(|e| Error::Input(format!("{}: costs: {e}", path.display())))
 }
+
+/// How the real-mode settings of a run differ from those the profile at `path` was measured
+/// with (its `[calibration]` table), one line each; empty when they agree or the profile does
+/// not say.
+pub fn settings_differ(path: &Path, config: &real::RealConfig) -> Vec<String> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    let Ok(table) = toml::from_str::<toml::Table>(&text) else {
+        return Vec::new();
+    };
+    let Some(toml::Value::Table(cal)) = table.get("calibration") else {
+        return Vec::new();
+    };
+    let exec = config.mode.as_str();
+    let number = |key: &str| {
+        cal.get(key)
+            .and_then(|v| v.as_float().or(v.as_integer().map(|i| i as f64)))
+    };
+    let mut out = Vec::new();
+    for (key, flag, run) in [
+        ("memory_scale", "--memory-scale", config.memory_scale),
+        ("touch", "--touch", config.touch_fraction),
+        ("disk_scale", "--disk-scale", config.disk_scale),
+    ] {
+        if let Some(measured) = number(key)
+            && (measured - run).abs() > 1e-9 * run.abs().max(1.0)
+        {
+            out.push(format!(
+                "{flag} is {run} here but {measured} in the calibration"
+            ));
+        }
+    }
+    if let Some(measured) = cal.get("exec").and_then(|v| v.as_str())
+        && measured != exec
+    {
+        out.push(format!(
+            "--exec is {exec} here but {measured} in the calibration"
+        ));
+    }
+    out
+}

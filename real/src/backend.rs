@@ -37,7 +37,8 @@ use crate::runner::View;
 use crate::spawn::{Namespaces, fork_from_zygote, spawn_runner};
 use crate::store::{InstallDir, Registry};
 
-/// How an invocation spends its duration in the runner.
+/// How an invocation spends its duration in the runner, and a sandbox its initialization and
+/// import CPU times.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ExecMode {
     /// Spinning on a core.
@@ -45,6 +46,15 @@ pub enum ExecMode {
     Busy,
     /// Sleeping.
     Sleep,
+}
+
+impl ExecMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExecMode::Busy => "busy",
+            ExecMode::Sleep => "sleep",
+        }
+    }
 }
 
 /// The real backend's settings.
@@ -198,10 +208,11 @@ impl Shared {
         let p = self.catalog.package(package);
         let dir = self.installs[worker as usize].package_dir(p);
         format!(
-            "import\t{}\t{}\t{}",
+            "import\t{}\t{}\t{}\t{}",
             dir.display(),
             p.import_mb * self.config.import_memory_scale,
-            p.import_ms * self.config.import_cpu_scale
+            p.import_ms * self.config.import_cpu_scale,
+            self.config.mode.as_str()
         )
     }
 }
@@ -798,10 +809,7 @@ impl SandboxThread {
             return;
         };
         let bytes = self.touch_bytes;
-        let mode = match self.shared.config.mode {
-            ExecMode::Busy => "busy",
-            ExecMode::Sleep => "sleep",
-        };
+        let mode = self.shared.config.mode.as_str();
         let sent = channel.send(&format!(
             "run\t{}\t{duration}\t{bytes}\t{mode}",
             invocation.0
@@ -922,7 +930,11 @@ impl SandboxThread {
         let init = r.init.unwrap_or(0);
         if init > 0 || self.touch_bytes > 0 {
             channel
-                .send(&format!("init\t{init}\t{}", self.touch_bytes))
+                .send(&format!(
+                    "init\t{init}\t{}\t{}",
+                    self.touch_bytes,
+                    shared.config.mode.as_str()
+                ))
                 .map_err(|e| e.to_string())?;
             channel.expect("ok").map_err(|e| e.to_string())?;
         }

@@ -3,8 +3,8 @@
 //!
 //! | command (tab-separated)                 | answer                  |
 //! |-----------------------------------------|-------------------------|
-//! | `import  DIR  MB  MS`                   | `ok  µs`                |
-//! | `init  µs  [BYTES]`                     | `ok  µs`                |
+//! | `import  DIR  MB  MS  [busy\|sleep]`     | `ok  µs`                |
+//! | `init  µs  [BYTES  [busy\|sleep]]`       | `ok  µs`                |
 //! | `run  ID  µs  BYTES  busy\|sleep`       | `done  ID  µs`          |
 //! | `fork  sandbox\|zygote  SCRATCH  ROOT` with a socket | `forked`   |
 //! | `procs`                                 | `procs  N`              |
@@ -12,9 +12,10 @@
 //! | `exit`                                  | (exits)                 |
 //!
 //! `import` reads an installed package's files, allocates its import memory and burns its import
-//! CPU time (see [`crate::store::import`]): what it allocated stays, so a zygote's children
-//! inherit it. `init` fills `BYTES` of memory, which the sandbox then holds for the rest of its
-//! life (its handler's heap), and spins on the CPU for the handler's initialization time. `run`
+//! CPU time (see [`crate::store::import`]), or with `sleep` spends that time sleeping: what it
+//! allocated stays, so a zygote's children inherit it. `init` fills `BYTES` of memory, which the sandbox then holds for the rest of its
+//! life (its handler's heap), and spins on the CPU (or sleeps) for the handler's initialization
+//! time. `run`
 //! first grows the held memory to `BYTES` if it is smaller (it is not: the backend gives `init`
 //! the same size), then spins on the CPU (or sleeps) for the invocation's duration. `fork` makes this runner a zygote: the child leaves for a PID namespace
 //! of its own (via an intermediate process, so that the zygote's death does not take it along),
@@ -149,35 +150,45 @@ fn serve(mut channel: Channel, mut imported: Imported) -> io::Result<()> {
         let fd = msg.fd.take();
         let fields = msg.fields();
         let reply = match fields[..] {
-            ["import", dir, mb, ms] => {
+            ["import", dir, mb, ms] | ["import", dir, mb, ms, _] => {
                 let t = Instant::now();
+                let sleep = fields.get(4) == Some(&"sleep");
                 match (mb.parse::<f64>(), ms.parse::<f64>()) {
                     (Ok(mb), Ok(ms)) => {
-                        match import(std::path::Path::new(dir), mb, ms, 1.0, 1.0, &mut imported) {
-                            Ok(()) => format!("ok\t{}", t.elapsed().as_micros()),
+                        // Sleeping, the import's CPU time is spent off the CPU.
+                        let cpu_scale = if sleep { 0.0 } else { 1.0 };
+                        match import(
+                            std::path::Path::new(dir),
+                            mb,
+                            ms,
+                            1.0,
+                            cpu_scale,
+                            &mut imported,
+                        ) {
+                            Ok(()) => {
+                                if sleep {
+                                    spend((ms * 1000.0).round() as u64, true);
+                                }
+                                format!("ok\t{}", t.elapsed().as_micros())
+                            }
                             Err(e) => format!("error\t{e}"),
                         }
                     }
                     _ => format!("error\tbad import command: {}", msg.text),
                 }
             }
-            ["init", us] | ["init", us, _] => {
+            ["init", us] | ["init", us, _] | ["init", us, _, _] => {
                 let t = Instant::now();
                 if let Some(bytes) = fields.get(2) {
                     hold(bytes);
                 }
-                burn_cpu(us.parse().unwrap_or(0));
+                spend(us.parse().unwrap_or(0), fields.get(3) == Some(&"sleep"));
                 format!("ok\t{}", t.elapsed().as_micros())
             }
             ["run", id, us, bytes, mode] => {
                 let t = Instant::now();
                 hold(bytes);
-                let us: u64 = us.parse().unwrap_or(0);
-                if mode == "sleep" {
-                    std::thread::sleep(std::time::Duration::from_micros(us));
-                } else {
-                    burn_cpu(us);
-                }
+                spend(us.parse().unwrap_or(0), mode == "sleep");
                 format!("done\t{id}\t{}", t.elapsed().as_micros())
             }
             ["fork", kind, scratch, root] => match fd {
@@ -218,6 +229,15 @@ fn serve(mut channel: Channel, mut imported: Imported) -> io::Result<()> {
             _ => format!("error\tunknown command: {}", msg.text),
         };
         channel.send(&reply)?;
+    }
+}
+
+/// Spends `us` µs sleeping, or spinning on the CPU.
+fn spend(us: u64, sleep: bool) {
+    if sleep {
+        std::thread::sleep(std::time::Duration::from_micros(us));
+    } else {
+        burn_cpu(us);
     }
 }
 

@@ -694,6 +694,75 @@ mod tests {
         b.start_invocation(now, SandboxId(sandbox), InvocationHandle(sandbox), duration);
     }
 
+    /// The phases a sandbox created at 0 with `request` reports.
+    fn ready_phases(b: &mut SimBackend, request: &CreateRequest) -> (Time, Time, Time, Time, Time) {
+        b.create_sandbox(0, SandboxId(0), request);
+        match b.pop().unwrap() {
+            (
+                t,
+                Completion::SandboxReady {
+                    create,
+                    install,
+                    import,
+                    init,
+                    ..
+                },
+            ) => (t, create, install, import, init),
+            other => panic!("expected a ready sandbox, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_host_model_adds_a_fixed_and_a_per_gb_initialization_and_prices_packages_by_size() {
+        let costs = CostModel {
+            create: Cost::micros_fixed(4_000),
+            init_base: Cost::micros_fixed(300),
+            init_per_gb: Duration(32_000),
+            packages: Some(PackageCosts {
+                install: Cost::micros_fixed(1_000),
+                install_per_gb: Duration(10_240),
+                import: Cost::micros_fixed(1_200),
+                import_per_gb: Duration(5_120),
+                import_memory_per_gb: Duration(900_000),
+                import_cpu: 2.0,
+            }),
+            ..zero_costs()
+        };
+        // 512 MB: init 300 + 32,000 / 2 = 16,300 µs, on top of the function's own 5,000.
+        let mut b = SimBackend::new(costs.clone());
+        let plain = CreateRequest::plain(FunctionId(0), WorkerId(0), 512, Some(5_000));
+        assert_eq!(ready_phases(&mut b, &plain), (25_300, 4_000, 0, 0, 21_300));
+        // 100 MB of files, 8 MB of import memory and 20 ms of import CPU time: install
+        // 1,000 + 1,000 µs; import 1,200 + 500 + 7,031 (900,000 / 128, rounded) + 40,000 µs.
+        let package = workloads::packages::Package {
+            name: "p".into(),
+            version: "1".into(),
+            deps: Vec::new(),
+            install_ms: 9_999.0,
+            disk_bytes: 100 << 20,
+            import_ms: 20.0,
+            import_mb: 8.0,
+            popularity: 1.0,
+        };
+        assert_eq!(costs.package_times(&package), (1_000, 47_531));
+        let mut b = SimBackend::new(costs.clone());
+        b.set_package_costs(vec![costs.package_times(&package)]);
+        let ids = [workloads::packages::PackageId(0)];
+        let request = CreateRequest {
+            install: &ids,
+            import: &ids,
+            ..CreateRequest::plain(FunctionId(0), WorkerId(0), 0, Some(0))
+        };
+        let (_, create, install, import, init) = ready_phases(&mut b, &request);
+        assert_eq!((create, install, import, init), (4_000, 2_000, 48_731, 300));
+        // Without the host model, the catalogue's own times.
+        let catalogue = CostModel {
+            packages: None,
+            ..costs
+        };
+        assert_eq!(catalogue.package_times(&package), (9_999_000, 20_000));
+    }
+
     #[test]
     fn isolated_one_core_second_invocation_waits_for_the_core() {
         let mut b = backend(CpuModel::Isolated, 1, 2);
