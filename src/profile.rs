@@ -75,3 +75,41 @@ pub fn settings_differ(path: &Path, config: &real::RealConfig) -> Vec<String> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_profile_measured_with_other_settings_is_named_and_bad_package_costs_are_refused() {
+        let dir = std::env::temp_dir().join(format!("lambdasim-profile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("host.toml");
+        std::fs::write(
+            &path,
+            "[calibration]\nmemory_scale = 0.0625\ntouch = 0.1\nexec = \"sleep\"\ndisk_scale = 0.01\n\
+             [costs]\ncreate = \"5ms\"\n[costs.packages]\nimport_cpu = 0.5\n",
+        )
+        .unwrap();
+        let same = real::RealConfig {
+            touch_fraction: 0.1,
+            mode: real::ExecMode::Sleep,
+            ..real::RealConfig::default()
+        };
+        assert!(settings_differ(&path, &same).is_empty());
+        let other = real::RealConfig {
+            touch_fraction: 0.5,
+            ..real::RealConfig::default()
+        };
+        let d = settings_differ(&path, &other);
+        assert_eq!(d.len(), 2, "{d:?}");
+        assert!(d[0].contains("--touch is 0.5 here but 0.1"), "{d:?}");
+        assert!(d[1].contains("--exec is busy here but sleep"), "{d:?}");
+        let costs = load(&path).unwrap();
+        assert_eq!(costs.packages.unwrap().import_cpu, 0.5);
+        std::fs::write(&path, "[costs]\n[costs.packages]\nimport_cost = 1\n").unwrap();
+        let e = load(&path).unwrap_err().to_string();
+        assert!(e.contains("host.toml") && e.contains("import_cost"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
