@@ -78,7 +78,8 @@ struct CalibrateArgs {
     /// Where to write the profile (TOML).
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
-    /// Trials per operation (package installs and imports: at most 50).
+    /// Trials per operation (package installs and imports: at most 50 of the bare operations,
+    /// 60 through the backend).
     #[arg(long, default_value_t = 200, value_name = "N")]
     trials: usize,
     /// Quantiles per distribution, at equally spaced probabilities from 0 to 1.

@@ -7,6 +7,8 @@
 //! - [`store`]: the package registry and the workers' install directories; imports for real.
 //! - [`backend`]: `RealBackend`, the [`sim::Backend`] that does all this.
 //! - [`driver`]: the wall-clock loop around the unchanged controller.
+//! - [`measure`] and [`probe`]: timings of the bare operations, and of the backend itself as a
+//!   run drives it, from which `lambdasim calibrate` writes a cost profile.
 //! - [`cleanup`]: removing what a crashed run left.
 
 #![cfg(target_os = "linux")]
