@@ -686,7 +686,7 @@ fn a_small_validation_compares_real_and_simulated_runs() {
     // Calibrated with the settings the validation runs with.
     let settings = ["--exec", "sleep", "--touch", "0.1"];
     let (_, out) = lambdasim_child(
-        &[&["calibrate", "--trials", "20"][..], &settings].concat(),
+        &[&["calibrate", "--trials", "40"][..], &settings].concat(),
         &[("--out", &profile)],
     );
     assert!(
@@ -703,17 +703,18 @@ fn a_small_validation_compares_real_and_simulated_runs() {
             "--memory-mb",
             "2048",
             "--functions",
-            "20",
+            "40",
             "--apps",
-            "10",
+            "20",
             "--duration",
             "1m",
             "--rate",
-            "4",
-            // Durations divided by 60 make the median a warm invocation of a few ms, where the
-            // modelled overheads show; with the time scale's 6 it falls among cold starts,
-            // whose creation time on cgroup v1 hosts depends on the timing of other creations
-            // (BENCHMARKS.md, "Validation").
+            "8",
+            // About 470 invocations, durations divided by 60: the median is a warm invocation
+            // of some 40 ms among many close ones. With fewer invocations or longer durations
+            // it can fall in the gap between warm and cold latencies, where a cold start's
+            // creation time, which on cgroup v1 hosts depends on the timing of other creations,
+            // decides it (BENCHMARKS.md, "Validation").
             "--time-scale",
             "6",
             "--duration-scale",
