@@ -324,19 +324,13 @@ fn run(
     })
 }
 
-/// The report as a table.
-pub fn render(report: &Report, kind: &str, trials: usize) -> String {
+/// Timings as a Markdown table: trials, p50, p99 and mean of each.
+pub fn table(series: &[&Series]) -> String {
     use std::fmt::Write as _;
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "lambdasim bench --real: cgroup {kind}, {trials} trials per operation (imports and installs: at most 50)\n"
+    let mut out = String::from(
+        "| operation | trials | p50 ms | p99 ms | mean ms |\n|---|---:|---:|---:|---:|\n",
     );
-    let _ = writeln!(
-        out,
-        "| operation | trials | p50 ms | p99 ms | mean ms |\n|---|---:|---:|---:|---:|"
-    );
-    for s in &report.series {
+    for s in series {
         let ms = |us: u64| us as f64 / 1000.0;
         let _ = writeln!(
             out,
@@ -348,6 +342,18 @@ pub fn render(report: &Report, kind: &str, trials: usize) -> String {
             s.mean() / 1000.0
         );
     }
+    out
+}
+
+/// The report as a table.
+pub fn render(report: &Report, kind: &str, trials: usize) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "lambdasim bench --real: cgroup {kind}, {trials} trials per operation (imports and installs: at most 50)\n"
+    );
+    out.push_str(&table(&report.series.iter().collect::<Vec<_>>()));
     let _ = writeln!(
         out,
         "\nno-op invocations: {:.0} per second ({} sandboxes running them back to back)",

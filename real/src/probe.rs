@@ -233,23 +233,9 @@ impl Probe {
 
 /// The probe's measurements as a table.
 pub fn render(probe: &Probe) -> String {
-    use std::fmt::Write as _;
-    let mut out = format!(
+    format!(
         "\nthrough the real backend: sandboxes of {SMALL_MB} and {LARGE_MB} MB, packages of \
-         {SMALL_PACKAGE_MB} and {LARGE_PACKAGE_MB} MB (and {PACKAGE_MEMORY_MB} MB of import memory)\n\n\
-         | operation | trials | p50 ms | p99 ms | mean ms |\n|---|---:|---:|---:|---:|\n"
-    );
-    for s in probe.series() {
-        let ms = |us: u64| us as f64 / 1000.0;
-        let _ = writeln!(
-            out,
-            "| {} | {} | {:.3} | {:.3} | {:.3} |",
-            s.name,
-            s.micros.len(),
-            ms(s.quantile(0.5)),
-            ms(s.quantile(0.99)),
-            s.mean() / 1000.0
-        );
-    }
-    out
+         {SMALL_PACKAGE_MB} and {LARGE_PACKAGE_MB} MB (and {PACKAGE_MEMORY_MB} MB of import memory)\n\n{}",
+        crate::measure::table(&probe.series())
+    )
 }
