@@ -23,7 +23,7 @@ pub struct Series {
 }
 
 impl Series {
-    fn new(key: &'static str, name: &'static str) -> Self {
+    pub(crate) fn new(key: &'static str, name: &'static str) -> Self {
         Series {
             key,
             name,

@@ -55,14 +55,6 @@ pub struct Probe {
     pub import_memory: Series,
 }
 
-fn series(key: &'static str, name: &'static str) -> Series {
-    Series {
-        key,
-        name,
-        micros: Vec::new(),
-    }
-}
-
 /// Package `i` of the probe: in turn small, large, and small filling memory; none takes CPU
 /// time to import.
 fn probe_package(i: usize) -> Package {
@@ -146,15 +138,15 @@ fn create(
 
 fn run(backend: &mut RealBackend, trials: usize, packages: usize) -> Result<Probe, String> {
     let mut p = Probe {
-        create: series("create", "sandbox create, through the backend"),
-        init_small: series("init_small", "initialization, small sandbox"),
-        init_large: series("init_large", "initialization, large sandbox"),
-        dispatch: series("dispatch", "invocation overhead, through the backend"),
-        install_small: series("install_small", "package install, small package"),
-        install_large: series("install_large", "package install, large package"),
-        import_small: series("import_small", "package import, small package"),
-        import_large: series("import_large", "package import, large package"),
-        import_memory: series(
+        create: Series::new("create", "sandbox create, through the backend"),
+        init_small: Series::new("init_small", "initialization, small sandbox"),
+        init_large: Series::new("init_large", "initialization, large sandbox"),
+        dispatch: Series::new("dispatch", "invocation overhead, through the backend"),
+        install_small: Series::new("install_small", "package install, small package"),
+        install_large: Series::new("install_large", "package install, large package"),
+        import_small: Series::new("import_small", "package import, small package"),
+        import_large: Series::new("import_large", "package import, large package"),
+        import_memory: Series::new(
             "import_memory",
             "package import, small package filling memory",
         ),
