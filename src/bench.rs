@@ -118,6 +118,7 @@ pub fn scenario(name: &str, length: Duration) -> RawScenario {
     RawScenario {
         preset: None,
         packages: Default::default(),
+        model: Default::default(),
         validation: Default::default(),
         seed: 1,
         cluster: RawCluster {

@@ -266,10 +266,21 @@ pub fn build_controller(
     catalog: workloads::Catalog,
 ) -> Result<Controller, Error> {
     check_size(catalog.functions.len(), scenario.controller.workers.len())?;
-    let keep_alive = scenario.keep_alive.build_for(
-        &cold_costs(&catalog, &scenario.costs),
-        derive_seed(scenario.seed, KEEP_ALIVE_STREAM),
-    );
+    scenario::check_cold_cost(&scenario.costs, &catalog)?;
+    let init_us: Vec<u64> = catalog
+        .functions
+        .iter()
+        .map(|f| f.init.unwrap_or(scenario.costs.init.mean_micros()))
+        .collect();
+    let keep_alive = scenario
+        .keep_alive
+        .build_in(
+            scenario.raw.model.pool,
+            &cold_costs(&catalog, &scenario.costs),
+            &init_us,
+            derive_seed(scenario.seed, KEEP_ALIVE_STREAM),
+        )
+        .map_err(|e| Error::Input(format!("policies.{e}")))?;
     let mut config = scenario.controller.clone();
     config.provisioned = provisioned(scenario, &catalog)?;
     let mut controller = Controller::new(

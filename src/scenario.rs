@@ -6,15 +6,18 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use policies::{ImportCacheSpec, InstallCacheConfig, KeepAliveConfig, SchedulerConfig};
+use policies::{ImportCacheSpec, InstallCacheConfig, KeepAliveConfig, PoolMode, SchedulerConfig};
 use serde::{Deserialize, Serialize};
 use sim::platform::ReuseOrder;
-use sim::{ControllerConfig, CostModel, CpuModel, QueueMode, WorkerSpec};
+use sim::{
+    Admission, ControllerConfig, CostModel, CpuModel, EvictionMode, Handoff, QueueMode,
+    ReleaseMode, TieOrder, UnloadTiming, WorkerSpec,
+};
 
 use crate::validate::Tolerances;
 use workloads::packages::{AssignSpec, CatalogSpec};
 use workloads::synthetic::SyntheticSpec;
-use workloads::trace::{DurationMode, Granularity, RateScale, TraceFormat, TraceSpec};
+use workloads::trace::{Granularity, RateScale, TraceFormat, TraceSpec};
 
 use crate::Error;
 
@@ -28,7 +31,7 @@ const MAX_WORKERS: u32 = 1_000_000;
 
 /// Presets: named sets of defaults that reproduce a peer's model, applied under a scenario's own
 /// values.
-pub const PRESETS: [(&str, &str); 2] = [
+pub const PRESETS: [(&str, &str); 3] = [
     (
         "faascache",
         include_str!("../scenarios/presets/faascache.toml"),
@@ -37,6 +40,7 @@ pub const PRESETS: [(&str, &str); 2] = [
         "openlambda",
         include_str!("../scenarios/presets/openlambda.toml"),
     ),
+    ("dslab", include_str!("../scenarios/presets/dslab.toml")),
 ];
 
 /// A scenario file as written.
@@ -59,9 +63,46 @@ pub struct RawScenario {
     pub workload: RawWorkload,
     #[serde(default)]
     pub packages: RawPackages,
+    /// Modelling choices where peers' simulators differ from lambdasim's.
+    #[serde(default, skip_serializing_if = "RawModel::is_default")]
+    pub model: RawModel,
     /// Tolerances of `lambdasim validate`.
     #[serde(default, skip_serializing_if = "Tolerances::is_default")]
     pub validation: Tolerances,
+}
+
+/// `[model]`: modelling choices where peers' simulators differ. lambdasim's own are the
+/// defaults; the `faascache` and `dslab` presets set their peers', and each can be set alone to
+/// measure what it does to a result.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawModel {
+    /// How much a cold start that lacks memory evicts: `"shortfall"`, `"whole-size"` or
+    /// `"none"`.
+    pub eviction: EvictionMode,
+    /// When a sandbox whose invocations ended can be reused or evicted: `"at-end"` or
+    /// `"next-arrival"`.
+    pub release: ReleaseMode,
+    /// How ttl (lazy), lru and greedy-dual keep their sandboxes: `"indexed"` or `"heap"`
+    /// (FaasCache's container pool).
+    pub pool: PoolMode,
+    /// Whether an arrival that needs a new sandbox waits behind queued invocations
+    /// (`"behind-queue"`) or starts one if memory allows (`"bypass"`).
+    pub admission: Admission,
+    /// Which queued invocation takes a sandbox whose invocation ended: the oldest of its
+    /// function (`"function"`) or none, the queue being served from its head (`"head"`).
+    pub handoff: Handoff,
+    /// At equal times, `"completions-first"` or `"arrivals-first"`.
+    pub ties: TieOrder,
+    /// When a sandbox its keep-alive destroys as it becomes idle frees its memory:
+    /// `"immediate"` or `"end-of-instant"`.
+    pub unload: UnloadTiming,
+}
+
+impl RawModel {
+    pub fn is_default(&self) -> bool {
+        *self == RawModel::default()
+    }
 }
 
 /// `[packages]`: the package catalogue and how functions get their packages.
@@ -370,16 +411,26 @@ impl RawScenario {
             .scheduler
             .validate_for(c.workers)
             .map_err(|e| Error::Input(format!("policies.{e}")))?;
+        let pool = self
+            .policies
+            .keep_alive
+            .pool_policy(self.model.pool)
+            .map_err(|e| Error::Input(format!("policies.{e}")))?;
+        if pool.is_some() && c.concurrency != 1 {
+            return Err(Error::Input(format!(
+                "cluster.concurrency must be 1 for {} with model.pool = {:?}: FaasCache's pool runs one invocation per sandbox, got {}",
+                self.policies.keep_alive.label(),
+                pool_name(self.model.pool),
+                c.concurrency
+            )));
+        }
         let costs = &self.costs;
-        // A trace read with FaasCache's durations gives each function its own cold-start time.
-        let own_init = self.workload.as_trace().is_some_and(|(format, t)| {
-            format == TraceFormat::Azure2019 && t.durations == DurationMode::Faascache
-        });
-        if costs.create.mean_micros() + costs.init.mean_micros() == 0 && !own_init {
-            return Err(Error::Input(
-                "costs.create and costs.init are both 0s: a cold start would cost nothing; give at least one a duration (or replay an Azure 2019 trace with durations = \"faascache\")"
-                    .to_string(),
-            ));
+        // Traces may give each function its own cold-start time; whether they do is known once
+        // the trace is read (see `check_cold_cost`).
+        if costs.create.mean_micros() + costs.init.mean_micros() == 0
+            && matches!(self.workload, RawWorkload::Synthetic(_))
+        {
+            return Err(Error::Input(NO_COLD_COST.to_string()));
         }
         if let Some(p) = &costs.packages {
             p.validate().map_err(Error::Input)?;
@@ -429,6 +480,12 @@ impl RawScenario {
                 // Resolved against the workload's catalog when the run starts.
                 provisioned: Vec::new(),
                 sandbox_memory_mb: c.sandbox_memory_mb,
+                eviction: self.model.eviction,
+                release: self.model.release,
+                admission: self.model.admission,
+                handoff: self.model.handoff,
+                ties: self.model.ties,
+                unload: self.model.unload,
             },
             costs: self.costs.clone(),
             keep_alive: self.policies.keep_alive.clone(),
@@ -466,13 +523,29 @@ impl Scenario {
         if let Some(mb) = c.sandbox_memory_mb {
             let _ = write!(s, "; every sandbox {mb} MB");
         }
-        if c.reuse == ReuseOrder::Lru {
-            s.push_str("; reuse least recently used");
+        match c.reuse {
+            ReuseOrder::Mru => {}
+            ReuseOrder::Lru => s.push_str("; reuse least recently used"),
+            ReuseOrder::SwapSet => s.push_str("; reuse the first in a swap-removed set (DSLab)"),
         }
         for p in &c.provisioned {
             let _ = write!(s, "; {} provisioned for {}", p.count, p.function);
         }
         s.push('\n');
+        let m = &r.model;
+        if !m.is_default() {
+            let _ = writeln!(
+                s,
+                "model       eviction {}, release {}, pool {}, admission {}, handoff {}, ties {}, unload {}",
+                kebab(&m.eviction),
+                kebab(&m.release),
+                pool_name(m.pool),
+                kebab(&m.admission),
+                kebab(&m.handoff),
+                kebab(&m.ties),
+                kebab(&m.unload)
+            );
+        }
         let _ = writeln!(
             s,
             "policies    keep-alive {}, scheduler {}",
@@ -608,18 +681,66 @@ pub fn apply_preset_to_new_trace(raw: &mut RawScenario) -> Result<(), Error> {
         return Ok(());
     };
     let (_, defaults) = preset_table(&name, "--preset")?;
+    let Some((format, _)) = raw.workload.as_trace() else {
+        return Ok(());
+    };
     let (Some(toml::Value::Table(defaults)), Some(spec)) = (defaults, raw.workload.as_trace_mut())
     else {
         return Ok(());
     };
     let mut table = toml::Table::try_from(&*spec).expect("a trace spec serializes to TOML");
     for (key, value) in defaults {
-        table.insert(key, value);
+        if trace_default_applies(&key, format.name()) {
+            table.insert(key, value);
+        }
     }
     *spec = toml::Value::Table(table)
         .try_into()
         .map_err(|e: toml::de::Error| Error::Input(format!("preset {name}: {}", e.message())))?;
     Ok(())
+}
+
+/// Why a scenario whose cold starts would cost nothing is refused.
+pub const NO_COLD_COST: &str = "costs.create and costs.init are both 0s: a cold start would cost nothing; give at least one a duration, or replay a trace that gives every function its own initialization time (a native trace with init_us, or Azure 2019 with durations = \"faascache\")";
+
+/// Refuses a run whose cold starts would cost nothing: no creation or initialization cost and a
+/// function without its own initialization time.
+pub fn check_cold_cost(costs: &CostModel, catalog: &workloads::Catalog) -> Result<(), Error> {
+    if costs.create.mean_micros() + costs.init.mean_micros() == 0
+        && let Some(f) = catalog.functions.iter().find(|f| f.init.is_none())
+    {
+        return Err(Error::Input(format!(
+            "{NO_COLD_COST}; function {:?} has none",
+            f.name
+        )));
+    }
+    Ok(())
+}
+
+/// A unit enum's name as scenario files spell it.
+fn kebab<T: Serialize>(value: &T) -> String {
+    toml::Value::try_from(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn pool_name(pool: PoolMode) -> &'static str {
+    match pool {
+        PoolMode::Indexed => "indexed",
+        PoolMode::Heap => "heap",
+    }
+}
+
+/// Whether a preset's trace option `key` applies to traces of format `kind`: a preset's option
+/// for one format does not apply to the others.
+fn trace_default_applies(key: &str, kind: &str) -> bool {
+    let formats: &[&str] = match key {
+        "durations" | "memory_percentile" | "app_memory" | "days" | "triggers" => &["azure2019"],
+        "arrivals" => &["azure2019", "huawei2023"],
+        _ => return true,
+    };
+    formats.contains(&kind)
 }
 
 /// A preset's values, and its defaults for trace workloads.
@@ -644,13 +765,16 @@ fn apply_trace_defaults(table: &mut toml::Table, defaults: Option<toml::Value>) 
     if let (Some(toml::Value::Table(defaults)), Some(toml::Value::Table(workload))) =
         (defaults, table.get_mut("workload"))
     {
-        let is_trace = workload
+        let kind = workload
             .get("kind")
             .and_then(toml::Value::as_str)
-            .is_some_and(|k| k != "synthetic");
-        if is_trace {
+            .unwrap_or("synthetic")
+            .to_string();
+        if kind != "synthetic" {
             for (key, value) in defaults {
-                workload.entry(key).or_insert(value);
+                if trace_default_applies(&key, &kind) {
+                    workload.entry(key).or_insert(value);
+                }
             }
         }
     }

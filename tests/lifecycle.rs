@@ -4,9 +4,9 @@
 //! unpause 2 ms after (1 ms unpause + 1 ms dispatch).
 
 use policies::{KeepAliveConfig, Refresh, SchedulerConfig};
-use sim::QueueMode;
 use sim::platform::ReuseOrder;
 use sim::record::{FailReason, Outcome, SandboxEvent};
+use sim::{EvictionMode, QueueMode, ReleaseMode};
 use workloads::{Duration, FunctionId, Time};
 
 use crate::util::{Collect, MIN, MS, SEC, Setup, catalog, inv};
@@ -807,4 +807,88 @@ fn zygote_hash_sends_functions_with_the_same_deepest_zygote_to_one_worker() {
     );
     assert_ne!(out.record(0).worker, out.record(1).worker);
     assert_eq!(imported(&out), [(0, 2), (0, 2)]);
+}
+
+#[test]
+fn whole_size_eviction_frees_the_new_sandbox_whole_size_and_keeps_its_victims_evicted() {
+    // A 300 MB worker, idle sandboxes of f0 (100 MB, used at 0 s) and f1 (100 MB, at 10 s); f2
+    // (150 MB) arrives at 20 s with 100 MB free. Shortfall: 50 MB short, the least recently used
+    // f0 goes. Whole size (FaasCache): victims until they add up to 150 MB, so f0 and f1 go.
+    let setup = Setup::new(catalog(&[(0, 100), (1, 100), (2, 150)]), 1, 300);
+    let arrivals = vec![inv(0, 0, SEC), inv(1, 10 * SEC, SEC), inv(2, 20 * SEC, SEC)];
+    let evicted = |out: &Collect| {
+        destroyed_at(out)
+            .into_iter()
+            .filter(|d| d.2 == "evicted")
+            .map(|d| d.1)
+            .collect::<Vec<_>>()
+    };
+    let (shortfall, _) = setup.run(
+        KeepAliveConfig::Lru {},
+        SchedulerConfig::RoundRobin,
+        arrivals.clone(),
+    );
+    assert_eq!(evicted(&shortfall), [0]);
+    let whole = Setup {
+        eviction: EvictionMode::WholeSize,
+        ..Setup::new(catalog(&[(0, 100), (1, 100), (2, 150)]), 1, 300)
+    };
+    let (out, _) = whole.run(
+        KeepAliveConfig::Lru {},
+        SchedulerConfig::RoundRobin,
+        arrivals,
+    );
+    assert_eq!(out.kinds(), ["cold", "cold", "cold"]);
+    let mut victims = evicted(&out);
+    victims.sort_unstable();
+    assert_eq!(victims, [0, 1]);
+
+    // f1 (200 MB) runs from 0 s to 100 s and f0 (100 MB) is idle from 1.036 s; f2 (150 MB)
+    // arrives at 10 s. Shortfall: the idle 100 MB cannot make 150 MB, so nothing is evicted and
+    // f2 is dropped. Whole size: f0 is evicted anyway and f2 is still dropped.
+    let arrivals = vec![inv(1, 0, 100 * SEC), inv(0, 0, SEC), inv(2, 10 * SEC, SEC)];
+    let setup = |eviction| Setup {
+        eviction,
+        queue: QueueMode::Drop,
+        ..Setup::new(catalog(&[(0, 100), (1, 200), (2, 150)]), 1, 300)
+    };
+    let (shortfall, _) = setup(EvictionMode::Shortfall).run(
+        KeepAliveConfig::Lru {},
+        SchedulerConfig::RoundRobin,
+        arrivals.clone(),
+    );
+    assert_eq!(shortfall.kinds(), ["cold", "cold", "dropped"]);
+    assert!(evicted(&shortfall).is_empty());
+    let (whole, _) = setup(EvictionMode::WholeSize).run(
+        KeepAliveConfig::Lru {},
+        SchedulerConfig::RoundRobin,
+        arrivals,
+    );
+    assert_eq!(whole.kinds(), ["cold", "cold", "dropped"]);
+    assert_eq!(evicted(&whole), [0]);
+}
+
+#[test]
+fn release_at_next_arrival_starts_the_keep_alive_then() {
+    // f0 runs 1 s from 0 s (cold: 10 + 25 ms, so it ends at 1.036 s); f1 arrives at 5 s and f0
+    // again at 13 s, with a 10 s keep-alive. Released at its end, f0's sandbox expires at
+    // 11.036 s and 13 s is cold. Released at the next arrival (5 s, FaasCache), it is idle from
+    // 5 s, expires at 15 s, and 13 s is warm.
+    let keep = KeepAliveConfig::Ttl {
+        idle: Duration::from_secs(10),
+        refresh: Refresh::Reuse,
+        lazy: false,
+    };
+    let arrivals = vec![inv(0, 0, SEC), inv(1, 5 * SEC, SEC), inv(0, 13 * SEC, SEC)];
+    let setup = |release| Setup {
+        release,
+        ..Setup::new(catalog(&[(0, 100), (1, 100)]), 1, 1024)
+    };
+    let (at_end, _) =
+        setup(ReleaseMode::AtEnd).run(keep.clone(), SchedulerConfig::RoundRobin, arrivals.clone());
+    assert_eq!(at_end.kinds(), ["cold", "cold", "cold"]);
+    assert_eq!(destroyed_at(&at_end)[0], (11 * SEC + 36 * MS, 0, "expired"));
+    let (next, _) =
+        setup(ReleaseMode::NextArrival).run(keep, SchedulerConfig::RoundRobin, arrivals);
+    assert_eq!(next.kinds(), ["cold", "cold", "warm"]);
 }

@@ -4,6 +4,7 @@ mod baseline;
 mod cli;
 mod invariants;
 mod lifecycle;
+mod peers;
 #[cfg(target_os = "linux")]
 mod real;
 #[cfg(target_os = "linux")]

@@ -261,16 +261,17 @@ fn bad_trace_input_names_file_line_column_and_value() {
 
 #[test]
 fn faascache_preset_reproduces_greedy_dual_by_hand() {
-    // The Azure 2019 fixture under FaasCache's model: one server of 400 MB, no costs of the
-    // platform's own, cold = Maximum, warm = Average, arrivals evenly spaced, Greedy-Dual.
-    // Memory (pct100, split): f1 and f2 200 MB each (app A, 400 MB), f3 128 MB (app B).
-    // Cold-start cost = Maximum - Average: f1 300 ms, f2 1000 ms, f3 0 ms.
-    //   0 s   f2 cold (S1), ready at 1 s, ends at 3 s.        30 s  f2 warm on S1.
-    //   60 s  f1 cold (S2), 200 MB free; ends 60.4 s.          80 s, 100 s  f1 warm on S2.
-    //   120 s f3 needs 128 MB, none free. Priorities: S1 = 0 + 2 x 1,000,000 / 200 = 10,000,
-    //         S2 = 0 + 3 x 300,000 / 200 = 4,500: S2 (f1) is evicted, the clock becomes 4,500.
-    //   240 s f1 cold, needs 200 MB with 72 free. S3 (f3) = 4,500 + 1 x 0 / 128 = 4,500 is below
-    //         S1's 10,000: f3 is evicted, and f1 starts cold with its frequency reset.
+    // The Azure 2019 fixture under FaasCache's model: one server of 300 MB, no costs of the
+    // platform's own, cold = Maximum, warm = Average, arrivals evenly spaced, memory from
+    // AverageAllocatedMb split among an app's functions: f1 and f2 150 MB each (app A, 300 MB),
+    // f3 100 MB (app B). Greedy-Dual in FaasCache's units: priority = clock + frequency x
+    // (cold - warm in ms) / MB, so f1 gains 300 / 150 = 2 per use, f2 1000 / 150 = 6.667, f3 0.
+    //   0 s   f2 cold (S1), 3 s cold run; priority 6.667.    30 s  f2 warm on S1: 13.333.
+    //   60 s  f1 cold (S2), the other 150 MB: 2.             80 s, 100 s  f1 warm on S2: 4, 6.
+    //   120 s f3 needs 100 MB, none free: S2 (6) goes before S1 (13.333); the clock becomes 6,
+    //         and S3 (f3) takes 6 + 0 = 6.
+    //   240 s f1 needs 150 MB with 50 free. FaasCache evicts until the victims add up to the
+    //         whole 150 MB: S3 (6, 100 MB), then S1 (13.333); f1 starts cold on S4.
     let dir = TempDir::new("faascache-preset");
     azure2019_day(dir.path());
     let out = TempDir::new("faascache-preset-out");
@@ -282,7 +283,7 @@ fn faascache_preset_reproduces_greedy_dual_by_hand() {
         "--trace",
         &trace,
         "--memory-mb",
-        "400",
+        "300",
         "--out",
         out.path().to_str().unwrap(),
         "--records",
@@ -292,7 +293,7 @@ fn faascache_preset_reproduces_greedy_dual_by_hand() {
     assert_eq!(s["invocations"]["dropped"], 0);
     assert_eq!(s["starts"]["by_kind"]["cold"], 4);
     assert_eq!(s["starts"]["by_kind"]["warm"], 3);
-    assert_eq!(s["sandboxes"]["destroyed_by_reason"]["evicted"], 2, "{s}");
+    assert_eq!(s["sandboxes"]["destroyed_by_reason"]["evicted"], 3, "{s}");
     let records = fs::read_to_string(out.path().join("records.csv")).unwrap();
     let mut rows: Vec<Vec<String>> = records
         .lines()

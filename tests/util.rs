@@ -131,6 +131,8 @@ pub struct Setup {
     pub install_cache: policies::InstallCacheConfig,
     /// Import cache for catalogs with packages.
     pub import_cache: Option<sim::zygotes::ImportCacheConfig>,
+    pub eviction: sim::EvictionMode,
+    pub release: sim::ReleaseMode,
 }
 
 impl Setup {
@@ -151,6 +153,8 @@ impl Setup {
             provisioned: Vec::new(),
             install_cache: policies::InstallCacheConfig::Unbounded,
             import_cache: None,
+            eviction: sim::EvictionMode::default(),
+            release: sim::ReleaseMode::default(),
         }
     }
 
@@ -180,6 +184,9 @@ impl Setup {
             reuse: self.reuse,
             provisioned: self.provisioned.clone(),
             sandbox_memory_mb: None,
+            eviction: self.eviction,
+            release: self.release,
+            ..ControllerConfig::default()
         };
         let mut controller = Controller::new(
             self.catalog.clone(),

@@ -11,5 +11,5 @@ pub mod scheduler;
 
 pub use import::ImportCacheSpec;
 pub use install::InstallCacheConfig;
-pub use keep_alive::{KeepAliveConfig, Refresh};
+pub use keep_alive::{KeepAliveConfig, PoolMode, Refresh};
 pub use scheduler::SchedulerConfig;

@@ -126,6 +126,15 @@ pub trait Backend {
     /// Creates a sandbox; reports [`Completion::SandboxReady`].
     fn create_sandbox(&mut self, now: Time, sandbox: SandboxId, request: &CreateRequest);
 
+    /// Creates a sandbox that the model treats as loaded earlier and ready now (FaasCache's
+    /// pre-warming). Returns true if it is ready at once, as the simulated backend makes it, and
+    /// false if [`Completion::SandboxReady`] follows as after [`Backend::create_sandbox`], which is
+    /// what a real backend does.
+    fn create_ready(&mut self, now: Time, sandbox: SandboxId, request: &CreateRequest) -> bool {
+        self.create_sandbox(now, sandbox, request);
+        false
+    }
+
     /// Runs an invocation for `duration` (its trace execution time) in a sandbox that is ready or
     /// about to be; reports [`Completion::InvocationDone`].
     fn start_invocation(

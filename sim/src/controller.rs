@@ -23,7 +23,7 @@ use crate::WorkerId;
 use crate::backend::{Backend, Completion, CreateRequest, InvocationHandle, Timer};
 use crate::install_cache::InstallCaches;
 use crate::platform::{Platform, ReuseOrder, SandboxId, SandboxState, WorkerSpec};
-use crate::policy::{IdleDecision, InstallPolicy, KeepAlive, Scheduler};
+use crate::policy::{ArrivalActions, IdleDecision, InstallPolicy, KeepAlive, Scheduler};
 use crate::record::{
     DestroyReason, DropReason, FailReason, Outcome, Phases, Record, RecordSink, RunInfo,
     SandboxEvent, StartKind,
@@ -37,6 +37,83 @@ pub enum QueueMode {
     Queue { capacity: u32 },
     /// Drop it at once.
     Drop,
+}
+
+/// How much a cold start that lacks memory evicts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EvictionMode {
+    /// Victims until the shortfall is free, and none at all if the worker's idle and paused
+    /// sandboxes cannot free it.
+    #[default]
+    Shortfall,
+    /// FaasCache's: victims until their sizes add up to the new sandbox's whole size, whatever is
+    /// free already; they stay evicted even when the sandbox still does not fit.
+    WholeSize,
+    /// DSLab FaaS's: nothing is evicted; the invocation waits (or is dropped) until memory frees
+    /// up as sandboxes expire.
+    None,
+}
+
+/// Whether an arrival that needs a new sandbox may start one while others wait in its worker's
+/// queue.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Admission {
+    /// It waits behind them (first come, first served).
+    #[default]
+    BehindQueue,
+    /// DSLab FaaS's: it starts a sandbox if memory allows and queues only if not.
+    Bypass,
+}
+
+/// Which queued invocation takes a sandbox whose invocation ended.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Handoff {
+    /// The oldest queued invocation of the sandbox's function, wherever it is in the queue.
+    #[default]
+    Function,
+    /// DSLab FaaS's: none directly; the queue is served from its head only.
+    Head,
+}
+
+/// When a sandbox that its keep-alive policy destroys as it becomes idle gives its memory back.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UnloadTiming {
+    /// At once, so that an invocation queued behind it may take the memory in the same step.
+    #[default]
+    Immediate,
+    /// DSLab FaaS's: when the events already due at that instant are done (DSLab schedules the
+    /// container's end with no delay); until then it holds its memory and takes no invocation.
+    EndOfInstant,
+}
+
+/// Which goes first when an arrival and a completion or timer fall at the same time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TieOrder {
+    /// Completions and timers: an invocation that ends as another arrives leaves its sandbox
+    /// warm for it.
+    #[default]
+    CompletionsFirst,
+    /// DSLab FaaS's: arrivals, which then see neither a sandbox freed at that instant nor the
+    /// expiry of one whose keep-alive ends then.
+    ArrivalsFirst,
+}
+
+/// When a sandbox whose invocations have ended can be reused or evicted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReleaseMode {
+    /// As soon as its last invocation ends.
+    #[default]
+    AtEnd,
+    /// FaasCache's: only when the next arrival (of any function) is handled; until then it holds
+    /// its memory as if it were running, and its idle time starts then. Sandboxes are released
+    /// in the order their last invocations arrived.
+    NextArrival,
 }
 
 /// Platform parameters the controller enforces.
@@ -54,6 +131,12 @@ pub struct ControllerConfig {
     /// Every sandbox gets this much memory instead of its function's (OpenLambda's fixed
     /// per-sandbox limit).
     pub sandbox_memory_mb: Option<u32>,
+    pub eviction: EvictionMode,
+    pub release: ReleaseMode,
+    pub admission: Admission,
+    pub handoff: Handoff,
+    pub ties: TieOrder,
+    pub unload: UnloadTiming,
 }
 
 impl Default for QueueMode {
@@ -126,6 +209,17 @@ pub struct Controller {
     lazy_expiry: bool,
     background: bool,
     may_kill: bool,
+    pool_policy: bool,
+    arrival_actions: ArrivalActions,
+    eviction: EvictionMode,
+    release: ReleaseMode,
+    admission: Admission,
+    handoff: Handoff,
+    ties: TieOrder,
+    unload: UnloadTiming,
+    /// Sandboxes whose invocations ended, held until the next arrival (release `next-arrival`),
+    /// with the id of the last invocation each ran.
+    held: Vec<(u64, SandboxId)>,
     /// Per-worker install caches and their eviction policy; `None` installs every package of a
     /// cold start and keeps none.
     install: Option<(InstallCaches, Box<dyn InstallPolicy>)>,
@@ -151,6 +245,15 @@ impl Controller {
             lazy_expiry: keep_alive.expires_lazily(),
             background: keep_alive.evicts_in_background(),
             may_kill: keep_alive.may_kill_running(),
+            pool_policy: keep_alive.keeps_pool(),
+            arrival_actions: ArrivalActions::default(),
+            eviction: config.eviction,
+            release: config.release,
+            admission: config.admission,
+            handoff: config.handoff,
+            ties: config.ties,
+            unload: config.unload,
+            held: Vec::new(),
             install: None,
             zygotes: None,
             catalog,
@@ -230,6 +333,16 @@ impl Controller {
         }
     }
 
+    /// Whether arrivals go before completions and timers due at the same time.
+    pub fn arrivals_first(&self) -> bool {
+        self.ties == TieOrder::ArrivalsFirst
+    }
+
+    /// Invocations waiting in workers' queues.
+    pub fn queued(&self) -> usize {
+        self.platform.workers().iter().map(|w| w.queue_len()).sum()
+    }
+
     /// Invocations that arrived and have not ended.
     pub fn in_flight(&self) -> u64 {
         self.in_flight
@@ -290,6 +403,12 @@ impl Controller {
         sink: &mut S,
     ) {
         let function = invocation.function;
+        if !self.held.is_empty() {
+            self.release_held(now, backend, sink);
+        }
+        if self.pool_policy {
+            self.pool_actions(now, backend, sink);
+        }
         self.keep_alive.on_arrival(now, function, &self.platform);
         let worker = self.scheduler.select(now, function, &self.platform);
         assert!(
@@ -329,7 +448,13 @@ impl Controller {
             }
             self.victims = expired;
         }
-        if let Some(sandbox) = self.platform.reusable_on(function, worker) {
+        let reuse = if self.pool_policy {
+            self.keep_alive
+                .choose_reuse(now, function, worker, &self.platform)
+        } else {
+            self.platform.reusable_on(function, worker)
+        };
+        if let Some(sandbox) = reuse {
             self.start_in(now, handle, sandbox, backend, sink);
             self.notify_memory(now, worker, sink);
             return;
@@ -342,7 +467,7 @@ impl Controller {
             self.drop_invocation(now, handle, DropReason::TooLarge, sink);
             return;
         }
-        if self.platform.worker(worker).queue_len() == 0
+        if (self.platform.worker(worker).queue_len() == 0 || self.admission == Admission::Bypass)
             && let ColdStart::Started = self.cold_start(now, handle, backend, sink)
         {
             self.notify_memory(now, worker, sink);
@@ -488,6 +613,130 @@ impl Controller {
         }
     }
 
+    /// Release `next-arrival`: the sandboxes held since their invocations ended become idle, in
+    /// the order their last invocations arrived, and the keep-alive policy hears of each.
+    fn release_held<B: Backend + ?Sized, S: RecordSink + ?Sized>(
+        &mut self,
+        now: Time,
+        backend: &mut B,
+        sink: &mut S,
+    ) {
+        let mut held = std::mem::take(&mut self.held);
+        held.sort_unstable();
+        for &(_, sandbox) in &held {
+            if !self.platform.is_live(sandbox)
+                || self.platform.sandbox(sandbox).state != SandboxState::Finished
+            {
+                continue;
+            }
+            // Held as if running until now: its idle time starts here.
+            let sb = self.platform.sandbox_mut(sandbox);
+            sb.last_used = now;
+            sb.first_idle.get_or_insert(now);
+            let (worker, pinned) = (sb.worker, sb.pinned);
+            self.platform.transition(sandbox, SandboxState::Idle, 0);
+            if !pinned {
+                let decision =
+                    self.keep_alive
+                        .on_idle(now, self.platform.sandbox(sandbox), &self.platform);
+                self.apply(
+                    now,
+                    sandbox,
+                    decision,
+                    DestroyReason::NotKept,
+                    backend,
+                    sink,
+                );
+            }
+            self.drain_queue(now, worker, backend, sink);
+            self.notify_memory(now, worker, sink);
+        }
+        held.clear();
+        self.held = held;
+    }
+
+    /// A policy with its own pool acts before an arrival: it unloads sandboxes and loads others
+    /// ahead of time, each where its worker has the memory free.
+    fn pool_actions<B: Backend + ?Sized, S: RecordSink + ?Sized>(
+        &mut self,
+        now: Time,
+        backend: &mut B,
+        sink: &mut S,
+    ) {
+        let mut actions = std::mem::take(&mut self.arrival_actions);
+        actions.clear();
+        self.keep_alive
+            .before_arrival(now, &self.platform, &mut actions);
+        for &id in &actions.unload {
+            if self.platform.is_live(id) && self.platform.sandbox(id).is_evictable() {
+                let worker = self.platform.sandbox(id).worker;
+                self.destroy(now, id, DestroyReason::NotKept, backend, sink);
+                self.notify_memory(now, worker, sink);
+            }
+        }
+        for &(function, worker) in &actions.prewarm {
+            let need = u64::from(self.memory_of(function));
+            if self.platform.worker(worker).memory.free_mb() < need {
+                continue;
+            }
+            self.create_ready(now, function, worker, backend, sink);
+            self.notify_memory(now, worker, sink);
+        }
+        self.arrival_actions = actions;
+    }
+
+    /// Creates a sandbox of `function` on `worker` that counts as loaded earlier: idle now if
+    /// the backend can make it so (the simulator), else pre-warmed as usual. Its first use is a
+    /// warm start. Memory must be free.
+    fn create_ready<B: Backend + ?Sized, S: RecordSink + ?Sized>(
+        &mut self,
+        now: Time,
+        function: FunctionId,
+        worker: WorkerId,
+        backend: &mut B,
+        sink: &mut S,
+    ) {
+        let sandbox =
+            self.platform
+                .insert_sandbox(now, function, worker, self.sandbox_memory_mb, false);
+        if self.created_for.len() <= sandbox.index() {
+            self.created_for.resize(sandbox.index() + 1, NO_INVOCATION);
+        }
+        self.created_for[sandbox.index()] = NO_INVOCATION;
+        let memory_mb = self.platform.sandbox(sandbox).memory_mb;
+        sink.sandbox(
+            now,
+            worker,
+            SandboxEvent::Created {
+                function,
+                memory_mb,
+            },
+        );
+        self.keep_alive
+            .on_created(now, self.platform.sandbox(sandbox), None, &self.platform);
+        let request = CreateRequest::plain(
+            function,
+            worker,
+            memory_mb,
+            self.catalog.function(function).init,
+        );
+        if backend.create_ready(now, sandbox, &request) {
+            let sb = self.platform.sandbox_mut(sandbox);
+            sb.first_idle = Some(now);
+            self.platform.transition(sandbox, SandboxState::Idle, 0);
+            self.apply(
+                now,
+                sandbox,
+                IdleDecision::Keep { until: None },
+                DestroyReason::NotKept,
+                backend,
+                sink,
+            );
+        } else {
+            self.prewarming.push(sandbox);
+        }
+    }
+
     fn track(&mut self, p: Pending) -> InvocationHandle {
         match self.free_pending.pop() {
             Some(slot) => {
@@ -544,8 +793,10 @@ impl Controller {
         let running = sb.running + 1;
         self.platform
             .transition(sandbox, SandboxState::Running, running);
+        let sb = self.platform.sandbox(sandbox);
         self.keep_alive
-            .on_start(now, self.platform.sandbox(sandbox), kind, &self.platform);
+            .on_placed(now, sb, kind, duration, &self.platform);
+        self.keep_alive.on_start(now, sb, kind, &self.platform);
         backend.start_invocation(now, sandbox, handle, duration);
     }
 
@@ -570,6 +821,14 @@ impl Controller {
         let p = &mut self.pending[handle.0 as usize];
         p.kind = cold_kind(forked);
         p.placed = now;
+        let (kind, duration) = (p.kind, p.duration);
+        self.keep_alive.on_placed(
+            now,
+            self.platform.sandbox(sandbox),
+            kind,
+            duration,
+            &self.platform,
+        );
         true
     }
 
@@ -623,7 +882,15 @@ impl Controller {
         let p = &mut self.pending[handle.0 as usize];
         p.kind = StartKind::Cold;
         p.placed = now;
-        self.create(now, function, worker, handle, None, false, backend, sink);
+        let sandbox = self.create(now, function, worker, handle, None, false, backend, sink);
+        let p = &self.pending[handle.0 as usize];
+        self.keep_alive.on_placed(
+            now,
+            self.platform.sandbox(sandbox),
+            p.kind,
+            p.duration,
+            &self.platform,
+        );
         ColdStart::Started
     }
 
@@ -639,16 +906,21 @@ impl Controller {
     ) -> bool {
         let need = u64::from(self.memory_of(function));
         let free = self.platform.worker(worker).memory.free_mb();
+        if free < need && self.eviction == EvictionMode::None {
+            return false;
+        }
         if free < need {
+            let whole = self.eviction == EvictionMode::WholeSize;
             // Every zygote can go, leaves first.
             let zygote_mb = self.zygotes.as_ref().map_or(0, |z| z.used_mb(worker));
-            if !self.may_kill && self.platform.reclaimable_mb(worker) + zygote_mb < need {
+            if !whole && !self.may_kill && self.platform.reclaimable_mb(worker) + zygote_mb < need {
                 return false;
             }
             let mut victims = std::mem::take(&mut self.victims);
             victims.clear();
+            let target = if whole { need } else { need - free };
             self.keep_alive
-                .choose_victims(now, worker, need - free, &self.platform, &mut victims);
+                .choose_victims(now, worker, target, &self.platform, &mut victims);
             victims.sort_unstable();
             victims.dedup();
             let may_kill = self.may_kill;
@@ -665,14 +937,20 @@ impl Controller {
                 .map(|&id| u64::from(self.platform.sandbox(id).memory_mb))
                 .sum();
             // Zygotes give way when sandboxes cannot free enough.
-            if free + freed + zygote_mb < need {
+            if !whole && free + freed + zygote_mb < need {
                 self.victims = victims;
                 return false;
             }
             for &id in &victims {
                 self.destroy(now, id, DestroyReason::Evicted, backend, sink);
             }
+            self.keep_alive
+                .on_evicted(now, worker, &victims, &self.platform);
             self.victims = victims;
+            if whole && free + freed + zygote_mb < need {
+                self.notify_memory(now, worker, sink);
+                return false;
+            }
             let short = need.saturating_sub(free + freed);
             if short > 0
                 && let Some(zygotes) = &mut self.zygotes
@@ -719,6 +997,13 @@ impl Controller {
                 function,
                 memory_mb,
             },
+        );
+        let duration = (handle != NO_INVOCATION).then(|| self.pending[handle.0 as usize].duration);
+        self.keep_alive.on_created(
+            now,
+            self.platform.sandbox(sandbox),
+            duration,
+            &self.platform,
         );
         let packages = std::mem::take(&mut self.catalog.functions[function.index()].packages);
         let (install, installed) = self.plan_install(now, function, worker, &packages, sink);
@@ -946,13 +1231,20 @@ impl Controller {
         let sb = self.platform.sandbox_mut(sandbox);
         sb.last_used = now;
         let running = sb.running - 1;
-        if let Some(h) = self.platform.dequeue_function(worker, function) {
+        let handoff = match self.handoff {
+            Handoff::Function => self.platform.dequeue_function(worker, function),
+            Handoff::Head => None,
+        };
+        if let Some(h) = handoff {
             self.platform
                 .transition(sandbox, SandboxState::Running, running);
             self.start_in(now, InvocationHandle(h), sandbox, backend, sink);
         } else if running > 0 {
             self.platform
                 .transition(sandbox, SandboxState::Running, running);
+        } else if self.release == ReleaseMode::NextArrival {
+            self.platform.transition(sandbox, SandboxState::Finished, 0);
+            self.held.push((p.id, sandbox));
         } else {
             let sb = self.platform.sandbox_mut(sandbox);
             sb.first_idle.get_or_insert(now);
@@ -1005,6 +1297,14 @@ impl Controller {
         }
         let sb = self.platform.sandbox_mut(id);
         sb.timer_at = None;
+        if sb.retiring {
+            let worker = sb.worker;
+            self.destroy(now, id, DestroyReason::NotKept, backend, sink);
+            self.drain_queue(now, worker, backend, sink);
+            self.notify_memory(now, worker, sink);
+            self.background_evict(now, worker, backend, sink);
+            return;
+        }
         let Some(deadline) = sb.deadline else {
             return;
         };
@@ -1105,6 +1405,25 @@ impl Controller {
         sink: &mut S,
     ) {
         let until = match decision {
+            IdleDecision::Destroy
+                if self.unload == UnloadTiming::EndOfInstant
+                    && reason == DestroyReason::NotKept
+                    && self.platform.sandbox(sandbox).state == SandboxState::Idle =>
+            {
+                self.platform.sandbox_mut(sandbox).retiring = true;
+                self.platform.transition(sandbox, SandboxState::Finished, 0);
+                let sb = self.platform.sandbox_mut(sandbox);
+                sb.timer_at = Some(now);
+                let generation = self.platform.bump_generation(sandbox);
+                backend.set_timer(
+                    now,
+                    Timer::Sandbox {
+                        sandbox,
+                        generation,
+                    },
+                );
+                return;
+            }
             IdleDecision::Destroy => {
                 self.destroy(now, sandbox, reason, backend, sink);
                 return;

@@ -16,11 +16,14 @@ pub mod sim_backend;
 pub mod zygotes;
 
 pub use backend::{Backend, Completion};
-pub use controller::{Controller, ControllerConfig, QueueMode};
+pub use controller::{
+    Admission, Controller, ControllerConfig, EvictionMode, Handoff, QueueMode, ReleaseMode,
+    TieOrder, UnloadTiming,
+};
 pub use cost::{Cost, Quantiles};
 pub use cpu::CpuModel;
 pub use platform::{Platform, Sandbox, SandboxId, SandboxState, Worker, WorkerSpec};
-pub use policy::{IdleDecision, InstallPolicy, KeepAlive, Scheduler};
+pub use policy::{ArrivalActions, IdleDecision, InstallPolicy, KeepAlive, Scheduler};
 pub use record::{Record, RecordSink};
 pub use run::{RunStats, SimError, simulate};
 pub use sim_backend::{CostModel, PackageCosts, SimBackend};

@@ -32,6 +32,10 @@ pub enum SandboxState {
     Idle,
     /// Frozen: it holds its memory but no CPU; it can be unpaused for an invocation, or evicted.
     Paused,
+    /// Its invocations have ended, but the platform takes it back only at the next arrival
+    /// (release `next-arrival`, FaasCache's model): it can neither take an invocation nor be
+    /// evicted until then.
+    Finished,
 }
 
 impl SandboxState {
@@ -72,6 +76,9 @@ pub struct Sandbox {
     pub first_idle: Option<Time>,
     /// Forked from a zygote rather than started fresh.
     pub forked: bool,
+    /// Destroyed by its keep-alive policy as it became idle, and holding its memory until the
+    /// events of that instant are done (unload `end-of-instant`); it is `Finished` until then.
+    pub retiring: bool,
     /// Index of its (function, worker) pool in the function's pool list.
     pool: u32,
     /// Neighbours in its pool's list (running with room, idle or paused), if it is in one.
@@ -240,6 +247,9 @@ pub struct Platform {
     live: usize,
     /// Which idle (or paused) sandbox an invocation reuses.
     reuse_order: ReuseOrder,
+    /// With [`ReuseOrder::SwapSet`]: per function, per pool position, its idle sandboxes in the
+    /// set's order.
+    swap_sets: Vec<Vec<Vec<u32>>>,
 }
 
 /// Which of a function's idle sandboxes on a worker an invocation takes.
@@ -251,6 +261,10 @@ pub enum ReuseOrder {
     Mru,
     /// The least recently used: load spreads over all warm sandboxes, which stay warm longer.
     Lru,
+    /// DSLab FaaS's: the first of the function's idle sandboxes on the worker in an ordered set
+    /// where a sandbox that becomes idle is appended and one that leaves is replaced by the
+    /// last (`IndexSet::swap_remove`), so neither the most nor the least recently used.
+    SwapSet,
 }
 
 /// A worker's resources.
@@ -345,12 +359,16 @@ impl Platform {
             free_slots: Vec::new(),
             live: 0,
             reuse_order: ReuseOrder::Mru,
+            swap_sets: Vec::new(),
         }
     }
 
     /// Sets which idle sandbox reuse takes; before the first sandbox exists.
     pub fn set_reuse_order(&mut self, order: ReuseOrder) {
         self.reuse_order = order;
+        if order == ReuseOrder::SwapSet {
+            self.swap_sets = vec![Vec::new(); self.functions.len()];
+        }
     }
 
     pub fn workers(&self) -> &[Worker] {
@@ -452,6 +470,18 @@ impl Platform {
         let end = |list: &List| match self.reuse_order {
             ReuseOrder::Mru => list.tail,
             ReuseOrder::Lru => list.head,
+            ReuseOrder::SwapSet => {
+                // A retiring sandbox keeps its place in the set until it is gone, but takes
+                // nothing.
+                let sb = (list.head != NIL).then(|| self.sandbox(SandboxId(list.head)));
+                sb.and_then(|sb| {
+                    self.swap_sets[sb.function.index()][sb.pool as usize]
+                        .iter()
+                        .find(|&&x| self.sandbox(SandboxId(x)).state == SandboxState::Idle)
+                })
+                .copied()
+                .unwrap_or(list.head)
+            }
         };
         [pool.running.tail, end(&pool.idle), end(&pool.paused)]
             .into_iter()
@@ -571,6 +601,23 @@ impl Platform {
         }
         let sb = self.sandbox(id);
         let (function, position) = (sb.function.index(), sb.pool as usize);
+        if self.reuse_order == ReuseOrder::SwapSet {
+            let retiring = sb.retiring;
+            let sets = &mut self.swap_sets[function];
+            if sets.len() <= position {
+                sets.resize_with(position + 1, Vec::new);
+            }
+            let set = &mut sets[position];
+            if before == Some(Reuse::Idle)
+                && !retiring
+                && let Some(i) = set.iter().position(|&x| x == id.0)
+            {
+                set.swap_remove(i);
+            }
+            if after == Some(Reuse::Idle) {
+                set.push(id.0);
+            }
+        }
         let pool = &mut self.pools[function][position];
         let was_empty = pool.is_empty();
         if let Some(kind) = before {
@@ -697,6 +744,7 @@ impl Platform {
             paused_at: None,
             first_idle: None,
             forked: false,
+            retiring: false,
             pool,
             pool_prev: NIL,
             pool_next: NIL,
@@ -784,6 +832,14 @@ impl Platform {
     /// Removes a sandbox and releases its memory.
     pub(crate) fn remove_sandbox(&mut self, id: SandboxId) -> Sandbox {
         let sb = self.sandbox(id);
+        if self.reuse_order == ReuseOrder::SwapSet && sb.retiring {
+            let (function, pool) = (sb.function.index(), sb.pool as usize);
+            let set = &mut self.swap_sets[function][pool];
+            if let Some(i) = set.iter().position(|&x| x == id.0) {
+                set.swap_remove(i);
+            }
+        }
+        let sb = self.sandbox(id);
         if sb.is_evictable() {
             self.lru_unlink(id);
         }
@@ -826,7 +882,9 @@ impl<'a> Iterator for Evictable<'a> {
 
 fn bucket(memory: &mut MemoryState, state: SandboxState) -> &mut u64 {
     match state {
-        SandboxState::Creating | SandboxState::Running => &mut memory.busy_mb,
+        SandboxState::Creating | SandboxState::Running | SandboxState::Finished => {
+            &mut memory.busy_mb
+        }
         SandboxState::Idle => &mut memory.idle_mb,
         SandboxState::Paused => &mut memory.paused_mb,
     }

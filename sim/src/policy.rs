@@ -98,6 +98,67 @@ pub trait KeepAlive {
         false
     }
 
+    /// Whether the policy acts at every arrival before it is placed
+    /// ([`KeepAlive::before_arrival`]) and chooses which idle sandbox an invocation reuses
+    /// ([`KeepAlive::choose_reuse`]), as a policy that keeps its own pool of sandboxes does.
+    fn keeps_pool(&self) -> bool {
+        false
+    }
+
+    /// Only when [`KeepAlive::keeps_pool`]: called first at every arrival. Sandboxes the policy
+    /// unloads go in `actions.unload` (destroyed, reason `not-kept`); sandboxes to load ahead of
+    /// time in `actions.prewarm`, created in that order where the worker has the memory free,
+    /// ready at once in the simulator (each is reported to [`KeepAlive::on_created`]).
+    fn before_arrival(&mut self, _now: Time, _platform: &Platform, _actions: &mut ArrivalActions) {}
+
+    /// Only when [`KeepAlive::keeps_pool`]: the idle sandbox of `function` on `worker` that an
+    /// invocation arriving now takes, if any (after [`KeepAlive::expired`] was asked).
+    fn choose_reuse(
+        &mut self,
+        _now: Time,
+        function: FunctionId,
+        worker: WorkerId,
+        platform: &Platform,
+    ) -> Option<SandboxId> {
+        platform.reusable_on(function, worker)
+    }
+
+    /// A sandbox was created: for an invocation that runs for `duration` once it is ready, or
+    /// ahead of time (`None`: pre-warmed or provisioned).
+    fn on_created(
+        &mut self,
+        _now: Time,
+        _sandbox: &Sandbox,
+        _duration: Option<Time>,
+        _platform: &Platform,
+    ) {
+    }
+
+    /// An invocation that runs for `duration` was given `sandbox` now: an idle or paused one
+    /// (`kind` warm, unpause or prewarmed, it starts now) or one just created for it (`kind`
+    /// cold or zygote fork, it starts when the sandbox is ready, which [`KeepAlive::on_start`]
+    /// reports).
+    fn on_placed(
+        &mut self,
+        _now: Time,
+        _sandbox: &Sandbox,
+        _kind: StartKind,
+        _duration: Time,
+        _platform: &Platform,
+    ) {
+    }
+
+    /// The controller evicted `victims` on `worker`, all of them chosen by the last
+    /// [`KeepAlive::choose_victims`]; it calls this only when it carries out that choice.
+    fn on_evicted(
+        &mut self,
+        _now: Time,
+        _worker: WorkerId,
+        _victims: &[SandboxId],
+        _platform: &Platform,
+    ) {
+    }
+
     /// Whether [`KeepAlive::choose_victims`] may choose running sandboxes.
     fn may_kill_running(&self) -> bool {
         false
@@ -118,6 +179,23 @@ pub trait KeepAlive {
         _platform: &Platform,
         _victims: &mut Vec<SandboxId>,
     ) {
+    }
+}
+
+/// What a policy that keeps its own pool wants done at an arrival, before anything else
+/// ([`KeepAlive::before_arrival`]).
+#[derive(Clone, Debug, Default)]
+pub struct ArrivalActions {
+    /// Idle sandboxes to destroy (reason `not-kept`).
+    pub unload: Vec<SandboxId>,
+    /// Sandboxes to load now, in this order, on workers with the memory free.
+    pub prewarm: Vec<(FunctionId, WorkerId)>,
+}
+
+impl ArrivalActions {
+    pub fn clear(&mut self) {
+        self.unload.clear();
+        self.prewarm.clear();
     }
 }
 

@@ -41,6 +41,12 @@ pub enum SimError {
     /// The platform could not be set up (e.g. provisioned sandboxes do not fit).
     #[error("{0}")]
     Setup(String),
+    /// Invocations still wait for memory that nothing will free: no sandbox is running and none
+    /// will expire (for example `eviction = "none"` with a keep-alive that never unloads).
+    #[error(
+        "{queued} invocation(s) still wait in a queue at {at} us with nothing left to free memory for them: no sandbox is running or will expire (model.eviction = \"none\" needs a keep-alive that unloads, such as ttl)"
+    )]
+    Stranded { queued: usize, at: Time },
 }
 
 /// Replays `invocations` through `controller` on the simulated backend, reporting to `sink`.
@@ -68,10 +74,14 @@ where
     let mut next = stream.next().transpose()?;
     let mut stats = RunStats::default();
     let mut now: Time = 0;
+    let arrivals_first = controller.arrivals_first();
     loop {
         let event_due = backend.next_time();
         match next {
-            Some(inv) if event_due.is_none_or(|t| inv.arrival < t) => {
+            Some(inv)
+                if event_due
+                    .is_none_or(|t| inv.arrival < t || arrivals_first && inv.arrival == t) =>
+            {
                 if inv.arrival < now {
                     return Err(SimError::Unsorted {
                         index: stats.invocations,
@@ -97,6 +107,12 @@ where
                     break;
                 }
                 let Some((t, completion)) = backend.pop() else {
+                    if controller.in_flight() > 0 {
+                        return Err(SimError::Stranded {
+                            queued: controller.queued(),
+                            at: now,
+                        });
+                    }
                     break;
                 };
                 debug_assert!(t >= now, "event at {t} before now {now}");

@@ -552,6 +552,14 @@ impl Backend for SimBackend {
         );
     }
 
+    fn create_ready(&mut self, now: Time, sandbox: SandboxId, request: &CreateRequest) -> bool {
+        let slot = slot_mut(&mut self.slots, sandbox);
+        slot.ready_at = now;
+        slot.busy_until = 0;
+        slot.worker = request.worker.0;
+        true
+    }
+
     fn start_invocation(
         &mut self,
         now: Time,

@@ -135,7 +135,8 @@ pub enum DurationMode {
     #[default]
     Average,
     /// FaasCache: a warm invocation takes `Average`, a cold one `Maximum` (the difference is the
-    /// function's handler initialization time).
+    /// function's handler initialization time), both cut to whole milliseconds as FaasCache's
+    /// trace generator does.
     Faascache,
     /// Drawn from the piecewise-linear distribution through the seven percentile points
     /// (0, 1, 25, 50, 75, 99, 100).
@@ -920,8 +921,13 @@ impl DurationStats {
         match mode {
             DurationMode::Average => (DurationModel::Fixed(us(self.average) as Time), None),
             DurationMode::Faascache => {
-                let extra = (us(self.maximum) - us(self.average)).max(0.0) as Time;
-                (DurationModel::Fixed(us(self.average) as Time), Some(extra))
+                // FaasCache's trace generator keeps whole milliseconds: int(Average), int(Maximum).
+                let whole = |ms: f64| us(ms.trunc());
+                let extra = (whole(self.maximum) - whole(self.average)).max(0.0) as Time;
+                (
+                    DurationModel::Fixed(whole(self.average) as Time),
+                    Some(extra),
+                )
             }
             DurationMode::Percentiles => {
                 // Percentile points are monotone in the trace; a row that is not gets them
@@ -1608,6 +1614,14 @@ mod tests {
         let (m, init) = stats().model(DurationMode::Average);
         assert_eq!((m, init), (DurationModel::Fixed(100_000), None));
         let (m, init) = stats().model(DurationMode::Faascache);
+        assert_eq!((m, init), (DurationModel::Fixed(100_000), Some(800_000)));
+        // FaasCache cuts both to whole milliseconds: int(100.9) = 100, int(900.7) = 900.
+        let fractional = DurationStats {
+            average: 100.9,
+            maximum: 900.7,
+            ..stats()
+        };
+        let (m, init) = fractional.model(DurationMode::Faascache);
         assert_eq!((m, init), (DurationModel::Fixed(100_000), Some(800_000)));
 
         let (m, _) = stats().model(DurationMode::Percentiles);

@@ -88,16 +88,20 @@ pub enum Variant {
     Landlord,
     /// A random integer in 0..10 drawn on each start.
     Rand,
+    /// FaasCache's per-function histogram policy (`HIST`), which only its container pool runs
+    /// (see [`super::faascache`]); a [`GreedyDual`] given it orders functions as `lru` does.
+    Hist,
 }
 
 impl Variant {
-    pub const ALL: [Variant; 6] = [
+    pub const ALL: [Variant; 7] = [
         Variant::Gd,
         Variant::Lru,
         Variant::Freq,
         Variant::Size,
         Variant::Landlord,
         Variant::Rand,
+        Variant::Hist,
     ];
 
     /// The variant's name: `gd`, `lru`, `freq`, `size`, `landlord` or `rand`.
@@ -109,6 +113,7 @@ impl Variant {
             Variant::Size => "size",
             Variant::Landlord => "landlord",
             Variant::Rand => "rand",
+            Variant::Hist => "hist",
         }
     }
 
@@ -460,7 +465,7 @@ impl GreedyDual {
             Variant::Gd => clock + freq * self.cost(group.function) / size,
             Variant::Freq => clock + freq * self.cost(group.function),
             Variant::Size => clock + freq / size,
-            Variant::Lru => now as f64,
+            Variant::Lru | Variant::Hist => now as f64,
             Variant::Landlord => self.cost(group.function),
             Variant::Rand => f64::from(self.rng.random_range(0..10u32)),
         }
@@ -512,6 +517,7 @@ impl KeepAlive for GreedyDual {
             Variant::Size => "greedy-dual-size",
             Variant::Landlord => "greedy-dual-landlord",
             Variant::Rand => "greedy-dual-rand",
+            Variant::Hist => "greedy-dual-hist",
         }
     }
 
@@ -941,7 +947,10 @@ mod tests {
     #[test]
     fn greedy_dual_variant_names() {
         let names: Vec<&str> = Variant::ALL.iter().map(|v| v.name()).collect();
-        assert_eq!(names, ["gd", "lru", "freq", "size", "landlord", "rand"]);
+        assert_eq!(
+            names,
+            ["gd", "lru", "freq", "size", "landlord", "rand", "hist"]
+        );
         for v in Variant::ALL {
             assert_eq!(Variant::from_name(v.name()), Some(v));
         }

@@ -2,6 +2,7 @@
 //!
 //! In a scenario file: `keep_alive = { kind = "ttl", idle = "10m" }`.
 
+pub mod faascache;
 pub mod greedy_dual;
 pub mod hybrid;
 mod lru;
@@ -13,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use sim::KeepAlive;
 use workloads::Duration;
 
+pub use faascache::{FaasCachePool, PoolPolicy};
 pub use greedy_dual::{GreedyDual, Variant};
 pub use hybrid::{HybridConfig, HybridHistogram};
 pub use lru::Lru;
@@ -58,6 +60,18 @@ pub enum KeepAliveConfig {
         #[serde(default = "default_variant")]
         variant: Variant,
     },
+}
+
+/// How the keep-alive policies that evict by priority keep their sandboxes (`[model] pool`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PoolMode {
+    /// lambdasim's own indexes: O(1) per arrival, ties to the sandbox idle the longest.
+    #[default]
+    Indexed,
+    /// FaasCache's container pool, one `heapq` list per worker (see [`faascache`]): its reuse
+    /// order, tie-breaking and priority arithmetic exactly.
+    Heap,
 }
 
 fn default_variant() -> Variant {
@@ -150,6 +164,70 @@ impl KeepAliveConfig {
                 Box::new(GreedyDual::new(variant, cold_cost_us.to_vec(), seed))
             }
         }
+    }
+
+    /// The policy as `pool` keeps it: FaasCache's pool policy when `pool` is `heap` (and for
+    /// `greedy-dual,variant=hist`, which only that pool runs), `None` otherwise; an error names
+    /// what the pool cannot run.
+    pub fn pool_policy(&self, pool: PoolMode) -> Result<Option<PoolPolicy>, String> {
+        let heap = pool == PoolMode::Heap;
+        let policy = match *self {
+            KeepAliveConfig::GreedyDual {
+                variant: Variant::Hist,
+            } => PoolPolicy::Hist,
+            _ if !heap => return Ok(None),
+            KeepAliveConfig::Ttl {
+                idle,
+                refresh: Refresh::Reuse,
+                lazy: true,
+            } => PoolPolicy::Ttl {
+                ttl_ms: idle.micros() as f64 / 1000.0,
+            },
+            KeepAliveConfig::Ttl { .. } => {
+                return Err(
+                    "keep_alive: model.pool = \"heap\" runs ttl as FaasCache does, with lazy = true and refresh = \"reuse\""
+                        .to_string(),
+                );
+            }
+            KeepAliveConfig::Lru {} => PoolPolicy::Lru,
+            KeepAliveConfig::GreedyDual { variant } => match variant {
+                Variant::Gd => PoolPolicy::Gd,
+                Variant::Lru => PoolPolicy::Lru,
+                Variant::Freq => PoolPolicy::Freq,
+                Variant::Size => PoolPolicy::Size,
+                Variant::Landlord => PoolPolicy::Landlord,
+                Variant::Hist => PoolPolicy::Hist,
+                Variant::Rand => {
+                    return Err(
+                        "keep_alive: model.pool = \"heap\" has no greedy-dual variant rand (FaasCache draws it from numpy's unseeded generator); use model.pool = \"indexed\""
+                            .to_string(),
+                    );
+                }
+            },
+            _ => {
+                return Err(format!(
+                    "keep_alive: model.pool = \"heap\" runs FaasCache's policies: ttl (lazy), lru and greedy-dual, not {}",
+                    self.label()
+                ));
+            }
+        };
+        Ok(Some(policy))
+    }
+
+    /// Builds the policy as [`KeepAliveConfig::build_for`] does, in the pool `pool` asks for.
+    /// `init_us[f]` is function f's initialization time (its cold time less its warm time), which
+    /// FaasCache's pool weighs.
+    pub fn build_in(
+        &self,
+        pool: PoolMode,
+        cold_cost_us: &[u64],
+        init_us: &[u64],
+        seed: u64,
+    ) -> Result<Box<dyn KeepAlive>, String> {
+        Ok(match self.pool_policy(pool)? {
+            Some(policy) => Box::new(FaasCachePool::new(policy, init_us.to_vec())),
+            None => self.build_for(cold_cost_us, seed),
+        })
     }
 
     /// A short label with the parameters, e.g. `ttl(idle=10m)`.

@@ -6,9 +6,11 @@
 
 mod bits;
 mod consistent_hash;
+mod dslab_least_loaded;
 mod hash;
 mod hermod;
 mod least_loaded;
+mod locality;
 mod pasch;
 mod power_of_two;
 mod pull;
@@ -22,9 +24,11 @@ use serde::{Deserialize, Serialize};
 use sim::Scheduler;
 
 pub use consistent_hash::ConsistentHash;
+pub use dslab_least_loaded::DslabLeastLoaded;
 pub use hash::HashAffinity;
 pub use hermod::Hermod;
 pub use least_loaded::LeastLoaded;
+pub use locality::Locality;
 pub use pasch::Pasch;
 pub use power_of_two::PowerOfD;
 pub use pull::{Pull, PullPreference};
@@ -83,6 +87,15 @@ pub enum SchedulerConfig {
         #[serde(default = "default_unbounded")]
         threshold: f64,
     },
+    /// DSLab FaaS's locality: workers probed from the function's home, the first with a warm
+    /// sandbox of it (`warm`), else the first with room for a new one.
+    Locality {
+        #[serde(default = "default_true")]
+        warm: bool,
+    },
+    /// DSLab FaaS's least-loaded: in flight plus queued, a token for taking it without queueing,
+    /// warm on ties.
+    DslabLeastLoaded,
 }
 
 /// What serde reads: [`SchedulerConfig`] with its unit variants as empty struct variants, because
@@ -123,6 +136,11 @@ enum RawSchedulerConfig {
         #[serde(default = "default_unbounded")]
         threshold: f64,
     },
+    Locality {
+        #[serde(default = "default_true")]
+        warm: bool,
+    },
+    DslabLeastLoaded {},
 }
 
 impl From<RawSchedulerConfig> for SchedulerConfig {
@@ -144,8 +162,14 @@ impl From<RawSchedulerConfig> for SchedulerConfig {
             RawSchedulerConfig::ZygoteHash { threshold } => {
                 SchedulerConfig::ZygoteHash { threshold }
             }
+            RawSchedulerConfig::Locality { warm } => SchedulerConfig::Locality { warm },
+            RawSchedulerConfig::DslabLeastLoaded {} => SchedulerConfig::DslabLeastLoaded,
         }
     }
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_d() -> u32 {
@@ -185,6 +209,8 @@ impl SchedulerConfig {
         "pull",
         "pasch",
         "zygote-hash",
+        "locality",
+        "dslab-least-loaded",
     ];
 
     /// Checks parameters that serde cannot; the message names the field, the value and what is
@@ -252,6 +278,8 @@ impl SchedulerConfig {
             SchedulerConfig::Pull { prefer } => Box::new(Pull::new(prefer)),
             SchedulerConfig::Pasch { threshold, vnodes } => Box::new(Pasch::new(threshold, vnodes)),
             SchedulerConfig::ZygoteHash { threshold } => Box::new(ZygoteHash::new(threshold)),
+            SchedulerConfig::Locality { warm } => Box::new(Locality::new(warm)),
+            SchedulerConfig::DslabLeastLoaded => Box::new(DslabLeastLoaded),
         }
     }
 
@@ -268,6 +296,8 @@ impl SchedulerConfig {
             SchedulerConfig::Pull { .. } => "pull",
             SchedulerConfig::Pasch { .. } => "pasch",
             SchedulerConfig::ZygoteHash { .. } => "zygote-hash",
+            SchedulerConfig::Locality { .. } => "locality",
+            SchedulerConfig::DslabLeastLoaded => "dslab-least-loaded",
         }
     }
 
@@ -278,7 +308,8 @@ impl SchedulerConfig {
             SchedulerConfig::RoundRobin
             | SchedulerConfig::Random
             | SchedulerConfig::LeastLoaded
-            | SchedulerConfig::Hash => kind.to_string(),
+            | SchedulerConfig::Hash
+            | SchedulerConfig::DslabLeastLoaded => kind.to_string(),
             SchedulerConfig::PowerOfTwo { d } => format!("{kind}(d={d})"),
             SchedulerConfig::ConsistentHash { vnodes, c } => {
                 format!("{kind}(c={c},vnodes={vnodes})")
@@ -289,6 +320,7 @@ impl SchedulerConfig {
                 format!("{kind}(threshold={threshold},vnodes={vnodes})")
             }
             SchedulerConfig::ZygoteHash { threshold } => format!("{kind}(threshold={threshold})"),
+            SchedulerConfig::Locality { warm } => format!("{kind}(warm={warm})"),
         }
     }
 }
@@ -532,6 +564,11 @@ mod tests {
                 },
                 "zygote-hash(threshold=inf)",
             ),
+            (
+                SchedulerConfig::Locality { warm: true },
+                "locality(warm=true)",
+            ),
+            (SchedulerConfig::DslabLeastLoaded, "dslab-least-loaded"),
         ];
         assert_eq!(all.len(), SchedulerConfig::KINDS.len());
         for ((config, label), kind) in all.iter().zip(SchedulerConfig::KINDS) {
