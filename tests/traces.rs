@@ -365,3 +365,54 @@ fn package_sets_are_assigned_written_and_read_back() {
         &["functions.csv, line 3", "\"nope==1.0\"", "packages.json"],
     );
 }
+
+#[test]
+fn faascache_preset_counts_the_same_on_an_azure_trace_and_its_native_conversion() {
+    // The preset reads Azure 2019 as FaasCache's trace generator does; converted to the native
+    // format with the same options, the trace must replay to the same counts under every
+    // policy, so that a native slice stands for the Azure trace it came from.
+    let dir = TempDir::new("faascache-azure-native");
+    azure2019_day(dir.path());
+    let native = TempDir::new("faascache-azure-native-out");
+    let azure = format!("azure2019:{}", dir.path().display());
+    let o = lambdasim(&[
+        "trace",
+        "convert",
+        &azure,
+        "--arrivals",
+        "even",
+        "--durations",
+        "faascache",
+        "--memory-percentile",
+        "average",
+        "--out",
+        native.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let native = format!("native:{}", native.path().display());
+    for keep_alive in [
+        "ttl,idle=10m,lazy=true",
+        "greedy-dual,variant=gd",
+        "greedy-dual,variant=landlord",
+        "greedy-dual,variant=hist",
+    ] {
+        for memory in ["150", "300"] {
+            let counts = |trace: &str| {
+                let s = json(&lambdasim(&[
+                    "run",
+                    "--preset",
+                    "faascache",
+                    "--trace",
+                    trace,
+                    "--memory-mb",
+                    memory,
+                    "--keep-alive",
+                    keep_alive,
+                    "--json",
+                ]));
+                (s["starts"].clone(), s["invocations"].clone())
+            };
+            assert_eq!(counts(&azure), counts(&native), "{keep_alive} {memory} MB");
+        }
+    }
+}
