@@ -500,8 +500,8 @@ struct ScenarioArgs {
     /// either.
     #[arg(short, long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Start from a preset reproducing a peer's model: faascache or openlambda. The scenario's
-    /// and the flags' values win over the preset's.
+    /// Start from a preset reproducing a peer's model: faascache, dslab or openlambda. The
+    /// scenario's and the flags' values win over the preset's.
     #[arg(long, value_name = "NAME")]
     preset: Option<String>,
     /// Seed of every random choice (workload generation, random policies, measured costs).
@@ -539,7 +539,8 @@ struct ScenarioArgs {
     #[arg(long, value_name = "POLICY")]
     keep_alive: Option<String>,
     /// Scheduler: round-robin | random | least-loaded | hash | power-of-two | consistent-hash |
-    /// hermod | pull | pasch | zygote-hash (parameters as key=value after a comma).
+    /// hermod | pull | pasch | zygote-hash | locality | dslab-least-loaded (parameters as
+    /// key=value after a comma).
     #[arg(long, value_name = "POLICY")]
     scheduler: Option<String>,
     /// Replay a trace instead of the scenario's workload: FORMAT:PATH with FORMAT one of native,

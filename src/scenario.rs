@@ -47,7 +47,7 @@ pub const PRESETS: [(&str, &str); 3] = [
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawScenario {
-    /// The preset the scenario starts from (`faascache`, `openlambda`), if any.
+    /// The preset the scenario starts from (`faascache`, `dslab`, `openlambda`), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preset: Option<String>,
     /// Seeds every random choice: the workload generator and randomized policies.

@@ -416,3 +416,66 @@ fn faascache_preset_counts_the_same_on_an_azure_trace_and_its_native_conversion(
         }
     }
 }
+
+#[test]
+fn faascache_preset_replays_native_traces_and_needs_every_function_s_init_time() {
+    // A native trace whose functions carry init_us runs under the preset, which costs nothing
+    // of its own (its Azure-only trace options do not apply); one function without init_us
+    // would start cold for free, which is refused, naming it. Pool options that FaasCache's
+    // pool cannot run are refused too.
+    let dir = TempDir::new("faascache-native");
+    fs::write(
+        dir.path().join("functions.csv"),
+        "function,app,memory_mb,concurrency,init_us\nf0,a,100,1,500000\nf1,a,100,1,\n",
+    )
+    .unwrap();
+    fs::write(
+        dir.path().join("invocations.csv"),
+        "function,arrival_us,duration_us\nf0,0,1000000\nf0,5000000,1000000\n",
+    )
+    .unwrap();
+    let trace = format!("native:{}", dir.path().display());
+    fails_with(
+        &["run", "--preset", "faascache", "--trace", &trace],
+        &["cold start would cost nothing", "\"f1\""],
+    );
+    fs::write(
+        dir.path().join("functions.csv"),
+        "function,app,memory_mb,concurrency,init_us\nf0,a,100,1,500000\nf1,a,100,1,0\n",
+    )
+    .unwrap();
+    let s = json(&lambdasim(&[
+        "run",
+        "--preset",
+        "faascache",
+        "--trace",
+        &trace,
+        "--json",
+    ]));
+    assert_eq!(s["starts"]["by_kind"]["cold"], 1);
+    assert_eq!(s["starts"]["by_kind"]["warm"], 1);
+    fails_with(
+        &[
+            "run",
+            "--preset",
+            "faascache",
+            "--trace",
+            &trace,
+            "--keep-alive",
+            "ttl,idle=10m",
+        ],
+        &["model.pool = \"heap\"", "lazy = true"],
+    );
+    fails_with(
+        &[
+            "run",
+            "--preset",
+            "faascache",
+            "--trace",
+            &trace,
+            "--keep-alive",
+            "greedy-dual,variant=rand",
+        ],
+        &["variant rand"],
+    );
+}

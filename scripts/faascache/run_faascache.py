@@ -17,9 +17,8 @@ import tempfile
 POLICIES = ["TTL", "LRU", "GD", "FREQ", "SIZE", "LND", "HIST"]
 
 
-def load_trace(trace_dir, LambdaData):
-    """One LambdaData per function (FaasCache compares them by kind only) and the
-    (LambdaData, ms) arrivals in file order."""
+def read_trace(trace_dir):
+    """functions.csv rows by name, (name, arrival_us) in file order, duration_us by name."""
     with open(os.path.join(trace_dir, "functions.csv"), newline="") as f:
         funcs = {r["function"]: r for r in csv.DictReader(f)}
     with open(os.path.join(trace_dir, "invocations.csv"), newline="") as f:
@@ -29,14 +28,20 @@ def load_trace(trace_dir, LambdaData):
     durations = {}
     for name, _, dur in rows:
         if durations.setdefault(name, dur) != dur:
-            raise ValueError(f"function {name} has invocations of different durations")
+            raise ValueError(f"{trace_dir}: function {name} has invocations of different durations")
+    return funcs, [(name, us) for name, us, _ in rows], durations
+
+
+def load_trace(trace_dir, LambdaData):
+    """(LambdaData, ms) arrivals, one LambdaData per function (FaasCache compares by kind)."""
+    funcs, rows, durations = read_trace(trace_dir)
     lambdas = {}
     for name, dur in durations.items():
         init_us = int(funcs[name]["init_us"] or 0)
-        # True division keeps FaasCache's float ms times exact for whole microseconds.
+        # FaasCache works in float ms; true division gives the nearest float (exact for whole ms).
         lambdas[name] = LambdaData(name, int(funcs[name]["memory_mb"]),
                                    (init_us + dur) / 1000, dur / 1000)
-    return [(lambdas[name], us / 1000) for name, us, _ in rows]
+    return [(lambdas[name], us / 1000) for name, us in rows]
 
 
 def run_one(job):
@@ -75,6 +80,11 @@ def main():
     a = ap.parse_args()
     peer = os.path.abspath(a.peer)
     jobs = [(peer, t, p, m) for t in a.trace for p in a.policy or POLICIES for m in a.memory_mb]
+    try:
+        for t in a.trace:
+            read_trace(t)  # fail before any output
+    except ValueError as e:
+        sys.exit(f"error: {e}")
     out = csv.writer(sys.stdout, lineterminator="\n")
     if not a.no_header:
         out.writerow(["trace", "policy", "memory_mb", "invocations", "hits", "misses",

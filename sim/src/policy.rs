@@ -42,9 +42,11 @@ pub trait KeepAlive {
     fn on_deadline(&mut self, now: Time, sandbox: &Sandbox, platform: &Platform) -> IdleDecision;
 
     /// Chooses sandboxes on `worker` to evict so that at least `need_mb` more memory is free.
-    /// Only idle and paused sandboxes may be chosen. The controller evicts the chosen ones only if
-    /// together they free enough, and it asks only when the worker's idle and paused sandboxes
-    /// together would.
+    /// Only idle and paused sandboxes may be chosen. With eviction `shortfall` (the default),
+    /// `need_mb` is what the new sandbox lacks, the controller asks only when the worker's idle
+    /// and paused sandboxes together would free it, and evicts the chosen ones only if together
+    /// they do; with `whole-size`, `need_mb` is the new sandbox's whole size and the chosen ones
+    /// are evicted whatever they free.
     ///
     /// The default evicts the least recently used first, the classic cache policy, walking the
     /// platform's recency order so that it touches only its victims. Policies that answer true to
