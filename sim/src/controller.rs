@@ -99,7 +99,8 @@ pub enum TieOrder {
     #[default]
     CompletionsFirst,
     /// DSLab FaaS's: arrivals, which then see neither a sandbox freed at that instant nor the
-    /// expiry of one whose keep-alive ends then.
+    /// expiry of one whose keep-alive ends then; the other events follow in the order they were
+    /// scheduled, a keep-alive deadline when it was last set.
     ArrivalsFirst,
 }
 
@@ -1465,7 +1466,12 @@ impl Controller {
             return;
         };
         let at = at.max(now);
-        if sb.timer_at.is_some_and(|pending| pending <= at) {
+        // An earlier pending timer re-arms for the later deadline when it fires. DSLab's order
+        // places a deadline among simultaneous events by when it was set, so then the pending
+        // timer goes stale and a new one is set now.
+        if self.ties == TieOrder::CompletionsFirst
+            && sb.timer_at.is_some_and(|pending| pending <= at)
+        {
             return;
         }
         sb.timer_at = Some(at);
