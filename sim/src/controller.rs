@@ -633,22 +633,8 @@ impl Controller {
             // Held as if running until now: its idle time starts here.
             let sb = self.platform.sandbox_mut(sandbox);
             sb.last_used = now;
-            sb.first_idle.get_or_insert(now);
-            let (worker, pinned) = (sb.worker, sb.pinned);
-            self.platform.transition(sandbox, SandboxState::Idle, 0);
-            if !pinned {
-                let decision =
-                    self.keep_alive
-                        .on_idle(now, self.platform.sandbox(sandbox), &self.platform);
-                self.apply(
-                    now,
-                    sandbox,
-                    decision,
-                    DestroyReason::NotKept,
-                    backend,
-                    sink,
-                );
-            }
+            let worker = sb.worker;
+            self.become_idle(now, sandbox, backend, sink);
             self.drain_queue(now, worker, backend, sink);
             self.notify_memory(now, worker, sink);
         }
@@ -1247,28 +1233,40 @@ impl Controller {
             self.platform.transition(sandbox, SandboxState::Finished, 0);
             self.held.push((p.id, sandbox));
         } else {
-            let sb = self.platform.sandbox_mut(sandbox);
-            sb.first_idle.get_or_insert(now);
-            let pinned = sb.pinned;
-            self.platform.transition(sandbox, SandboxState::Idle, 0);
-            // Provisioned sandboxes stay warm whatever the policy would say.
-            if !pinned {
-                let decision =
-                    self.keep_alive
-                        .on_idle(now, self.platform.sandbox(sandbox), &self.platform);
-                self.apply(
-                    now,
-                    sandbox,
-                    decision,
-                    DestroyReason::NotKept,
-                    backend,
-                    sink,
-                );
-            }
+            self.become_idle(now, sandbox, backend, sink);
         }
         self.drain_queue(now, worker, backend, sink);
         self.notify_memory(now, worker, sink);
         self.background_evict(now, worker, backend, sink);
+    }
+
+    /// A sandbox that ran its last invocation becomes idle, and the keep-alive policy decides
+    /// what happens to it.
+    fn become_idle<B: Backend + ?Sized, S: RecordSink + ?Sized>(
+        &mut self,
+        now: Time,
+        sandbox: SandboxId,
+        backend: &mut B,
+        sink: &mut S,
+    ) {
+        let sb = self.platform.sandbox_mut(sandbox);
+        sb.first_idle.get_or_insert(now);
+        let pinned = sb.pinned;
+        self.platform.transition(sandbox, SandboxState::Idle, 0);
+        // Provisioned sandboxes stay warm whatever the policy would say.
+        if !pinned {
+            let decision =
+                self.keep_alive
+                    .on_idle(now, self.platform.sandbox(sandbox), &self.platform);
+            self.apply(
+                now,
+                sandbox,
+                decision,
+                DestroyReason::NotKept,
+                backend,
+                sink,
+            );
+        }
     }
 
     fn on_timer<B: Backend + ?Sized, S: RecordSink + ?Sized>(

@@ -48,15 +48,7 @@ impl Scheduler for DslabLeastLoaded {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scheduler::testkit::{Cluster, FUNCTION_MB};
-    use sim::WorkerSpec;
-
-    fn worker(memory_mb: u64) -> WorkerSpec {
-        WorkerSpec {
-            memory_mb,
-            cores: 4,
-        }
-    }
+    use crate::scheduler::testkit::{Cluster, FUNCTION_MB, worker_of as worker};
 
     /// Loads (in flight): worker 0 has 2, worker 1 has 1 and no room left (its 100 MB hold one
     /// running f0), worker 2 has 1 and room. Scanning: worker 0 (token 1, load 2) is the first

@@ -54,15 +54,7 @@ impl Scheduler for Locality {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scheduler::testkit::{Cluster, FUNCTION_MB};
-    use sim::WorkerSpec;
-
-    fn worker(memory_mb: u64) -> WorkerSpec {
-        WorkerSpec {
-            memory_mb,
-            cores: 4,
-        }
-    }
+    use crate::scheduler::testkit::{Cluster, FUNCTION_MB, worker_of as worker};
 
     /// Three workers; f4's home is 4 % 3 = worker 1. Worker 1 has room but nothing warm, worker
     /// 2 holds an idle sandbox of f4: `warm` goes on to worker 2, `warm = false` stays home.

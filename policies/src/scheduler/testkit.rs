@@ -18,6 +18,14 @@ use crate::keep_alive::Lru;
 /// Memory of every test function's sandbox.
 pub const FUNCTION_MB: u32 = 100;
 
+/// A worker of `memory_mb` with 4 cores.
+pub fn worker_of(memory_mb: u64) -> WorkerSpec {
+    WorkerSpec {
+        memory_mb,
+        cores: 4,
+    }
+}
+
 /// Sends every invocation to the worker the test names.
 struct Steer(Rc<Cell<u32>>);
 
