@@ -957,7 +957,7 @@ fn real_options(args: &RealModeArgs) -> Result<lambdasim::real_mode::RealOptions
 fn real_config(args: &SandboxArgs) -> Result<real::RealConfig, Error> {
     let exe = std::env::current_exe()
         .map_err(|e| Error::Host(format!("cannot find the lambdasim executable: {e}")))?;
-    Ok(real::RealConfig {
+    let config = real::RealConfig {
         runner: exe,
         memory_scale: args.memory_scale,
         mode: if args.exec == "sleep" {
@@ -972,7 +972,9 @@ fn real_config(args: &SandboxArgs) -> Result<real::RealConfig, Error> {
         pool: args.pool,
         disk_scale: args.disk_scale,
         ..real::RealConfig::default()
-    })
+    };
+    config.validate().map_err(Error::Input)?;
+    Ok(config)
 }
 
 #[cfg(target_os = "linux")]

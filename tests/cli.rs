@@ -801,3 +801,30 @@ fn cost_profiles_replace_the_costs_of_runs_and_sweeps() {
         &["/no/such/host.toml"],
     );
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn real_mode_flags_are_checked_before_anything_runs() {
+    // Each refused with exit code 2, naming the flag, before a sandbox or cgroup is made (so
+    // this needs no privileges): -2 cores once became a 1% quota, a zero disk scale empty files.
+    for (args, needle) in [
+        (&["real", "--memory-scale=-1"][..], "--memory-scale must be"),
+        (
+            &["real", "--memory-scale", "0"][..],
+            "--memory-scale must be",
+        ),
+        (&["real", "--touch", "nan"][..], "--touch must be"),
+        (&["real", "--cpu-limit=-2"][..], "--cpu-limit must be"),
+        (&["real", "--disk-scale", "0"][..], "--disk-scale must be"),
+        (
+            &["validate", "--touch=-1", "--out", "unused"][..],
+            "--touch must be",
+        ),
+        (
+            &["calibrate", "--out", "unused.toml", "--memory-scale", "nan"][..],
+            "--memory-scale must be",
+        ),
+    ] {
+        fails_with(args, &[needle]);
+    }
+}

@@ -90,6 +90,45 @@ pub struct RealConfig {
     pub import_cpu_scale: f64,
 }
 
+/// The most a sandbox's memory may be scaled by, or filled: more is a typo, not an experiment.
+const MAX_SCALE: f64 = 1_000.0;
+
+impl RealConfig {
+    /// Checks the values a user sets; the message names the command-line flag, the value and
+    /// what is allowed.
+    pub fn validate(&self) -> Result<(), String> {
+        let range = |flag: &str, v: f64, zero_ok: bool| {
+            let low_ok = if zero_ok { v >= 0.0 } else { v > 0.0 };
+            if v.is_finite() && low_ok && v <= MAX_SCALE {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{flag} must be a number {} and at most {MAX_SCALE}, got {v}",
+                    if zero_ok { "of at least 0" } else { "above 0" }
+                ))
+            }
+        };
+        range("--memory-scale", self.memory_scale, false)?;
+        range("--touch", self.touch_fraction, true)?;
+        range("--disk-scale", self.disk_scale, false)?;
+        if let Some(cores) = self.cpu_cores {
+            // A CFS quota below 1 ms per 100 ms period is refused by the kernel.
+            if !(cores.is_finite() && (0.01..=1_000_000.0).contains(&cores)) {
+                return Err(format!(
+                    "--cpu-limit must be a number of cores from 0.01 to 1000000, got {cores}"
+                ));
+            }
+        }
+        if self.pool > 1_000_000 {
+            return Err(format!(
+                "--pool must be at most 1000000 cgroups per worker, got {}",
+                self.pool
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl Default for RealConfig {
     fn default() -> Self {
         RealConfig {
