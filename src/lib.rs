@@ -43,9 +43,9 @@ pub enum Error {
     /// The host cannot run real sandboxes (privileges, cgroups) or a sandbox could not be set up.
     #[error("{0}")]
     Host(String),
-    /// Stopped by a signal (Ctrl-C) after cleaning up.
+    /// Stopped by a signal (Ctrl-C, SIGTERM, SIGHUP) after cleaning up; the signal's number.
     #[error("{0}")]
-    Interrupted(String),
+    Interrupted(String, i32),
     /// A validation found the simulation outside its tolerances.
     #[error("{0}")]
     Mismatch(String),
@@ -57,7 +57,7 @@ impl Error {
             Error::Input(_) => 2,
             Error::Output(_) => 1,
             Error::Host(_) => 3,
-            Error::Interrupted(_) => 130,
+            Error::Interrupted(_, signal) => 128 + signal,
             Error::Mismatch(_) => 4,
         }
     }

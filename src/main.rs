@@ -1011,6 +1011,9 @@ fn validate(args: &ValidateArgs) -> Result<(), Error> {
         real_file.as_mut().map(|f| f as &mut dyn std::io::Write),
         Some(&mut real_records),
     )?;
+    if let Some(stopped) = real.interruption() {
+        return Err(stopped);
+    }
     let (workload, _) = lambdasim::load_workload(&scenario)?;
     let workload =
         lambdasim::real_mode::scale_workload(workload, options.time_scale, options.duration_scale);
@@ -1108,7 +1111,7 @@ fn real(args: RealArgs) -> Result<(), Error> {
         d.total_late as f64 / 1000.0 / d.arrivals.max(1) as f64,
     );
     finish_run(&args.output, &result.summary, &result.metrics, &heading)?;
-    Ok(())
+    result.interruption().map_or(Ok(()), Err)
 }
 
 #[cfg(not(target_os = "linux"))]

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use analysis::{CsvRecords, Metrics, Summary};
-use real::driver::{DriveStats, STOP, drive, stop_on_signals};
+use real::driver::{DriveStats, STOP, drive, signal_name, stop_on_signals};
 use real::{RealBackend, RealConfig};
 use sim::record::{RecordSink, Tee};
 use workloads::Workload;
@@ -38,6 +38,25 @@ pub struct RealResult {
     pub drive: DriveStats,
     /// The cgroup layout used: v1 or v2.
     pub cgroups: &'static str,
+    /// The signal that stopped the run early, if one did; every sandbox and cgroup is removed
+    /// all the same, and the summary covers the invocations that ended before it.
+    pub interrupted: Option<i32>,
+}
+
+impl RealResult {
+    /// The error a run stopped by a signal ends with (exit code 128 + the signal, as a shell
+    /// reports a process the signal killed), if it was.
+    pub fn interruption(&self) -> Option<Error> {
+        self.interrupted.map(|signal| {
+            Error::Interrupted(
+                format!(
+                    "interrupted by {}: every sandbox and cgroup of the run was removed; the summary covers what ended before it",
+                    signal_name(signal)
+                ),
+                signal,
+            )
+        })
+    }
 }
 
 /// `workload` as real mode runs it: arrivals divided by `time_scale`, execution and
@@ -141,15 +160,15 @@ pub fn run_real(
     let finished = backend.finish();
     let stats = driven.map_err(|e| Error::Input(e.to_string()))?;
     finished.map_err(|e| Error::Host(format!("cleaning up: {e}")))?;
-    if stats.stopped || STOP.load(Ordering::SeqCst) {
-        return Err(Error::Interrupted(
-            "interrupted: every sandbox and cgroup of the run was removed".into(),
-        ));
-    }
+    let signal = STOP.load(Ordering::SeqCst);
+    let mut summary = metrics.summary();
+    let interrupted = (stats.stopped || signal != 0).then_some(signal);
+    summary.interrupted = interrupted.map(signal_name);
     Ok(RealResult {
-        summary: metrics.summary(),
+        summary,
         metrics,
         drive: stats,
         cgroups: kind,
+        interrupted,
     })
 }

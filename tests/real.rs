@@ -535,7 +535,7 @@ fn start_long_run(fs: &dyn CgroupFs, dir: &Path) -> (std::process::Child, Vec<u3
         .args(["real", "--config"])
         .arg(&path)
         .args(["--time-scale", "1", "--duration-scale", "1"])
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
@@ -566,21 +566,32 @@ fn start_long_run(fs: &dyn CgroupFs, dir: &Path) -> (std::process::Child, Vec<u3
 }
 
 #[test]
-fn ctrl_c_stops_a_real_run_and_removes_everything() {
+fn ctrl_c_sigterm_and_sighup_stop_a_real_run_and_remove_everything() {
+    // Each signal ends the run as a shell reports a process it killed (128 + the signal),
+    // after removing every sandbox and cgroup, with the summary of what had ended, marked.
+    use nix::sys::signal::Signal;
     let Some(fs) = host() else { return };
-    let dir = TempDir::new("real-sigint");
-    let (mut child, procs) = start_long_run(fs.as_ref(), dir.path());
-    let pid = child.id();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130));
-    assert!(leftovers(fs.as_ref(), pid).is_empty());
-    for p in procs {
-        wait_until("the run's sandboxes are gone", || gone(p as i32));
+    for (signal, code) in [
+        (Signal::SIGINT, 130),
+        (Signal::SIGTERM, 143),
+        (Signal::SIGHUP, 129),
+    ] {
+        let dir = TempDir::new("real-signal");
+        let (child, procs) = start_long_run(fs.as_ref(), dir.path());
+        let pid = child.id();
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), signal).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(code), "{signal}");
+        let printed = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            printed.contains(&format!("INTERRUPTED by {}", signal.as_str()))
+                && printed.contains("Invocations"),
+            "{signal}: {printed}"
+        );
+        assert!(leftovers(fs.as_ref(), pid).is_empty(), "{signal}");
+        for p in procs {
+            wait_until("the run's sandboxes are gone", || gone(p as i32));
+        }
     }
 }
 

@@ -20,6 +20,10 @@ use crate::timeline::{MemoryPoint, Timeline};
 /// or kind, zeros included, so that the JSON schema does not depend on what happened in a run.
 #[derive(Serialize, Clone, Debug, PartialEq)]
 pub struct Summary {
+    /// Why the run ended before its last invocation, if it did (a real run stopped by a signal,
+    /// e.g. `"SIGTERM"`): the summary then covers what had ended by then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<String>,
     /// Simulated (or wall-clock) time from 0 to the end of the run, in seconds.
     pub span_s: f64,
     pub invocations: InvocationCounts,
@@ -307,6 +311,7 @@ impl Metrics {
             .map(|&k| self.starts[k as usize])
             .sum();
         Summary {
+            interrupted: None,
             span_s: span as f64 / MICROS_PER_SEC as f64,
             invocations: InvocationCounts {
                 total: self.invocations,

@@ -30,6 +30,12 @@ pub fn to_json(summary: &Summary) -> String {
 }
 
 fn render(t: &mut String, s: &Summary) -> fmt::Result {
+    if let Some(signal) = &s.interrupted {
+        writeln!(
+            t,
+            "  INTERRUPTED by {signal}: this covers the invocations that ended before it; those in flight were abandoned\n"
+        )?;
+    }
     line(
         t,
         "span",

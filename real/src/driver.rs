@@ -7,7 +7,7 @@
 //! platform down. A stop request (Ctrl-C) ends the run early: what is in flight is abandoned and
 //! everything is cleaned up.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
 use sim::Controller;
@@ -48,7 +48,7 @@ pub fn drive<S: RecordSink + ?Sized>(
     backend: &mut RealBackend,
     invocations: impl Iterator<Item = Result<Invocation, WorkloadError>>,
     sink: &mut S,
-    stop: &AtomicBool,
+    stop: &AtomicI32,
 ) -> Result<DriveStats, DriveError> {
     let mut stats = DriveStats::default();
     sink.begin(&controller.run_info());
@@ -58,7 +58,7 @@ pub fn drive<S: RecordSink + ?Sized>(
     let mut invocations = invocations.peekable();
     let mut last_arrival = 0;
     loop {
-        if stop.load(Ordering::SeqCst) {
+        if stop.load(Ordering::SeqCst) != 0 {
             stats.stopped = true;
             break;
         }
@@ -116,15 +116,24 @@ pub fn drive<S: RecordSink + ?Sized>(
     Ok(stats)
 }
 
-/// Set by the SIGINT and SIGTERM handlers that [`stop_on_signals`] installs.
-pub static STOP: AtomicBool = AtomicBool::new(false);
+/// The signal that asked the run to stop (0: none), set by the handlers that
+/// [`stop_on_signals`] installs.
+pub static STOP: AtomicI32 = AtomicI32::new(0);
 
-extern "C" fn on_signal(_: nix::libc::c_int) {
-    STOP.store(true, Ordering::SeqCst);
+extern "C" fn on_signal(signal: nix::libc::c_int) {
+    // The first signal is the one the run reports.
+    let _ = STOP.compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst);
 }
 
-/// Makes Ctrl-C (SIGINT) and SIGTERM set [`STOP`] instead of killing the process, so that a run
-/// cleans up after itself.
+/// The name of a signal [`STOP`] holds, such as `SIGTERM`.
+pub fn signal_name(signal: i32) -> String {
+    nix::sys::signal::Signal::try_from(signal)
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_else(|_| format!("signal {signal}"))
+}
+
+/// Makes Ctrl-C (SIGINT), SIGTERM and SIGHUP (a closed terminal) set [`STOP`] instead of
+/// killing the process, so that a run cleans up after itself.
 pub fn stop_on_signals() -> std::io::Result<()> {
     use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
     let action = SigAction::new(
@@ -132,7 +141,7 @@ pub fn stop_on_signals() -> std::io::Result<()> {
         SaFlags::SA_RESTART,
         SigSet::empty(),
     );
-    for s in [Signal::SIGINT, Signal::SIGTERM] {
+    for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
         // SAFETY: the handler only stores to an atomic.
         unsafe { sigaction(s, &action) }.map_err(|e| std::io::Error::other(e.to_string()))?;
     }
