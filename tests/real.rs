@@ -801,3 +801,24 @@ fn a_small_validation_compares_real_and_simulated_runs() {
     }
     assert!(leftovers(fs.as_ref(), pid).is_empty());
 }
+
+#[test]
+fn a_backend_whose_set_up_fails_leaves_no_cgroup_behind() {
+    // The work directory cannot be made (a file is in the way), after the run's cgroups and
+    // their pools were: the backend fails and removes them. Nine workers mark its groups
+    // (`w8`), which no other test makes, since tests share this process's id.
+    let Some(fs) = host() else { return };
+    let dir = TempDir::new("real-setup-fails");
+    std::fs::write(dir.path().join("blocker"), "").unwrap();
+    let config = RealConfig {
+        work_dir: dir.path().join("blocker").join("work"),
+        ..config(dir.path())
+    };
+    let failed = RealBackend::new(fs.clone(), config, &[256; 9], &catalog());
+    assert!(failed.is_err());
+    let pid = std::process::id();
+    for run in leftovers(fs.as_ref(), pid) {
+        let children = fs.children(&format!("lambdasim/{run}")).unwrap_or_default();
+        assert!(!children.iter().any(|c| c == "w8"), "{run}: {children:?}");
+    }
+}

@@ -328,10 +328,36 @@ impl RealBackend {
             n => format!("lambdasim/{}.{n}", std::process::id()),
         };
         fs.create(&run_group)?;
+        let made_work_dir = !config.work_dir.exists();
+        match Self::set_up(fs.clone(), config, workers, catalog, run_group.clone()) {
+            Ok(backend) => Ok(backend),
+            Err(e) => {
+                // Undo what was made before the failure: no group or directory outlives it.
+                let _ = remove_tree(fs.as_ref(), &run_group);
+                let _ = fs.remove("lambdasim");
+                if made_work_dir {
+                    let _ = std::fs::remove_dir_all(&e.1);
+                }
+                Err(e.0)
+            }
+        }
+    }
+
+    /// The rest of [`RealBackend::new`] once the run's group exists; on failure, the error and
+    /// the work directory, for the caller to undo.
+    fn set_up(
+        fs: Arc<dyn CgroupFs>,
+        config: RealConfig,
+        workers: &[u64],
+        catalog: &PackageCatalog,
+        run_group: String,
+    ) -> Result<Self, (RealError, PathBuf)> {
+        let work_dir = config.work_dir.clone();
+        let undo = |e: RealError| (e, work_dir.clone());
         let mut pools = Vec::new();
         for (w, &memory_mb) in workers.iter().enumerate() {
             let parent = format!("{run_group}/w{w}");
-            fs.create(&parent)?;
+            fs.create(&parent).map_err(|e| undo(e.into()))?;
             fs.set_limits(
                 &parent,
                 &Limits {
@@ -340,13 +366,17 @@ impl RealBackend {
                     ),
                     ..Limits::default()
                 },
-            )?;
+            )
+            .map_err(|e| undo(e.into()))?;
             let mut pool = Pool::new(fs.clone(), parent, config.pool.max(1) * 4);
-            pool.fill(config.pool)?;
+            pool.fill(config.pool).map_err(|e| undo(e.into()))?;
             pools.push(Mutex::new(pool));
         }
         let setup = |what: &str, e: &dyn std::fmt::Display| {
-            RealError::Setup(format!("{what} in {}: {e}", config.work_dir.display()))
+            undo(RealError::Setup(format!(
+                "{what} in {}: {e}",
+                config.work_dir.display()
+            )))
         };
         std::fs::create_dir_all(&config.work_dir)
             .map_err(|e| setup("cannot create the work directory", &e))?;
