@@ -822,3 +822,33 @@ fn a_backend_whose_set_up_fails_leaves_no_cgroup_behind() {
         assert!(!children.iter().any(|c| c == "w8"), "{run}: {children:?}");
     }
 }
+
+#[test]
+fn a_sandbox_that_dies_while_idle_is_reported_crashed() {
+    // Its thread waits for commands, none comes while it is idle: it must still notice the
+    // runner's death (the channel's other end closes) and report it, so that the controller
+    // counts a crash, not a shutdown at the end.
+    let Some(fs) = host() else { return };
+    let dir = TempDir::new("real-idle-crash");
+    let mut backend =
+        RealBackend::new(fs.clone(), config(dir.path()), &[2048], &catalog()).unwrap();
+    let s0 = SandboxId(0);
+    backend.create_sandbox(0, s0, &request(128, &[], &[], None, &[]));
+    assert!(matches!(
+        next(&mut backend),
+        Completion::SandboxReady { .. }
+    ));
+    let pid = backend.sandbox_pid(s0).unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let Completion::SandboxFailed { sandbox, reason } = next(&mut backend) else {
+        panic!("expected the idle sandbox's death to be reported")
+    };
+    assert_eq!(sandbox, s0);
+    assert_eq!(reason, FailReason::SandboxCrashed);
+    backend.destroy(0, s0);
+    backend.finish().unwrap();
+}

@@ -90,6 +90,9 @@ pub struct RealConfig {
     pub import_cpu_scale: f64,
 }
 
+/// How often a sandbox's thread looks whether its idle runner died.
+const IDLE_CHECK: Duration = Duration::from_millis(200);
+
 /// The most a sandbox's memory may be scaled by, or filled: more is a typo, not an experiment.
 const MAX_SCALE: f64 = 1_000.0;
 
@@ -786,7 +789,21 @@ impl SandboxThread {
     }
 
     fn run(&mut self, commands: Receiver<Command>) {
-        for command in commands.iter() {
+        loop {
+            // An idle sandbox gets no command to notice its runner's death by: look now and then.
+            let command = match commands.recv_timeout(IDLE_CHECK) {
+                Ok(command) => command,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    if !self.dead
+                        && !self.killed()
+                        && self.channel.as_ref().is_some_and(|c| c.peer_closed())
+                    {
+                        self.fail();
+                    }
+                    continue;
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            };
             match command {
                 Command::Create(request) => match self.create_holding(&request) {
                     Ok(p) => self.report(Completion::SandboxReady {

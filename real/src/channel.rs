@@ -6,7 +6,7 @@
 
 use std::io;
 use std::io::{IoSlice, IoSliceMut};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
 use nix::sys::socket::{
@@ -71,6 +71,16 @@ impl Channel {
 
     pub fn from_fd(fd: OwnedFd) -> Channel {
         Channel { fd }
+    }
+
+    /// Whether the other end has closed (its process died), without waiting or reading.
+    pub fn peer_closed(&self) -> bool {
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        let mut fds = [PollFd::new(self.fd.as_fd(), PollFlags::empty())];
+        matches!(poll(&mut fds, PollTimeout::ZERO), Ok(n) if n > 0)
+            && fds[0]
+                .revents()
+                .is_some_and(|r| r.intersects(PollFlags::POLLHUP | PollFlags::POLLERR))
     }
 
     pub fn raw(&self) -> RawFd {
