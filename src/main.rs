@@ -238,6 +238,15 @@ struct SandboxArgs {
         help_heading = "Real mode"
     )]
     disk_scale: f64,
+    /// How long past its expected end (its scaled duration, stretched by --cpu-limit) an
+    /// invocation may go unanswered before its sandbox is killed and it fails as `timeout`.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "60s",
+        help_heading = "Real mode"
+    )]
+    invocation_timeout: Duration,
 }
 
 #[derive(Args)]
@@ -971,6 +980,7 @@ fn real_config(args: &SandboxArgs) -> Result<real::RealConfig, Error> {
         touch_fraction: args.touch,
         pool: args.pool,
         disk_scale: args.disk_scale,
+        invocation_timeout: std::time::Duration::from_micros(args.invocation_timeout.micros()),
         ..real::RealConfig::default()
     };
     config.validate().map_err(Error::Input)?;

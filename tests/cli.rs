@@ -817,6 +817,10 @@ fn real_mode_flags_are_checked_before_anything_runs() {
         (&["real", "--cpu-limit=-2"][..], "--cpu-limit must be"),
         (&["real", "--disk-scale", "0"][..], "--disk-scale must be"),
         (
+            &["real", "--invocation-timeout", "0s"][..],
+            "--invocation-timeout must be",
+        ),
+        (
             &["validate", "--touch=-1", "--out", "unused"][..],
             "--touch must be",
         ),

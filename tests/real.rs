@@ -852,3 +852,43 @@ fn a_sandbox_that_dies_while_idle_is_reported_crashed() {
     backend.destroy(0, s0);
     backend.finish().unwrap();
 }
+
+#[test]
+fn an_invocation_that_never_answers_times_out_and_its_sandbox_is_killed() {
+    // The runner is stopped (SIGSTOP) as it starts a 50 ms invocation: without a watchdog the
+    // run would wait forever. With 1 s of slack, the invocation fails as `timeout` after about
+    // 1.05 s and the sandbox's processes are gone.
+    let Some(fs) = host() else { return };
+    let dir = TempDir::new("real-timeout");
+    let config = RealConfig {
+        invocation_timeout: Duration::from_secs(1),
+        ..config(dir.path())
+    };
+    let mut backend = RealBackend::new(fs.clone(), config, &[2048], &catalog()).unwrap();
+    let s0 = SandboxId(0);
+    backend.create_sandbox(0, s0, &request(128, &[], &[], None, &[]));
+    assert!(matches!(
+        next(&mut backend),
+        Completion::SandboxReady { .. }
+    ));
+    let pid = backend.sandbox_pid(s0).unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGSTOP,
+    )
+    .unwrap();
+    let asked = Instant::now();
+    backend.start_invocation(0, s0, InvocationHandle(3), 50_000);
+    let Completion::SandboxFailed { sandbox, reason } = next(&mut backend) else {
+        panic!("expected the invocation to time out")
+    };
+    assert_eq!((sandbox, reason), (s0, FailReason::Timeout));
+    assert!(
+        asked.elapsed() >= Duration::from_secs(1),
+        "{:?}",
+        asked.elapsed()
+    );
+    wait_until("the stopped runner is killed", || gone(pid));
+    backend.destroy(0, s0);
+    backend.finish().unwrap();
+}

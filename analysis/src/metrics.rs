@@ -802,7 +802,12 @@ mod tests {
         let failed: Vec<_> = inv.failed_by_reason.clone().into_iter().collect();
         assert_eq!(
             failed,
-            [("killed", 0), ("out-of-memory", 0), ("sandbox-crashed", 1)]
+            [
+                ("killed", 0),
+                ("out-of-memory", 0),
+                ("sandbox-crashed", 1),
+                ("timeout", 0)
+            ]
         );
 
         let st = &s.starts;

@@ -88,6 +88,9 @@ pub struct RealConfig {
     /// Import memory and import CPU time are the catalogue's times these.
     pub import_memory_scale: f64,
     pub import_cpu_scale: f64,
+    /// How long past its expected end (its duration, stretched by the CPU limit) an invocation
+    /// may go unanswered before its sandbox is killed and it fails as `timeout`.
+    pub invocation_timeout: Duration,
 }
 
 /// How often a sandbox's thread looks whether its idle runner died.
@@ -122,6 +125,9 @@ impl RealConfig {
                 ));
             }
         }
+        if self.invocation_timeout.is_zero() {
+            return Err("--invocation-timeout must be longer than 0s".to_string());
+        }
         if self.pool > 1_000_000 {
             return Err(format!(
                 "--pool must be at most 1000000 cgroups per worker, got {}",
@@ -149,6 +155,7 @@ impl Default for RealConfig {
             disk_scale: 0.01,
             import_memory_scale: 1.0,
             import_cpu_scale: 1.0,
+            invocation_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -863,6 +870,24 @@ impl SandboxThread {
         created
     }
 
+    /// The watchdog: kills an invocation's sandbox that did not answer in time and reports it
+    /// failed as `timeout`.
+    fn time_out(&mut self) {
+        if self.dead {
+            return;
+        }
+        self.dead = true;
+        self.pid.store(0, Ordering::SeqCst);
+        if let Some(g) = &self.group {
+            let _ = self.shared.fs.thaw(g);
+            let _ = self.shared.fs.kill_all(g);
+        }
+        self.report(Completion::SandboxFailed {
+            sandbox: self.sandbox,
+            reason: FailReason::Timeout,
+        });
+    }
+
     /// Reports the sandbox dead, out of memory if its cgroup saw an OOM kill.
     fn fail(&mut self) {
         if self.dead {
@@ -896,12 +921,30 @@ impl SandboxThread {
         };
         let bytes = self.touch_bytes;
         let mode = self.shared.config.mode.as_str();
-        let sent = channel.send(&format!(
-            "run\t{}\t{duration}\t{bytes}\t{mode}",
-            invocation.0
-        ));
+        // A runner that is stopped or stuck never answers: the watchdog gives it its duration,
+        // stretched by the CPU limit, and the configured slack.
+        let config = &self.shared.config;
+        let stretch = config.cpu_cores.map_or(1.0, |c| (1.0 / c).max(1.0));
+        let deadline = Duration::from_micros((duration as f64 * stretch) as u64)
+            .saturating_add(config.invocation_timeout);
+        let sent = channel.set_timeout(Some(deadline)).and_then(|()| {
+            channel.send(&format!(
+                "run\t{}\t{duration}\t{bytes}\t{mode}",
+                invocation.0
+            ))
+        });
         let answer = sent.and_then(|()| channel.recv());
         let at = self.shared.now();
+        if let Err(e) = &answer
+            && matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            )
+            && !self.killed()
+        {
+            self.time_out();
+            return;
+        }
         match answer {
             Ok(Some(m)) => match m.fields()[..] {
                 ["done", _, us] => {

@@ -87,13 +87,16 @@ pub enum FailReason {
     OutOfMemory,
     /// The platform killed the sandbox to free memory for another (OpenLambda's last resort).
     Killed,
+    /// The invocation did not end in time (real mode's watchdog): its sandbox was killed.
+    Timeout,
 }
 
 impl FailReason {
-    pub const ALL: [FailReason; 3] = [
+    pub const ALL: [FailReason; 4] = [
         FailReason::SandboxCrashed,
         FailReason::OutOfMemory,
         FailReason::Killed,
+        FailReason::Timeout,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -101,6 +104,7 @@ impl FailReason {
             FailReason::SandboxCrashed => "sandbox-crashed",
             FailReason::OutOfMemory => "out-of-memory",
             FailReason::Killed => "killed",
+            FailReason::Timeout => "timeout",
         }
     }
 }
