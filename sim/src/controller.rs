@@ -12,10 +12,17 @@
 //!    queue is full). A queued invocation leaves the queue when a sandbox of its function finishes
 //!    an invocation (it takes that sandbox) or, at the head of the queue, when memory frees up.
 //!
+//! `ControllerConfig`'s modelling choices change steps of this as peers' simulators do: which
+//! idle sandbox is taken (or the keep-alive policy's own pool chooses), how much is evicted,
+//! whether an arrival may pass the queue, which queued invocation a finished sandbox goes to,
+//! when a finished sandbox is free again, and the order of simultaneous events.
+//!
 //! Timers are never cancelled: a sandbox keeps at most one pending timer, which on firing either
 //! finds the deadline moved later (and re-arms), finds the sandbox in use (and does nothing), or
 //! hands the sandbox to the keep-alive policy. Arming an earlier timer bumps the sandbox's
-//! generation, which makes the later one stale.
+//! generation, which makes the later one stale. (With `ties = "arrivals-first"`, every new
+//! deadline gets a timer of its own, so that it takes its place among simultaneous events when
+//! it is set.)
 
 use workloads::{Catalog, FunctionId, Invocation, Time};
 
