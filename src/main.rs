@@ -267,9 +267,13 @@ struct ValidateArgs {
 enum RealAction {
     /// Remove the cgroups, processes and work directories of runs that did not end cleanly.
     Cleanup {
-        /// Remove every run's, not only those whose driver is gone.
+        /// Also remove cgroups under lambdasim/ that belong to no run.
         #[arg(long)]
         all: bool,
+        /// Also remove live runs' (a run is live while its driver holds its lock), which ends
+        /// them.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -1086,9 +1090,9 @@ fn validate(_args: &ValidateArgs) -> Result<(), Error> {
 #[cfg(target_os = "linux")]
 fn real(args: RealArgs) -> Result<(), Error> {
     use lambdasim::real_mode::run_real;
-    if let Some(RealAction::Cleanup { all }) = args.action {
+    if let Some(RealAction::Cleanup { all, force }) = args.action {
         let fs = real::cgroup::detect().map_err(|e| Error::Host(e.to_string()))?;
-        let done = real::cleanup::cleanup(fs.as_ref(), all)
+        let done = real::cleanup::cleanup(fs.as_ref(), all, force)
             .map_err(|e| Error::Host(format!("cleanup: {e}")))?;
         emit(&format!(
             "removed {} cgroup(s) of {} run(s) and {} work director{}\n",
@@ -1097,6 +1101,13 @@ fn real(args: RealArgs) -> Result<(), Error> {
             done.dirs,
             if done.dirs == 1 { "y" } else { "ies" }
         ));
+        if !done.live.is_empty() {
+            eprintln!(
+                "left {} live run(s) alone: {} (--force removes them, which ends them)",
+                done.live.len(),
+                done.live.join(", ")
+            );
+        }
         return Ok(());
     }
     let scenario = raw_scenario(&args.scenario)?.validate()?;

@@ -33,6 +33,7 @@ use workloads::packages::{PackageCatalog, PackageId};
 
 use crate::cgroup::{CgroupError, CgroupFs, CpuQuota, Limits, Pool, remove_tree};
 use crate::channel::Channel;
+use crate::run_id::RunLock;
 use crate::runner::View;
 use crate::spawn::{Namespaces, fork_from_zygote, spawn_runner};
 use crate::store::{InstallDir, Registry};
@@ -142,7 +143,8 @@ impl Default for RealConfig {
     fn default() -> Self {
         RealConfig {
             runner: PathBuf::from("lambdasim"),
-            work_dir: std::env::temp_dir().join(format!("lambdasim-real-{}", std::process::id())),
+            work_dir: std::env::temp_dir()
+                .join(format!("lambdasim-real-{}", crate::run_id::this_process())),
             memory_scale: 1.0 / 16.0,
             overhead_mb: 64,
             touch_fraction: 0.5,
@@ -318,6 +320,8 @@ pub struct RealBackend {
     finished: bool,
     /// Threads of destroyed sandboxes still cleaning up; joined before the run's cgroups go.
     detached: Vec<JoinHandle<()>>,
+    /// Held while the run lives (see [`crate::run_id`]); released once everything is removed.
+    lock: Option<RunLock>,
 }
 
 impl RealBackend {
@@ -330,17 +334,23 @@ impl RealBackend {
         catalog: &PackageCatalog,
     ) -> Result<Self, RealError> {
         crate::cgroup::check_privileges(fs.as_ref())?;
-        // `lambdasim/<pid>`, or `lambdasim/<pid>.<n>` for a later backend of the same process.
+        // `lambdasim/<run>`, or `lambdasim/<run>.<n>` for a later backend of the same process.
         static BACKENDS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = BACKENDS.fetch_add(1, Ordering::SeqCst);
-        let run_group = match n {
-            0 => format!("lambdasim/{}", std::process::id()),
-            n => format!("lambdasim/{}.{n}", std::process::id()),
+        let name = match n {
+            0 => crate::run_id::this_process().to_string(),
+            n => format!("{}.{n}", crate::run_id::this_process()),
         };
+        let lock = RunLock::acquire(&name)
+            .map_err(|e| RealError::Setup(format!("cannot take the run's lock: {e}")))?;
+        let run_group = format!("lambdasim/{name}");
         fs.create(&run_group)?;
         let made_work_dir = !config.work_dir.exists();
         match Self::set_up(fs.clone(), config, workers, catalog, run_group.clone()) {
-            Ok(backend) => Ok(backend),
+            Ok(mut backend) => {
+                backend.lock = Some(lock);
+                Ok(backend)
+            }
             Err(e) => {
                 // Undo what was made before the failure: no group or directory outlives it.
                 let _ = remove_tree(fs.as_ref(), &run_group);
@@ -436,6 +446,7 @@ impl RealBackend {
             next_timer: 0,
             finished: false,
             detached: Vec::new(),
+            lock: None,
         })
     }
 
@@ -537,6 +548,7 @@ impl RealBackend {
         // The parent `lambdasim` group stays for other runs; removing it fails while it has some.
         let _ = self.shared.fs.remove("lambdasim");
         let _ = std::fs::remove_dir_all(&self.shared.config.work_dir);
+        self.lock = None;
         result.map(|_| ()).map_err(RealError::from)
     }
 

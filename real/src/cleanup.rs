@@ -1,21 +1,30 @@
 //! `lambdasim real cleanup`: removes what runs that did not end cleanly (a driver killed with
 //! SIGKILL, a power cut) left behind: their cgroups under `lambdasim/`, with every process still in
-//! them, and their work directories `lambdasim-real-<pid>` in the temporary directory. Mounts need
-//! no cleaning: sandboxes mount only inside their own mount namespaces, which vanish with them.
+//! them, their work directories `lambdasim-real-<run>` and their lock files in the temporary
+//! directory. Mounts need no cleaning: sandboxes mount only inside their own mount namespaces,
+//! which vanish with them.
+//!
+//! A run is alive while its driver holds its lock ([`crate::run_id`]), whatever PID namespace
+//! either process is in; a run without a lock file (a measurement's, or one of an older version)
+//! is alive while a process has the pid its name begins with. Live runs are left alone, unless
+//! forced.
 
 use std::path::Path;
 
 use crate::cgroup::{CgroupError, CgroupFs, remove_tree};
+use crate::run_id;
 
-/// What a cleanup removed.
+/// What a cleanup removed, and what it left.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Cleaned {
-    /// Runs (driver pids) whose cgroups were removed.
-    pub runs: Vec<u32>,
+    /// Runs whose cgroups were removed.
+    pub runs: Vec<String>,
     /// Cgroups removed.
     pub groups: usize,
     /// Work directories removed.
     pub dirs: usize,
+    /// Live runs left alone (without `force`).
+    pub live: Vec<String>,
 }
 
 /// Whether a process with this pid exists.
@@ -23,36 +32,86 @@ fn alive(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
 }
 
-/// Removes the cgroups and work directories of runs whose driver is gone (all runs but this
-/// process's with `all`).
-pub fn cleanup(fs: &dyn CgroupFs, all: bool) -> Result<Cleaned, CgroupError> {
+/// Whether run `run` is alive, by its lock, or by its pid without one.
+fn run_is_live(run: &str) -> bool {
+    run_id::is_live(run).unwrap_or_else(|| run_id::pid_of(run).is_some_and(alive))
+}
+
+/// Asks a live run's driver to stop (SIGTERM: it removes what it made) and waits up to 10 s for
+/// its lock to be released. A driver in another PID namespace cannot be signalled by its pid;
+/// what it leaves is then removed under it.
+fn stop_driver(run: &str) {
+    let Some(pid) = run_id::pid_of(run) else {
+        return;
+    };
+    let Ok(pid) = i32::try_from(pid) else {
+        return;
+    };
+    let signalled = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .is_ok();
+    let start = std::time::Instant::now();
+    while signalled && run_is_live(run) && start.elapsed() < std::time::Duration::from_secs(10) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Whether `run` is one of this process's runs.
+fn is_mine(run: &str) -> bool {
+    let me = run_id::this_process();
+    run == me
+        || run
+            .strip_prefix(me)
+            .is_some_and(|rest| rest.starts_with('.'))
+}
+
+/// Removes the cgroups, work directories and lock files of runs whose driver is gone. With
+/// `all`, also what belongs to no run (groups whose names are not runs'). With `force`, live
+/// runs are ended too: their drivers are asked to stop, then what is left is removed. This
+/// process's own runs are never touched.
+pub fn cleanup(fs: &dyn CgroupFs, all: bool, force: bool) -> Result<Cleaned, CgroupError> {
     let mut cleaned = Cleaned::default();
-    let me = std::process::id();
     for name in fs.children("lambdasim")? {
-        // A run's group is named by its driver's pid, with `.<n>` for later backends of a process.
-        let pid = name.split('.').next().unwrap_or_default();
-        let stale = match pid.parse::<u32>() {
-            Ok(pid) => pid != me && (all || !alive(pid)),
-            // Not a run's group: nothing of ours lives there.
-            Err(_) => all,
+        if is_mine(&name) {
+            continue;
+        }
+        let stale = if run_id::pid_of(&name).is_none() {
+            // Not a run's group: nothing of a run lives there.
+            all
+        } else if run_is_live(&name) {
+            if force {
+                stop_driver(&name);
+            } else {
+                cleaned.live.push(name.clone());
+            }
+            force
+        } else {
+            true
         };
         if stale {
             cleaned.groups += remove_tree(fs, &format!("lambdasim/{name}"))?;
-            if let Ok(pid) = pid.parse() {
-                cleaned.runs.push(pid);
-            }
+            let _ = std::fs::remove_file(run_id::lock_path(&name));
+            cleaned.runs.push(name);
         }
     }
-    cleaned.runs.dedup();
     let _ = fs.remove("lambdasim");
     if let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) {
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            if let Some(pid) = name
-                .strip_prefix("lambdasim-real-")
-                .and_then(|p| p.parse::<u32>().ok())
-                && pid != me
-                && (all || !alive(pid))
+            let Some(run) = name.strip_prefix("lambdasim-real-") else {
+                continue;
+            };
+            if let Some(run) = run.strip_suffix(".lock") {
+                if !is_mine(run) && run_id::is_live(run) == Some(false) {
+                    let _ = std::fs::remove_file(e.path());
+                }
+                continue;
+            }
+            if run_id::pid_of(run).is_some()
+                && !is_mine(run)
+                && (force || !run_is_live(run))
                 && std::fs::remove_dir_all(e.path()).is_ok()
             {
                 cleaned.dirs += 1;

@@ -20,6 +20,7 @@ pub mod cleanup;
 pub mod driver;
 pub mod measure;
 pub mod probe;
+pub mod run_id;
 pub mod runner;
 pub mod spawn;
 pub mod store;
