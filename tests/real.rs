@@ -530,10 +530,15 @@ fn a_real_run_records_sandboxes_killed_for_memory_and_goes_on() {
 /// Starts a long real run and waits until it has sandboxes; returns the driver and the pids
 /// in its cgroups.
 fn start_long_run(fs: &dyn CgroupFs, dir: &Path) -> (std::process::Child, Vec<u32>) {
-    let path = scenario(dir, "10m");
+    start_run(fs, &scenario(dir, "10m"))
+}
+
+/// Starts the real run of scenario file `path` and waits until it has sandboxes; returns the
+/// driver and the pids in its cgroups.
+fn start_run(fs: &dyn CgroupFs, path: &Path) -> (std::process::Child, Vec<u32>) {
     let child = Command::new(runner())
         .args(["real", "--config"])
-        .arg(&path)
+        .arg(path)
         .args(["--time-scale", "1", "--duration-scale", "1"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -542,27 +547,32 @@ fn start_long_run(fs: &dyn CgroupFs, dir: &Path) -> (std::process::Child, Vec<u3
     let pid = child.id();
     let mut procs = Vec::new();
     wait_until("the run has sandboxes", || {
-        procs = leftovers(fs, pid)
-            .iter()
-            .flat_map(|run| {
-                let run = format!("lambdasim/{run}");
-                fs.children(&format!("{run}/w0"))
-                    .unwrap_or_default()
-                    .into_iter()
-                    .chain(fs.children(&format!("{run}/w1")).unwrap_or_default())
-                    .flat_map(|g| {
-                        let w0 = format!("{run}/w0/{g}");
-                        let w1 = format!("{run}/w1/{g}");
-                        let mut p = fs.procs(&w0).unwrap_or_default();
-                        p.extend(fs.procs(&w1).unwrap_or_default());
-                        p
-                    })
-                    .collect::<Vec<u32>>()
-            })
-            .collect();
+        procs = run_procs(fs, pid);
         !procs.is_empty()
     });
     (child, procs)
+}
+
+/// The processes in the cgroups of the runs of driver `pid` (two workers).
+fn run_procs(fs: &dyn CgroupFs, pid: u32) -> Vec<u32> {
+    leftovers(fs, pid)
+        .iter()
+        .flat_map(|run| {
+            let run = format!("lambdasim/{run}");
+            fs.children(&format!("{run}/w0"))
+                .unwrap_or_default()
+                .into_iter()
+                .chain(fs.children(&format!("{run}/w1")).unwrap_or_default())
+                .flat_map(|g| {
+                    let w0 = format!("{run}/w0/{g}");
+                    let w1 = format!("{run}/w1/{g}");
+                    let mut p = fs.procs(&w0).unwrap_or_default();
+                    p.extend(fs.procs(&w1).unwrap_or_default());
+                    p
+                })
+                .collect::<Vec<u32>>()
+        })
+        .collect()
 }
 
 #[test]
@@ -926,4 +936,40 @@ fn an_invocation_that_never_answers_times_out_and_its_sandbox_is_killed() {
     wait_until("the stopped runner is killed", || gone(pid));
     backend.destroy(0, s0);
     backend.finish().unwrap();
+}
+
+#[test]
+fn sandboxes_die_with_a_killed_driver() {
+    // Without packages every sandbox's runner is started by the driver. Its invocations spin
+    // for 100 s or more, so a runner would not notice its driver's death (its socket closing)
+    // for that long: killed (SIGKILL, no cleanup of its own), the driver takes them with it,
+    // before anyone runs cleanup, which then finds only their cgroups.
+    let Some(fs) = host() else { return };
+    let dir = TempDir::new("real-orphans");
+    let path = dir.path().join("plain.toml");
+    std::fs::write(
+        &path,
+        "seed = 3\n[cluster]\nworkers = 2\nmemory_mb = 16384\n\
+         [workload]\nkind = \"synthetic\"\nfunctions = 6\napps = 3\nduration = \"10m\"\nrate = 3.0\n\
+         exec_min = \"100s\"\nexec_max = \"120s\"\n",
+    )
+    .unwrap();
+    let (mut child, _) = start_run(fs.as_ref(), &path);
+    let pid = child.id();
+    // Let a few invocations start spinning.
+    std::thread::sleep(Duration::from_millis(1500));
+    let procs = run_procs(fs.as_ref(), pid);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    for p in procs {
+        wait_until("an orphaned sandbox dies with its driver", || {
+            gone(p as i32)
+        });
+    }
+    let out = Command::new(runner())
+        .args(["real", "cleanup"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(leftovers(fs.as_ref(), pid).is_empty());
 }

@@ -21,7 +21,10 @@ use crate::runner::View;
 /// Which namespaces a runner gets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Namespaces {
-    /// A PID namespace of its own, with a private `/proc` (sandboxes; not zygotes).
+    /// A PID namespace of its own, with a private `/proc` (sandboxes; not zygotes). Such a
+    /// runner also dies (SIGKILL) when the thread that started it ends, which for a sandbox is its
+    /// own thread in the driver: so it never outlives the driver, however that dies. Zygotes,
+    /// which outlive the sandbox whose thread started them, do not; `cleanup` removes them.
     pub pid: bool,
     /// A network namespace of its own (off by default: it is the known scalability bottleneck).
     pub net: bool,
@@ -67,9 +70,15 @@ pub fn spawn_runner(exe: &Path, ns: Namespaces, view: &View) -> io::Result<(Pid,
     let mut stack = vec![0u8; 64 * 1024];
     let exe_ptr = exe_c.as_ptr();
     let argv_ptr = argv.as_ptr();
+    let die_with_parent = ns.pid;
     let child = Box::new(move || -> isize {
         // SAFETY: plain system calls on values prepared before the clone.
         unsafe {
+            // Kept across exec. (In a PID namespace `getppid` is 0, so a parent that died before
+            // this line goes unnoticed: `cleanup` is the backstop for that instant.)
+            if die_with_parent {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            }
             if fd == 3 {
                 let flags = libc::fcntl(3, libc::F_GETFD);
                 libc::fcntl(3, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
