@@ -1147,6 +1147,7 @@ fn real_runner(args: &RealRunnerArgs) -> Result<(), Error> {
     let view = real::runner::View {
         scratch: args.scratch.clone(),
         root: args.root.clone(),
+        ..Default::default()
     };
     real::runner::main(channel, args.private, &view)
         .map_err(|e| Error::Host(format!("runner: {e}")))

@@ -397,6 +397,7 @@ fn a_chrooted_sandbox_writes_only_to_its_scratch_directory() {
     let view = real::runner::View {
         scratch: Some(scratch.clone()),
         root: Some(root.clone()),
+        ..Default::default()
     };
     let (pid, channel) = real::spawn::spawn_runner(
         &runner(),
@@ -972,4 +973,47 @@ fn sandboxes_die_with_a_killed_driver() {
         .unwrap();
     assert!(out.status.success());
     assert!(leftovers(fs.as_ref(), pid).is_empty());
+}
+
+#[test]
+fn net_gives_sandboxes_forked_from_a_zygote_their_own_network_namespace() {
+    // With `net`, a sandbox forked from a zygote has a network namespace of its own, as one
+    // started fresh has: neither the host's nor its sibling's.
+    let Some(fs) = host() else { return };
+    let dir = TempDir::new("real-zygote-net");
+    let config = RealConfig {
+        net: true,
+        ..config(dir.path())
+    };
+    let mut backend = RealBackend::new(fs.clone(), config, &[2048], &catalog()).unwrap();
+    let spawn = [ZygoteSpawn {
+        zygote: ZygoteId(0),
+        parent: None,
+        import: vec![P0],
+    }];
+    backend.create_sandbox(
+        0,
+        SandboxId(0),
+        &request(128, &[P0], &spawn, Some(ZygoteId(0)), &[]),
+    );
+    assert!(matches!(
+        next(&mut backend),
+        Completion::SandboxReady { .. }
+    ));
+    backend.create_sandbox(
+        0,
+        SandboxId(1),
+        &request(128, &[], &[], Some(ZygoteId(0)), &[]),
+    );
+    assert!(matches!(
+        next(&mut backend),
+        Completion::SandboxReady { .. }
+    ));
+    let net = |p: &str| std::fs::read_link(format!("/proc/{p}/ns/net")).unwrap();
+    let a = net(&backend.sandbox_pid(SandboxId(0)).unwrap().to_string());
+    let b = net(&backend.sandbox_pid(SandboxId(1)).unwrap().to_string());
+    assert_ne!(a, net("self"));
+    assert_ne!(b, net("self"));
+    assert_ne!(a, b);
+    backend.finish().unwrap();
 }

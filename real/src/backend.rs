@@ -1028,6 +1028,7 @@ impl SandboxThread {
                 .config
                 .chroot
                 .then(|| shared.config.work_dir.join("root")),
+            net: shared.config.net,
         };
         let channel = match r.fork {
             Some(z) => self.fork_from(r, z, Some(&view), &group)?.0,

@@ -6,7 +6,7 @@
 //! | `import  DIR  MB  MS  [busy\|sleep]`     | `ok  µs`                |
 //! | `init  µs  [BYTES  [busy\|sleep]]`       | `ok  µs`                |
 //! | `run  ID  µs  BYTES  busy\|sleep`       | `done  ID  µs`          |
-//! | `fork  sandbox\|zygote  SCRATCH  ROOT` with a socket | `forked`   |
+//! | `fork  sandbox\|zygote  SCRATCH  ROOT  NET` with a socket | `forked`   |
 //! | `procs`                                 | `procs  N`              |
 //! | `write  PATH`                           | `write  ok\|ERROR`      |
 //! | `exit`                                  | (exits)                 |
@@ -34,7 +34,7 @@ use nix::unistd::{ForkResult, fork};
 use crate::channel::Channel;
 use crate::store::{FILL, Imported, burn_cpu, import};
 
-/// What a sandbox's file system looks like besides its private `/proc`.
+/// What a sandbox's file system (and network) looks like besides its private `/proc`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct View {
     /// A writable directory of its own, its working directory.
@@ -42,23 +42,28 @@ pub struct View {
     /// An empty directory to bind the host's root onto, read-only, and `chroot` into; the
     /// scratch directory stays writable inside.
     pub root: Option<PathBuf>,
+    /// A network namespace of its own, for a sandbox forked from a zygote (one started fresh
+    /// gets it from `clone`).
+    pub net: bool,
 }
 
 impl View {
-    /// The view as two tab-separated fields (`-` for none), for a `fork` command.
+    /// The view as three tab-separated fields (`-` for none), for a `fork` command.
     pub fn to_fields(&self) -> String {
         let show = |p: &Option<PathBuf>| {
             p.as_ref()
                 .map_or_else(|| "-".to_string(), |p| p.display().to_string())
         };
-        format!("{}\t{}", show(&self.scratch), show(&self.root))
+        let net = if self.net { "net" } else { "-" };
+        format!("{}\t{}\t{net}", show(&self.scratch), show(&self.root))
     }
 
-    fn from_fields(scratch: &str, root: &str) -> View {
+    fn from_fields(scratch: &str, root: &str, net: &str) -> View {
         let read = |s: &str| (s != "-").then(|| PathBuf::from(s));
         View {
             scratch: read(scratch),
             root: read(root),
+            net: net == "net",
         }
     }
 }
@@ -191,10 +196,10 @@ fn serve(mut channel: Channel, mut imported: Imported) -> io::Result<()> {
                 spend(us.parse().unwrap_or(0), mode == "sleep");
                 format!("done\t{id}\t{}", t.elapsed().as_micros())
             }
-            ["fork", kind, scratch, root] => match fd {
+            ["fork", kind, scratch, root, net] => match fd {
                 Some(fd) => match fork_child(
                     Channel::from_fd(fd),
-                    (kind == "sandbox").then(|| View::from_fields(scratch, root)),
+                    (kind == "sandbox").then(|| View::from_fields(scratch, root, net)),
                 ) {
                     Ok(Some(child)) => {
                         // This is the new sandbox: serve its own socket with the inherited imports.
@@ -272,7 +277,12 @@ fn fork_child(child_channel: Channel, sandbox: Option<View>) -> io::Result<Optio
                         Some(view) => unshare(
                             CloneFlags::CLONE_NEWNS
                                 | CloneFlags::CLONE_NEWUTS
-                                | CloneFlags::CLONE_NEWIPC,
+                                | CloneFlags::CLONE_NEWIPC
+                                | if view.net {
+                                    CloneFlags::CLONE_NEWNET
+                                } else {
+                                    CloneFlags::empty()
+                                },
                         )
                         .map_err(|e| err("unshare", e))
                         .and_then(|()| private_view(view)),
