@@ -5,7 +5,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::cli::{lambdasim, stderr, stdout};
+use crate::cli::{lambdasim, stderr};
+use crate::traces::json;
 
 fn fixtures(peer: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -58,9 +59,7 @@ fn faascache_keep_alive(policy: &str) -> &'static str {
 
 /// (warm, cold, dropped) from `lambdasim run --json`.
 fn starts(args: &[&str]) -> (u64, u64, u64) {
-    let o = lambdasim(args);
-    assert!(o.status.success(), "{args:?}: {}", stderr(&o));
-    let s: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("JSON summary");
+    let s = json(&lambdasim(args));
     let kind = |k: &str| s["starts"]["by_kind"][k].as_u64().unwrap_or(0);
     (
         kind("warm"),

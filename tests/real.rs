@@ -99,6 +99,19 @@ fn next(backend: &mut RealBackend) -> Completion {
         .expect("a completion within 20 s")
 }
 
+/// Creates a sandbox without packages as `id`, waits until it is ready and returns its runner's
+/// pid.
+fn ready_sandbox(backend: &mut RealBackend, id: SandboxId) -> i32 {
+    backend.create_sandbox(0, id, &request(128, &[], &[], None, &[]));
+    assert!(matches!(next(backend), Completion::SandboxReady { .. }));
+    backend.sandbox_pid(id).unwrap()
+}
+
+/// Sends `signal` to process `pid`.
+fn signal(pid: i32, signal: nix::sys::signal::Signal) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal).unwrap();
+}
+
 /// The cgroup (in the memory hierarchy, or the unified one) a process is in.
 fn cgroup_of(pid: i32, controller: &str) -> String {
     let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
@@ -590,7 +603,7 @@ fn ctrl_c_sigterm_and_sighup_stop_a_real_run_and_remove_everything() {
         let dir = TempDir::new("real-signal");
         let (child, procs) = start_long_run(fs.as_ref(), dir.path());
         let pid = child.id();
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), signal).unwrap();
+        self::signal(pid as i32, signal);
         let out = child.wait_with_output().unwrap();
         assert_eq!(out.status.code(), Some(code), "{signal}");
         let printed = String::from_utf8_lossy(&out.stdout);
@@ -879,17 +892,8 @@ fn a_sandbox_that_dies_while_idle_is_reported_crashed() {
     let mut backend =
         RealBackend::new(fs.clone(), config(dir.path()), &[2048], &catalog()).unwrap();
     let s0 = SandboxId(0);
-    backend.create_sandbox(0, s0, &request(128, &[], &[], None, &[]));
-    assert!(matches!(
-        next(&mut backend),
-        Completion::SandboxReady { .. }
-    ));
-    let pid = backend.sandbox_pid(s0).unwrap();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
+    let pid = ready_sandbox(&mut backend, s0);
+    signal(pid, nix::sys::signal::Signal::SIGKILL);
     let Completion::SandboxFailed { sandbox, reason } = next(&mut backend) else {
         panic!("expected the idle sandbox's death to be reported")
     };
@@ -912,17 +916,8 @@ fn an_invocation_that_never_answers_times_out_and_its_sandbox_is_killed() {
     };
     let mut backend = RealBackend::new(fs.clone(), config, &[2048], &catalog()).unwrap();
     let s0 = SandboxId(0);
-    backend.create_sandbox(0, s0, &request(128, &[], &[], None, &[]));
-    assert!(matches!(
-        next(&mut backend),
-        Completion::SandboxReady { .. }
-    ));
-    let pid = backend.sandbox_pid(s0).unwrap();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGSTOP,
-    )
-    .unwrap();
+    let pid = ready_sandbox(&mut backend, s0);
+    signal(pid, nix::sys::signal::Signal::SIGSTOP);
     let asked = Instant::now();
     backend.start_invocation(0, s0, InvocationHandle(3), 50_000);
     let Completion::SandboxFailed { sandbox, reason } = next(&mut backend) else {

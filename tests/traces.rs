@@ -34,7 +34,7 @@ fn azure2019_day(dir: &Path) {
     fs::write(dir.join("app_memory_percentiles.anon.d01.csv"), mem).unwrap();
 }
 
-fn json(o: &std::process::Output) -> serde_json::Value {
+pub(crate) fn json(o: &std::process::Output) -> serde_json::Value {
     assert!(o.status.success(), "{}", stderr(o));
     serde_json::from_str(&stdout(o)).unwrap_or_else(|e| panic!("{e}: {}", stdout(o)))
 }

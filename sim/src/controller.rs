@@ -690,24 +690,8 @@ impl Controller {
         backend: &mut B,
         sink: &mut S,
     ) {
-        let sandbox =
-            self.platform
-                .insert_sandbox(now, function, worker, self.sandbox_memory_mb, false);
-        if self.created_for.len() <= sandbox.index() {
-            self.created_for.resize(sandbox.index() + 1, NO_INVOCATION);
-        }
-        self.created_for[sandbox.index()] = NO_INVOCATION;
+        let sandbox = self.new_sandbox(now, function, worker, NO_INVOCATION, false, sink);
         let memory_mb = self.platform.sandbox(sandbox).memory_mb;
-        sink.sandbox(
-            now,
-            worker,
-            SandboxEvent::Created {
-                function,
-                memory_mb,
-            },
-        );
-        self.keep_alive
-            .on_created(now, self.platform.sandbox(sandbox), None, &self.platform);
         let request = CreateRequest::plain(
             function,
             worker,
@@ -728,6 +712,60 @@ impl Controller {
             );
         } else {
             self.prewarming.push(sandbox);
+        }
+    }
+
+    /// Adds a sandbox of `function` on `worker`, created for the invocation `handle` (or for
+    /// none), reserves its memory and reports it to the sink and to a policy with a pool.
+    fn new_sandbox<S: RecordSink + ?Sized>(
+        &mut self,
+        now: Time,
+        function: FunctionId,
+        worker: WorkerId,
+        handle: InvocationHandle,
+        pinned: bool,
+        sink: &mut S,
+    ) -> SandboxId {
+        let sandbox =
+            self.platform
+                .insert_sandbox(now, function, worker, self.sandbox_memory_mb, pinned);
+        if self.created_for.len() <= sandbox.index() {
+            self.created_for.resize(sandbox.index() + 1, NO_INVOCATION);
+        }
+        self.created_for[sandbox.index()] = handle;
+        let memory_mb = self.platform.sandbox(sandbox).memory_mb;
+        sink.sandbox(
+            now,
+            worker,
+            SandboxEvent::Created {
+                function,
+                memory_mb,
+            },
+        );
+        if self.pool_policy {
+            let duration =
+                (handle != NO_INVOCATION).then(|| self.pending[handle.0 as usize].duration);
+            self.keep_alive.on_created(
+                now,
+                self.platform.sandbox(sandbox),
+                duration,
+                &self.platform,
+            );
+        }
+        sandbox
+    }
+
+    /// Tells a policy with a pool that an invocation was given `sandbox`.
+    fn placed(&mut self, now: Time, sandbox: SandboxId, handle: InvocationHandle) {
+        if self.pool_policy {
+            let p = &self.pending[handle.0 as usize];
+            self.keep_alive.on_placed(
+                now,
+                self.platform.sandbox(sandbox),
+                p.kind,
+                p.duration,
+                &self.platform,
+            );
         }
     }
 
@@ -787,10 +825,9 @@ impl Controller {
         let running = sb.running + 1;
         self.platform
             .transition(sandbox, SandboxState::Running, running);
-        let sb = self.platform.sandbox(sandbox);
+        self.placed(now, sandbox, handle);
         self.keep_alive
-            .on_placed(now, sb, kind, duration, &self.platform);
-        self.keep_alive.on_start(now, sb, kind, &self.platform);
+            .on_start(now, self.platform.sandbox(sandbox), kind, &self.platform);
         backend.start_invocation(now, sandbox, handle, duration);
     }
 
@@ -815,14 +852,7 @@ impl Controller {
         let p = &mut self.pending[handle.0 as usize];
         p.kind = cold_kind(forked);
         p.placed = now;
-        let (kind, duration) = (p.kind, p.duration);
-        self.keep_alive.on_placed(
-            now,
-            self.platform.sandbox(sandbox),
-            kind,
-            duration,
-            &self.platform,
-        );
+        self.placed(now, sandbox, handle);
         true
     }
 
@@ -877,14 +907,7 @@ impl Controller {
         p.kind = StartKind::Cold;
         p.placed = now;
         let sandbox = self.create(now, function, worker, handle, None, false, backend, sink);
-        let p = &self.pending[handle.0 as usize];
-        self.keep_alive.on_placed(
-            now,
-            self.platform.sandbox(sandbox),
-            p.kind,
-            p.duration,
-            &self.platform,
-        );
+        self.placed(now, sandbox, handle);
         ColdStart::Started
     }
 
@@ -970,13 +993,7 @@ impl Controller {
         backend: &mut B,
         sink: &mut S,
     ) -> SandboxId {
-        let sandbox =
-            self.platform
-                .insert_sandbox(now, function, worker, self.sandbox_memory_mb, pinned);
-        if self.created_for.len() <= sandbox.index() {
-            self.created_for.resize(sandbox.index() + 1, NO_INVOCATION);
-        }
-        self.created_for[sandbox.index()] = handle;
+        let sandbox = self.new_sandbox(now, function, worker, handle, pinned, sink);
         if handle == NO_INVOCATION {
             self.platform.sandbox_mut(sandbox).deadline = until;
             if !pinned {
@@ -984,21 +1001,6 @@ impl Controller {
             }
         }
         let memory_mb = self.platform.sandbox(sandbox).memory_mb;
-        sink.sandbox(
-            now,
-            worker,
-            SandboxEvent::Created {
-                function,
-                memory_mb,
-            },
-        );
-        let duration = (handle != NO_INVOCATION).then(|| self.pending[handle.0 as usize].duration);
-        self.keep_alive.on_created(
-            now,
-            self.platform.sandbox(sandbox),
-            duration,
-            &self.platform,
-        );
         let packages = std::mem::take(&mut self.catalog.functions[function.index()].packages);
         let (install, installed) = self.plan_install(now, function, worker, &packages, sink);
         let imports = self.plan_imports(now, function, worker, &packages, backend, sink);

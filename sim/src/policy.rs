@@ -125,8 +125,8 @@ pub trait KeepAlive {
         platform.reusable_on(function, worker)
     }
 
-    /// A sandbox was created: for an invocation that runs for `duration` once it is ready, or
-    /// ahead of time (`None`: pre-warmed or provisioned).
+    /// Only when [`KeepAlive::keeps_pool`]: a sandbox was created, for an invocation that runs
+    /// for `duration` once it is ready, or ahead of time (`None`: pre-warmed or provisioned).
     fn on_created(
         &mut self,
         _now: Time,
@@ -136,7 +136,8 @@ pub trait KeepAlive {
     ) {
     }
 
-    /// An invocation that runs for `duration` was given `sandbox` now: an idle or paused one
+    /// Only when [`KeepAlive::keeps_pool`]: an invocation that runs for `duration` was given
+    /// `sandbox` now: an idle or paused one
     /// (`kind` warm, unpause or prewarmed, it starts now) or one just created for it (`kind`
     /// cold or zygote fork, it starts when the sandbox is ready, which [`KeepAlive::on_start`]
     /// reports).
