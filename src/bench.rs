@@ -120,6 +120,7 @@ pub fn scenario(name: &str, length: Duration) -> RawScenario {
         packages: Default::default(),
         model: Default::default(),
         validation: Default::default(),
+        real: Default::default(),
         seed: 1,
         cluster: RawCluster {
             workers: 100,

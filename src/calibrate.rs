@@ -140,10 +140,16 @@ pub fn profile(
         probe::PROBE_RUN_US as f64 / 1000.0,
         inline(&probe.dispatch, n)
     );
+    // Forks as the run makes them: confined (the default) or not.
+    let fork_key = if config.confine {
+        "fork_confined"
+    } else {
+        "fork"
+    };
     for (name, key, note) in [
         (
             "fork",
-            "fork",
+            fork_key,
             "a sandbox forked from a zygote, moved into its cgroup",
         ),
         ("pause", "pause", "freezing a sandbox's cgroup"),
@@ -188,7 +194,7 @@ pub fn profile(
         &probe.import_large,
         &probe.import_memory,
     ]) {
-        if !["fork", "pause", "unpause"].contains(&s.key) && !s.micros.is_empty() {
+        if ![fork_key, "pause", "unpause"].contains(&s.key) && !s.micros.is_empty() {
             let _ = writeln!(out, "# {}\n{} = {}", s.name, s.key, inline(s, n));
         }
     }
@@ -217,7 +223,8 @@ mod tests {
     fn a_profile_gives_the_measured_quantiles_and_per_gb_slopes_as_costs() {
         let report = Report {
             series: vec![
-                series("fork", vec![1_500; 10]),
+                series("fork", vec![1_200; 10]),
+                series("fork_confined", vec![1_500; 10]),
                 series("pause", vec![120]),
                 series("unpause", vec![100, 110]),
                 series("destroy", vec![1_000, 1_100]),
@@ -255,7 +262,17 @@ mod tests {
         assert_eq!(costs.init_per_gb, workloads::Duration(512));
         assert_eq!(costs.init_base, measured(vec![326, 326, 336, 346, 346]));
         assert_eq!(costs.dispatch.mean_micros(), 32);
+        // Forks as the run makes them: confined by default.
         assert_eq!(costs.fork.mean_micros(), 1_500);
+        let unconfined = real::RealConfig {
+            confine: false,
+            ..config.clone()
+        };
+        let text_unconfined = profile(&report, &probe, &unconfined, 5, "a test").unwrap();
+        let table_unconfined: toml::Table = toml::from_str(&text_unconfined).unwrap();
+        let costs_unconfined: sim::CostModel =
+            serde::Deserialize::deserialize(table_unconfined["costs"].clone()).unwrap();
+        assert_eq!(costs_unconfined.fork.mean_micros(), 1_200);
         let p = costs.packages.expect("a package model");
         assert_eq!(p.install_per_gb, workloads::Duration(10_240));
         assert_eq!(p.install.mean_micros(), 900);
@@ -268,7 +285,7 @@ mod tests {
         assert!(text.contains("init_large = { quantiles_us"));
         assert!(text.contains("noop_per_second = 65000"));
         let mut missing = report;
-        missing.series.retain(|s| s.key != "fork");
+        missing.series.retain(|s| s.key != "fork_confined");
         let e = profile(&missing, &probe, &config, 5, "x").unwrap_err();
         assert!(e.contains("fork"), "{e}");
         let e = profile(&missing, &probe, &config, 1, "x").unwrap_err();

@@ -209,10 +209,12 @@ struct SandboxArgs {
     /// Give each sandbox a network namespace of its own.
     #[arg(long, help_heading = "Real mode")]
     net: bool,
-    /// Give each sandbox a read-only view of the host's root (bind-mounted, chroot) with only
-    /// its scratch directory writable.
+    /// Run sandboxes as root with every capability and the host's root writable, as a plain
+    /// process in namespaces. By default each sandbox is confined: a read-only view of the
+    /// host's root (pivot_root) with only its scratch directory writable, user nobody with no
+    /// capabilities, no_new_privs, a seccomp filter and a cgroup namespace of its own.
     #[arg(long, help_heading = "Real mode")]
-    chroot: bool,
+    unconfined: bool,
     /// Share of its memory a sandbox fills as it initializes and holds while it lives (above 1:
     /// past the sandbox's limit, which the kernel enforces by killing it).
     #[arg(
@@ -240,13 +242,9 @@ struct SandboxArgs {
     disk_scale: f64,
     /// How long past its expected end (its scaled duration, stretched by --cpu-limit) an
     /// invocation may go unanswered before its sandbox is killed and it fails as `timeout`.
-    #[arg(
-        long,
-        value_name = "DURATION",
-        default_value = "60s",
-        help_heading = "Real mode"
-    )]
-    invocation_timeout: Duration,
+    /// Overrides the scenario's `[real] invocation_timeout`; 60s when neither is given.
+    #[arg(long, value_name = "DURATION", help_heading = "Real mode")]
+    invocation_timeout: Option<Duration>,
 }
 
 #[derive(Args)]
@@ -288,7 +286,7 @@ struct RealRunnerArgs {
     /// The sandbox's own writable directory, its working directory.
     #[arg(long)]
     scratch: Option<PathBuf>,
-    /// Bind the host's root read-only onto this empty directory and chroot into it.
+    /// Bind the host's root read-only onto this empty directory and pivot_root into it.
     #[arg(long)]
     root: Option<PathBuf>,
 }
@@ -958,11 +956,25 @@ fn trace(command: TraceCommand) -> Result<(), Error> {
 }
 
 #[cfg(target_os = "linux")]
-fn real_options(args: &RealModeArgs) -> Result<lambdasim::real_mode::RealOptions, Error> {
+fn real_options(
+    args: &RealModeArgs,
+    scenario: &lambdasim::scenario::Scenario,
+) -> Result<lambdasim::real_mode::RealOptions, Error> {
+    let mut backend = real_config(&args.sandboxes)?;
+    if args.sandboxes.invocation_timeout.is_none()
+        && let Some(timeout) = scenario.raw.real.invocation_timeout
+    {
+        if timeout.micros() == 0 {
+            return Err(input(
+                "[real] invocation_timeout must be longer than 0s".to_string(),
+            ));
+        }
+        backend.invocation_timeout = std::time::Duration::from_micros(timeout.micros());
+    }
     Ok(lambdasim::real_mode::RealOptions {
         time_scale: args.time_scale,
         duration_scale: args.duration_scale.unwrap_or(args.time_scale),
-        backend: real_config(&args.sandboxes)?,
+        backend,
     })
 }
 
@@ -980,11 +992,15 @@ fn real_config(args: &SandboxArgs) -> Result<real::RealConfig, Error> {
         },
         cpu_cores: args.cpu_limit,
         net: args.net,
-        chroot: args.chroot,
+        confine: !args.unconfined,
         touch_fraction: args.touch,
         pool: args.pool,
         disk_scale: args.disk_scale,
-        invocation_timeout: std::time::Duration::from_micros(args.invocation_timeout.micros()),
+        invocation_timeout: args
+            .invocation_timeout
+            .map_or(real::RealConfig::default().invocation_timeout, |t| {
+                std::time::Duration::from_micros(t.micros())
+            }),
         ..real::RealConfig::default()
     };
     config.validate().map_err(Error::Input)?;
@@ -995,7 +1011,7 @@ fn real_config(args: &SandboxArgs) -> Result<real::RealConfig, Error> {
 fn validate(args: &ValidateArgs) -> Result<(), Error> {
     use lambdasim::validate::{Collected, Side, compare, render_table, write};
     let scenario = raw_scenario(&args.scenario)?.validate()?;
-    let options = real_options(&args.mode)?;
+    let options = real_options(&args.mode, &scenario)?;
     if let Some(path) = &args.scenario.costs {
         for d in lambdasim::profile::settings_differ(path, &options.backend) {
             eprintln!(
@@ -1091,8 +1107,8 @@ fn validate(_args: &ValidateArgs) -> Result<(), Error> {
 fn real(args: RealArgs) -> Result<(), Error> {
     use lambdasim::real_mode::run_real;
     if let Some(RealAction::Cleanup { all, force }) = args.action {
-        let fs = real::cgroup::detect().map_err(|e| Error::Host(e.to_string()))?;
-        let done = real::cleanup::cleanup(fs.as_ref(), all, force)
+        let layouts = real::cgroup::every_layout().map_err(|e| Error::Host(e.to_string()))?;
+        let done = real::cleanup::cleanup(&layouts, all, force)
             .map_err(|e| Error::Host(format!("cleanup: {e}")))?;
         emit(&format!(
             "removed {} cgroup(s) of {} run(s) and {} work director{}\n",
@@ -1111,7 +1127,7 @@ fn real(args: RealArgs) -> Result<(), Error> {
         return Ok(());
     }
     let scenario = raw_scenario(&args.scenario)?.validate()?;
-    let options = real_options(&args.mode)?;
+    let options = real_options(&args.mode, &scenario)?;
     let result = with_outputs(
         &scenario,
         args.output.out.as_deref(),

@@ -69,6 +69,26 @@ pub struct RawScenario {
     /// Tolerances of `lambdasim validate`.
     #[serde(default, skip_serializing_if = "Tolerances::is_default")]
     pub validation: Tolerances,
+    /// Settings of real mode (`lambdasim real` and `validate`); the simulator ignores them.
+    #[serde(default, skip_serializing_if = "RawReal::is_default")]
+    pub real: RawReal,
+}
+
+/// `[real]`: settings of real mode that belong with the scenario rather than the host.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawReal {
+    /// How long past its expected end (its scaled duration, stretched by a CPU limit) an
+    /// invocation may go unanswered before its sandbox is killed and it fails as `timeout`
+    /// (`--invocation-timeout` overrides it; 60 s when neither is given).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invocation_timeout: Option<workloads::Duration>,
+}
+
+impl RawReal {
+    pub fn is_default(&self) -> bool {
+        *self == RawReal::default()
+    }
 }
 
 /// `[model]`: modelling choices where peers' simulators differ. lambdasim's own are the

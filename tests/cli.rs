@@ -832,3 +832,34 @@ fn real_mode_flags_are_checked_before_anything_runs() {
         fails_with(args, &[needle]);
     }
 }
+
+#[test]
+fn a_scenario_sets_real_modes_invocation_timeout_and_the_simulator_ignores_it() {
+    let dir = TempDir::new("real-table");
+    let write = |name: &str, real: &str| {
+        let path = dir.path().join(name);
+        fs::write(
+            &path,
+            format!(
+                "[workload]\nkind = \"synthetic\"\nfunctions = 2\napps = 1\nduration = \"10s\"\n[real]\n{real}\n"
+            ),
+        )
+        .unwrap();
+        path.display().to_string()
+    };
+    let ok = write("ok.toml", "invocation_timeout = \"5m\"");
+    let o = lambdasim(&["run", "--config", &ok]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let zero = write("zero.toml", "invocation_timeout = \"0s\"");
+    let o = lambdasim(&["real", "--config", &zero]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("[real] invocation_timeout must be longer than 0s"),
+        "{}",
+        stderr(&o)
+    );
+    let unknown = write("unknown.toml", "timeout = \"1m\"");
+    let o = lambdasim(&["run", "--config", &unknown]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("timeout"), "{}", stderr(&o));
+}

@@ -398,49 +398,148 @@ fn a_sandbox_sees_only_its_own_processes() {
     wait_until("the runner exits", || gone(pid.as_raw()));
 }
 
+/// The confinement of a runner, from the host's side: its user, capability sets,
+/// `no_new_privs` and seccomp mode as `/proc/PID/status` shows them.
+fn confinement(pid: i32) -> String {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let keys = [
+        "Uid",
+        "CapInh",
+        "CapPrm",
+        "CapEff",
+        "CapBnd",
+        "CapAmb",
+        "NoNewPrivs",
+        "Seccomp",
+    ];
+    status
+        .lines()
+        .filter(|l| keys.iter().any(|k| l.starts_with(&format!("{k}:"))))
+        .map(|l| l.split_whitespace().take(2).collect::<Vec<_>>().join(" "))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+const CONFINED: &str = "Uid: 65534, CapInh: 0000000000000000, CapPrm: 0000000000000000, \
+     CapEff: 0000000000000000, CapBnd: 0000000000000000, CapAmb: 0000000000000000, \
+     NoNewPrivs: 1, Seccomp: 2";
+
+/// Every escape a confined sandbox tries fails; it writes to its scratch directory only.
+fn check_escapes(channel: &real::channel::Channel, scratch: &Path, outside: &Path) {
+    let write = |path: &Path| {
+        channel.send(&format!("write\t{}", path.display())).unwrap();
+        channel.expect("write").unwrap()
+    };
+    assert_eq!(write(&scratch.join("file")), "write\tok");
+    let said = write(outside);
+    assert!(said.contains("Read-only file system"), "{said}");
+    // Other places of the host: its root, /tmp and the run's own work directory.
+    for path in ["/lambdasim-escape", "/tmp/lambdasim-escape"] {
+        let said = write(Path::new(path));
+        assert!(
+            said.starts_with("write\t") && said != "write\tok",
+            "{path}: {said}"
+        );
+    }
+    for what in [
+        "remount", "mount", "setuid", "userns", "chroot", "ptrace", "module", "bpf", "cgroup",
+        "net",
+    ] {
+        channel.send(&format!("try\t{what}")).unwrap();
+        let said = channel.expect("try").unwrap();
+        assert!(said.starts_with("try\trefused\t"), "{what}: {said}");
+    }
+    channel.send("procs").unwrap();
+    assert_eq!(channel.expect("procs").unwrap(), "procs\t1");
+}
+
 #[test]
-fn a_chrooted_sandbox_writes_only_to_its_scratch_directory() {
+fn a_confined_sandbox_cannot_undo_its_confinement_or_reach_the_host() {
+    // Fresh and forked from a zygote, each with a network namespace: the backend's view (a
+    // read-only root by pivot_root, the scratch directory writable) and confinement (user
+    // nobody, no capabilities, no_new_privs, seccomp, a cgroup namespace).
     if host().is_none() {
         return;
     }
-    let dir = TempDir::new("real-chroot");
+    let dir = TempDir::new("real-confine");
     let (scratch, root) = (dir.path().join("scratch"), dir.path().join("root"));
     std::fs::create_dir_all(&scratch).unwrap();
     std::fs::create_dir_all(&root).unwrap();
+    std::os::unix::fs::chown(&scratch, Some(65534), Some(65534)).unwrap();
     let view = real::runner::View {
         scratch: Some(scratch.clone()),
         root: Some(root.clone()),
-        ..Default::default()
+        net: true,
     };
+    let outside = dir.path().join("outside");
+    let confine = |channel: &real::channel::Channel| {
+        channel.send("confine\t65534\t65534").unwrap();
+        channel.expect("ok").unwrap();
+    };
+    let ns = real::spawn::Namespaces {
+        pid: true,
+        net: true,
+    };
+    let (pid, channel) = real::spawn::spawn_runner(&runner(), ns, &view).unwrap();
+    channel.expect("ready").unwrap();
+    confine(&channel);
+    assert_eq!(confinement(pid.as_raw()), CONFINED);
+    // Its cgroup namespace: its own cgroup is the root of what it sees.
+    let ours = std::fs::read_link("/proc/self/ns/cgroup").unwrap();
+    let its = std::fs::read_link(format!("/proc/{}/ns/cgroup", pid.as_raw())).unwrap();
+    assert_ne!(ours, its);
+    check_escapes(&channel, &scratch, &outside);
+    drop(channel);
+    wait_until("the runner exits", || gone(pid.as_raw()));
+
+    // Forked from a zygote (which keeps the host's PID namespace and its privileges).
+    let no_ns = real::spawn::Namespaces {
+        pid: false,
+        net: false,
+    };
+    let (zygote_pid, zygote) =
+        real::spawn::spawn_runner(&runner(), no_ns, &real::runner::View::default()).unwrap();
+    zygote.expect("ready").unwrap();
+    let (pid, channel) = real::spawn::fork_from_zygote(&zygote, Some(&view)).unwrap();
+    confine(&channel);
+    assert_eq!(confinement(pid.as_raw()), CONFINED);
+    check_escapes(&channel, &scratch, &outside);
+    drop(channel);
+    wait_until("the forked sandbox exits", || gone(pid.as_raw()));
+    drop(zygote);
+    wait_until("the zygote exits", || gone(zygote_pid.as_raw()));
+    // The mounts were the sandboxes' own: nothing is mounted on the host's side.
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains(&root.display().to_string()));
+    assert!(!outside.exists());
+}
+
+#[test]
+fn an_unconfined_sandbox_is_a_privileged_process_in_namespaces() {
+    // What --unconfined gives, and the check above would catch: root, capabilities, no filter.
+    if host().is_none() {
+        return;
+    }
     let (pid, channel) = real::spawn::spawn_runner(
         &runner(),
         real::spawn::Namespaces {
             pid: true,
             net: false,
         },
-        &view,
+        &real::runner::View::default(),
     )
     .unwrap();
     channel.expect("ready").unwrap();
-    let write = |path: &Path| {
-        channel.send(&format!("write\t{}", path.display())).unwrap();
-        channel.expect("write").unwrap()
-    };
-    assert_eq!(write(&scratch.join("file")), "write\tok");
-    let outside = dir.path().join("outside");
+    let seen = confinement(pid.as_raw());
+    assert_ne!(seen, CONFINED);
     assert!(
-        write(&outside).contains("Read-only file system"),
-        "{}",
-        write(&outside)
+        seen.starts_with("Uid: 0,") && seen.ends_with("Seccomp: 0"),
+        "{seen}"
     );
-    channel.send("procs").unwrap();
-    assert_eq!(channel.expect("procs").unwrap(), "procs\t1");
+    channel.send("try\tsetuid").unwrap();
+    assert_eq!(channel.expect("try").unwrap(), "try\tdone\t");
     drop(channel);
     wait_until("the runner exits", || gone(pid.as_raw()));
-    // The mounts were the sandbox's own: nothing is mounted on the host's side.
-    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    assert!(!mounts.contains(&root.display().to_string()));
-    assert!(!outside.exists());
 }
 
 /// A small scenario: OpenLambda's pause-and-evict keep-alive, packages with a dynamic zygote tree,
@@ -935,39 +1034,60 @@ fn an_invocation_that_never_answers_times_out_and_its_sandbox_is_killed() {
 }
 
 #[test]
-fn sandboxes_die_with_a_killed_driver() {
-    // Without packages every sandbox's runner is started by the driver. Its invocations spin
-    // for 100 s or more, so a runner would not notice its driver's death (its socket closing)
-    // for that long: killed (SIGKILL, no cleanup of its own), the driver takes them with it,
-    // before anyone runs cleanup, which then finds only their cgroups.
+fn sandboxes_and_zygotes_die_with_a_killed_driver() {
+    // Invocations spin for 100 s or more. Killed (SIGKILL, no cleanup of its own), the driver
+    // takes every runner with it before anyone runs cleanup, which then finds only cgroups:
+    // those it started itself (parent-death signal) and, with packages, the zygotes and the
+    // sandboxes forked from them, whose parent is not the driver's thread (each stops when its
+    // socket to the driver closes, even mid-invocation). Every sandbox of the run, started fresh
+    // or forked, is confined; zygotes are not.
     let Some(fs) = host() else { return };
     let dir = TempDir::new("real-orphans");
-    let path = dir.path().join("plain.toml");
-    std::fs::write(
-        &path,
-        "seed = 3\n[cluster]\nworkers = 2\nmemory_mb = 16384\n\
+    let base = "seed = 3\n[cluster]\nworkers = 2\nmemory_mb = 16384\n\
          [workload]\nkind = \"synthetic\"\nfunctions = 6\napps = 3\nduration = \"10m\"\nrate = 3.0\n\
-         exec_min = \"100s\"\nexec_max = \"120s\"\n",
-    )
-    .unwrap();
-    let (mut child, _) = start_run(fs.as_ref(), &path);
-    let pid = child.id();
-    // Let a few invocations start spinning.
-    std::thread::sleep(Duration::from_millis(1500));
-    let procs = run_procs(fs.as_ref(), pid);
-    child.kill().unwrap();
-    child.wait().unwrap();
-    for p in procs {
-        wait_until("an orphaned sandbox dies with its driver", || {
-            gone(p as i32)
-        });
+         exec_min = \"100s\"\nexec_max = \"120s\"\n";
+    let packages = "[packages]\ncatalog = { kind = \"synthetic\", packages = 10 }\n\
+         import_cache = { kind = \"dynamic\", capacity_mb = 256 }\n";
+    for (name, text) in [
+        ("plain", base.to_string()),
+        ("zygotes", format!("{base}{packages}")),
+    ] {
+        let path = dir.path().join(format!("{name}.toml"));
+        std::fs::write(&path, text).unwrap();
+        let (mut child, _) = start_run(fs.as_ref(), &path);
+        let pid = child.id();
+        // Let a few invocations start spinning.
+        std::thread::sleep(Duration::from_millis(1500));
+        let procs = run_procs(fs.as_ref(), pid);
+        let ours = std::fs::read_link("/proc/self/ns/pid").unwrap();
+        let (mut sandboxes, mut zygotes) = (0, 0);
+        for &p in &procs {
+            let Ok(ns) = std::fs::read_link(format!("/proc/{p}/ns/pid")) else {
+                continue;
+            };
+            let seen = confinement(p as i32);
+            if ns == ours {
+                zygotes += 1;
+                assert!(seen.starts_with("Uid: 0,"), "{name}: zygote {p}: {seen}");
+            } else if !gone(p as i32) {
+                sandboxes += 1;
+                assert_eq!(seen, CONFINED, "{name}: sandbox {p}");
+            }
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(sandboxes > 0, "{name}: {procs:?}");
+        assert_eq!(zygotes > 0, name == "zygotes", "{name}: {procs:?}");
+        for p in procs {
+            wait_until("an orphaned runner dies with its driver", || gone(p as i32));
+        }
+        let out = Command::new(runner())
+            .args(["real", "cleanup"])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        assert!(leftovers(fs.as_ref(), pid).is_empty());
     }
-    let out = Command::new(runner())
-        .args(["real", "cleanup"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    assert!(leftovers(fs.as_ref(), pid).is_empty());
 }
 
 #[test]
@@ -1011,4 +1131,31 @@ fn net_gives_sandboxes_forked_from_a_zygote_their_own_network_namespace() {
     assert_ne!(b, net("self"));
     assert_ne!(a, b);
     backend.finish().unwrap();
+}
+
+#[test]
+fn cleanup_looks_in_every_cgroup_layout_the_host_mounts() {
+    // A run may have used v1 or v2 (LAMBDASIM_CGROUP), and a host may mount both: what a dead
+    // run left in either is removed. (No pid reaches 999999999, so that run is dead.)
+    if host().is_none() {
+        return;
+    }
+    let layouts = real::cgroup::every_layout().unwrap();
+    let run = "lambdasim/999999999-00000000deadbeef";
+    for fs in &layouts {
+        fs.create(&format!("{run}/w0/p0")).unwrap();
+    }
+    let out = Command::new(runner())
+        .args(["real", "cleanup"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for fs in &layouts {
+        assert!(!fs.exists(run), "{}: {run} is left", fs.kind());
+    }
+    eprintln!("cleaned {} layout(s)", layouts.len());
 }

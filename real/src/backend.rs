@@ -33,6 +33,7 @@ use workloads::packages::{PackageCatalog, PackageId};
 
 use crate::cgroup::{CgroupError, CgroupFs, CpuQuota, Limits, Pool, remove_tree};
 use crate::channel::Channel;
+use crate::confine::{SANDBOX_GID, SANDBOX_UID};
 use crate::run_id::RunLock;
 use crate::runner::View;
 use crate::spawn::{Namespaces, fork_from_zygote, spawn_runner};
@@ -81,9 +82,11 @@ pub struct RealConfig {
     pub mode: ExecMode,
     /// Give sandboxes a network namespace.
     pub net: bool,
-    /// Give sandboxes a read-only view of the host's root (bind mount and chroot), with only
-    /// their scratch directory writable.
-    pub chroot: bool,
+    /// Confine sandboxes (see [`crate::confine`]): a read-only view of the host's root with only
+    /// their scratch directory writable, an unprivileged user without capabilities,
+    /// `no_new_privs`, a seccomp filter and a cgroup namespace. Zygotes keep the privileges
+    /// they need to make sandboxes; they run the platform's imports only, no handler.
+    pub confine: bool,
     /// Package files on disk are the catalogue's sizes times this.
     pub disk_scale: f64,
     /// Import memory and import CPU time are the catalogue's times these.
@@ -153,7 +156,7 @@ impl Default for RealConfig {
             pool: 8,
             mode: ExecMode::Busy,
             net: false,
-            chroot: false,
+            confine: true,
             disk_scale: 0.01,
             import_memory_scale: 1.0,
             import_cpu_scale: 1.0,
@@ -414,7 +417,7 @@ impl RealBackend {
         };
         std::fs::create_dir_all(config.work_dir.join("scratch"))
             .map_err(|e| setup("cannot create the scratch directory", &e))?;
-        if config.chroot {
+        if config.confine {
             // One empty mount point serves every sandbox: each binds onto it in its own mount
             // namespace.
             std::fs::create_dir_all(config.work_dir.join("root"))
@@ -1021,12 +1024,18 @@ impl SandboxThread {
             .join(format!("{}-{}", self.sandbox.0, self.epoch));
         std::fs::create_dir_all(&scratch)
             .map_err(|e| format!("creating {}: {e}", scratch.display()))?;
+        let confine = shared.config.confine;
+        if confine {
+            // The one place a confined sandbox may write.
+            std::os::unix::fs::chown(&scratch, Some(SANDBOX_UID), Some(SANDBOX_GID))
+                .map_err(|e| format!("handing {} to the sandbox: {e}", scratch.display()))?;
+        }
         self.scratch = Some(scratch.clone());
         let view = View {
             scratch: Some(scratch),
             root: shared
                 .config
-                .chroot
+                .confine
                 .then(|| shared.config.work_dir.join("root")),
             net: shared.config.net,
         };
@@ -1051,6 +1060,13 @@ impl SandboxThread {
                 channel
             }
         };
+        if confine {
+            // In its cgroup now, which becomes the root of its cgroup namespace.
+            channel
+                .send(&format!("confine\t{SANDBOX_UID}\t{SANDBOX_GID}"))
+                .map_err(|e| e.to_string())?;
+            channel.expect("ok").map_err(|e| e.to_string())?;
+        }
         if self.killed() {
             return Err("destroyed while being created".into());
         }

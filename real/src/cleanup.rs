@@ -67,12 +67,35 @@ fn is_mine(run: &str) -> bool {
             .is_some_and(|rest| rest.starts_with('.'))
 }
 
-/// Removes the cgroups, work directories and lock files of runs whose driver is gone. With
+/// Removes the cgroups (in each of `layouts`: a host may mount v1 and v2 side by side, and a run
+/// may have used either), work directories and lock files of runs whose driver is gone. With
 /// `all`, also what belongs to no run (groups whose names are not runs'). With `force`, live
 /// runs are ended too: their drivers are asked to stop, then what is left is removed. This
 /// process's own runs are never touched.
-pub fn cleanup(fs: &dyn CgroupFs, all: bool, force: bool) -> Result<Cleaned, CgroupError> {
+pub fn cleanup(
+    layouts: &[Box<dyn CgroupFs>],
+    all: bool,
+    force: bool,
+) -> Result<Cleaned, CgroupError> {
     let mut cleaned = Cleaned::default();
+    for fs in layouts {
+        clean_layout(fs.as_ref(), all, force, &mut cleaned)?;
+    }
+    cleaned.runs.sort();
+    cleaned.runs.dedup();
+    cleaned.live.sort();
+    cleaned.live.dedup();
+    clean_dirs(force, &mut cleaned);
+    Ok(cleaned)
+}
+
+/// The groups of one layout.
+fn clean_layout(
+    fs: &dyn CgroupFs,
+    all: bool,
+    force: bool,
+    cleaned: &mut Cleaned,
+) -> Result<(), CgroupError> {
     for name in fs.children("lambdasim")? {
         if is_mine(&name) {
             continue;
@@ -97,6 +120,11 @@ pub fn cleanup(fs: &dyn CgroupFs, all: bool, force: bool) -> Result<Cleaned, Cgr
         }
     }
     let _ = fs.remove("lambdasim");
+    Ok(())
+}
+
+/// Work directories and lock files in the temporary directory.
+fn clean_dirs(force: bool, cleaned: &mut Cleaned) {
     if let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) {
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
@@ -118,5 +146,4 @@ pub fn cleanup(fs: &dyn CgroupFs, all: bool, force: bool) -> Result<Cleaned, Cgr
             }
         }
     }
-    Ok(cleaned)
 }

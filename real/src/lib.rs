@@ -3,7 +3,7 @@
 //!
 //! - [`cgroup`]: cgroup v1, v2 and a fake tree for tests, behind one trait; pools of child groups.
 //! - [`spawn`] and [`runner`]: the sandbox process, started in new namespaces or forked from a
-//!   zygote, talking to the backend over a [`channel`].
+//!   zygote, talking to the backend over a [`channel`]; [`confine`]: what it may not do.
 //! - [`store`]: the package registry and the workers' install directories; imports for real.
 //! - [`backend`]: `RealBackend`, the [`sim::Backend`] that does all this.
 //! - [`driver`]: the wall-clock loop around the unchanged controller.
@@ -17,6 +17,7 @@ pub mod backend;
 pub mod cgroup;
 pub mod channel;
 pub mod cleanup;
+pub mod confine;
 pub mod driver;
 pub mod measure;
 pub mod probe;

@@ -10,6 +10,8 @@ use workloads::packages::{Package, PackageCatalog};
 
 use crate::cgroup::{CgroupFs, Limits, Pool, remove_tree};
 use crate::channel::Channel;
+use crate::confine::{SANDBOX_GID, SANDBOX_UID};
+use crate::runner::View;
 use crate::spawn::{Namespaces, fork_from_zygote, spawn_runner};
 use crate::store::{InstallDir, Registry};
 
@@ -105,13 +107,25 @@ pub fn measure(
 
 /// A runner in `group`, ready.
 fn start(fs: &dyn CgroupFs, runner: &Path, group: &str, pid_ns: bool) -> Result<Channel, String> {
+    start_in(fs, runner, group, pid_ns, &View::default(), false)
+}
+
+/// A runner in `group` with view `view`, confined if `confine`, ready.
+fn start_in(
+    fs: &dyn CgroupFs,
+    runner: &Path,
+    group: &str,
+    pid_ns: bool,
+    view: &View,
+    confine: bool,
+) -> Result<Channel, String> {
     let (pid, channel) = spawn_runner(
         runner,
         Namespaces {
             pid: pid_ns,
             net: false,
         },
-        &crate::runner::View::default(),
+        view,
     )
     .map_err(|e| err("starting a runner", e))?;
     fs.add_process(group, pid.as_raw() as u32)
@@ -119,7 +133,35 @@ fn start(fs: &dyn CgroupFs, runner: &Path, group: &str, pid_ns: bool) -> Result<
     channel
         .expect("ready")
         .map_err(|e| err("waiting for a runner", e))?;
+    if confine {
+        confine_runner(&channel)?;
+    }
     Ok(channel)
+}
+
+/// Confines a runner that is in its cgroup, as the backend does.
+fn confine_runner(channel: &Channel) -> Result<(), String> {
+    channel
+        .send(&format!("confine\t{SANDBOX_UID}\t{SANDBOX_GID}"))
+        .and_then(|()| channel.expect("ok"))
+        .map(drop)
+        .map_err(|e| err("confining a runner", e))
+}
+
+/// The confined view the backend gives sandboxes: the host's root read-only on `work/root`,
+/// with the scratch directory `work/scratch` writable.
+fn confined_view(work_dir: &Path) -> Result<View, String> {
+    let (root, scratch) = (work_dir.join("root"), work_dir.join("scratch"));
+    for d in [&root, &scratch] {
+        std::fs::create_dir_all(d).map_err(|e| err(&format!("creating {}", d.display()), e))?;
+    }
+    std::os::unix::fs::chown(&scratch, Some(SANDBOX_UID), Some(SANDBOX_GID))
+        .map_err(|e| err("handing the scratch directory to the sandbox", e))?;
+    Ok(View {
+        scratch: Some(scratch),
+        root: Some(root),
+        net: false,
+    })
 }
 
 fn run(
@@ -138,12 +180,15 @@ fn run(
     let mut cg_pooled = Series::new("cgroup_pooled", "cgroup take (pooled)");
     let mut create_fresh = Series::new("create_fresh", "sandbox create, fresh cgroup");
     let mut create_pooled = Series::new("create_pooled", "sandbox create, pooled cgroup");
+    let mut create_confined =
+        Series::new("create_confined", "sandbox create, pooled cgroup, confined");
     let mut runner_start = Series::new("runner_start", "runner start (clone, exec, ready)");
     let mut warm = Series::new("warm", "warm invocation overhead (no-op)");
     let mut pause = Series::new("pause", "pause (freeze)");
     let mut unpause = Series::new("unpause", "unpause (thaw)");
     let mut destroy = Series::new("destroy", "destroy (kill, wait, return cgroup)");
     let mut fork = Series::new("fork", "zygote fork (into a pooled cgroup)");
+    let mut fork_confined = Series::new("fork_confined", "zygote fork, confined");
     let mut import = Series::new("import", "package import (59 ms CPU, 5.8 MB, 20 MB files)");
     let mut install = Series::new("install", "package install (20 MB unpacked)");
     let mut exec = Series::new("exec_10ms", "invocation of 10 ms, busy (round trip)");
@@ -182,6 +227,19 @@ fn run(
         let channel = start(fs.as_ref(), runner, &group, true)?;
         create_pooled.micros.push(t.elapsed().as_micros() as u64);
         sandboxes.push((group, channel));
+    }
+    // The same, confined as the backend confines them by default.
+    let view = confined_view(work_dir)?;
+    for _ in 0..trials {
+        let t = Instant::now();
+        let (group, _) = pool
+            .take(&limits)
+            .map_err(|e| err("taking a pooled cgroup", e))?;
+        let channel = start_in(fs.as_ref(), runner, &group, true, &view, true)?;
+        create_confined.micros.push(t.elapsed().as_micros() as u64);
+        drop(channel);
+        pool.give_back(group)
+            .map_err(|e| err("returning a cgroup", e))?;
     }
     for (i, (group, channel)) in sandboxes.iter().enumerate() {
         for j in 0..4 {
@@ -290,11 +348,26 @@ fn run(
             .take(&limits)
             .map_err(|e| err("taking a pooled cgroup", e))?;
         let t = Instant::now();
-        let (pid, channel) = fork_from_zygote(&zygote, Some(&crate::runner::View::default()))
+        let (pid, channel) = fork_from_zygote(&zygote, Some(&View::default()))
             .map_err(|e| err("forking from the zygote", e))?;
         fs.add_process(&group, pid.as_raw() as u32)
             .map_err(|e| err("moving a forked sandbox", e))?;
         fork.micros.push(t.elapsed().as_micros() as u64);
+        drop(channel);
+        pool.give_back(group)
+            .map_err(|e| err("returning a cgroup", e))?;
+    }
+    for _ in 0..trials {
+        let (group, _) = pool
+            .take(&limits)
+            .map_err(|e| err("taking a pooled cgroup", e))?;
+        let t = Instant::now();
+        let (pid, channel) = fork_from_zygote(&zygote, Some(&view))
+            .map_err(|e| err("forking from the zygote", e))?;
+        fs.add_process(&group, pid.as_raw() as u32)
+            .map_err(|e| err("moving a forked sandbox", e))?;
+        confine_runner(&channel)?;
+        fork_confined.micros.push(t.elapsed().as_micros() as u64);
         drop(channel);
         pool.give_back(group)
             .map_err(|e| err("returning a cgroup", e))?;
@@ -310,12 +383,14 @@ fn run(
             runner_start,
             create_fresh,
             create_pooled,
+            create_confined,
             warm,
             exec,
             pause,
             unpause,
             destroy,
             fork,
+            fork_confined,
             install,
             import,
         ],

@@ -7,6 +7,8 @@
 //! | `init  µs  [BYTES  [busy\|sleep]]`       | `ok  µs`                |
 //! | `run  ID  µs  BYTES  busy\|sleep`       | `done  ID  µs`          |
 //! | `fork  sandbox\|zygote  SCRATCH  ROOT  NET` with a socket | `forked`   |
+//! | `confine  UID  GID`                     | `ok`                    |
+//! | `try  WHAT  [ARG]` (an escape attempt)  | `try  done\|refused  …` |
 //! | `procs`                                 | `procs  N`              |
 //! | `write  PATH`                           | `write  ok\|ERROR`      |
 //! | `exit`                                  | (exits)                 |
@@ -24,8 +26,9 @@
 //! The runner exits when its socket closes.
 
 use std::io;
+use std::os::fd::RawFd;
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use nix::sched::{CloneFlags, unshare};
 use nix::sys::wait::waitpid;
@@ -69,12 +72,13 @@ impl View {
 }
 
 /// Sets up a sandbox's private view: mount events stay inside (`/` private); with a root, the
-/// host's root bound read-only and `chroot`ed into, with the scratch directory writable; `/proc`
-/// showing the sandbox's own PID namespace only; the scratch directory as working directory; and
-/// the sandbox's own host name. Every mount lives in the sandbox's mount namespace and vanishes
-/// with it.
+/// host's root bound onto it with every mount below read-only and `nosuid`, the scratch
+/// directory bound writable, and `pivot_root` into it (the host's own root detached, so that
+/// there is nothing to `chroot` back to); `/proc` showing the sandbox's own PID namespace only;
+/// the scratch directory as working directory; and the sandbox's own host name. Every mount
+/// lives in the sandbox's mount namespace and vanishes with it.
 pub fn private_view(view: &View) -> io::Result<()> {
-    use nix::mount::{MsFlags, mount};
+    use nix::mount::{MntFlags, MsFlags, mount, umount2};
     let err = |what: &str, e: nix::Error| io::Error::other(format!("{what}: {e}"));
     let none = None::<&str>;
     mount(none, "/", none, MsFlags::MS_REC | MsFlags::MS_PRIVATE, none)
@@ -88,14 +92,7 @@ pub fn private_view(view: &View) -> io::Result<()> {
             none,
         )
         .map_err(|e| err("binding the root", e))?;
-        mount(
-            none,
-            root,
-            none,
-            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
-            none,
-        )
-        .map_err(|e| err("making the root read-only", e))?;
+        crate::confine::read_only_tree(root)?;
         if let Some(scratch) = &view.scratch {
             let inside = root.join(scratch.strip_prefix("/").unwrap_or(scratch));
             mount(
@@ -107,7 +104,16 @@ pub fn private_view(view: &View) -> io::Result<()> {
             )
             .map_err(|e| err("binding the scratch directory", e))?;
         }
-        nix::unistd::chroot(root).map_err(|e| err("chroot", e))?;
+        std::env::set_current_dir(root)?;
+        // The new root stacked over the old one, which is then detached from under it.
+        match nix::unistd::pivot_root(".", ".") {
+            Ok(()) => umount2(".", MntFlags::MNT_DETACH)
+                .map_err(|e| err("detaching the host's root", e))?,
+            // A host whose root is the initial ramfs cannot pivot: chroot, which a sandbox
+            // without capabilities cannot leave either.
+            Err(nix::Error::EINVAL) => nix::unistd::chroot(".").map_err(|e| err("chroot", e))?,
+            Err(e) => return Err(err("pivot_root", e)),
+        }
         std::env::set_current_dir("/")?;
     }
     mount(
@@ -153,6 +159,7 @@ fn serve(mut channel: Channel, mut imported: Imported) -> io::Result<()> {
             return Ok(());
         };
         let fd = msg.fd.take();
+        let lifeline = channel.raw();
         let fields = msg.fields();
         let reply = match fields[..] {
             ["import", dir, mb, ms] | ["import", dir, mb, ms, _] => {
@@ -172,7 +179,7 @@ fn serve(mut channel: Channel, mut imported: Imported) -> io::Result<()> {
                         ) {
                             Ok(()) => {
                                 if sleep {
-                                    spend((ms * 1000.0).round() as u64, true);
+                                    spend((ms * 1000.0).round() as u64, true, lifeline);
                                 }
                                 format!("ok\t{}", t.elapsed().as_micros())
                             }
@@ -187,13 +194,17 @@ fn serve(mut channel: Channel, mut imported: Imported) -> io::Result<()> {
                 if let Some(bytes) = fields.get(2) {
                     hold(bytes);
                 }
-                spend(us.parse().unwrap_or(0), fields.get(3) == Some(&"sleep"));
+                spend(
+                    us.parse().unwrap_or(0),
+                    fields.get(3) == Some(&"sleep"),
+                    lifeline,
+                );
                 format!("ok\t{}", t.elapsed().as_micros())
             }
             ["run", id, us, bytes, mode] => {
                 let t = Instant::now();
                 hold(bytes);
-                spend(us.parse().unwrap_or(0), mode == "sleep");
+                spend(us.parse().unwrap_or(0), mode == "sleep", lifeline);
                 format!("done\t{id}\t{}", t.elapsed().as_micros())
             }
             ["fork", kind, scratch, root, net] => match fd {
@@ -230,6 +241,14 @@ fn serve(mut channel: Channel, mut imported: Imported) -> io::Result<()> {
                 }
                 Err(e) => format!("write\t{e}"),
             },
+            ["confine", uid, gid] => match (uid.parse(), gid.parse()) {
+                (Ok(uid), Ok(gid)) => match crate::confine::confine(uid, gid) {
+                    Ok(()) => "ok".to_string(),
+                    Err(e) => format!("error\tconfining the sandbox: {e}"),
+                },
+                _ => format!("error\tbad confine command: {}", msg.text),
+            },
+            ["try", what] | ["try", what, _] => attempt(what, fields.get(2).copied()),
             ["exit"] => return Ok(()),
             _ => format!("error\tunknown command: {}", msg.text),
         };
@@ -237,12 +256,212 @@ fn serve(mut channel: Channel, mut imported: Imported) -> io::Result<()> {
     }
 }
 
-/// Spends `us` µs sleeping, or spinning on the CPU.
-fn spend(us: u64, sleep: bool) {
+/// Spends `us` µs sleeping, or spinning on the CPU, and exits the process as soon as the other
+/// end of `lifeline` (the backend's socket) closes: a runner whose driver died, however it died
+/// and whoever its parent is now, stops within [`LIFELINE_CHECK`].
+fn spend(us: u64, sleep: bool, lifeline: RawFd) {
+    let end = Instant::now() + Duration::from_micros(us);
     if sleep {
-        std::thread::sleep(std::time::Duration::from_micros(us));
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            match hung_up(lifeline, Some(left)) {
+                Some(true) => std::process::exit(0),
+                Some(false) => {}
+                // Something else to read (or poll failed): sleep out the rest.
+                None => return std::thread::sleep(end.saturating_duration_since(Instant::now())),
+            }
+        }
+    }
+    let mut left = us;
+    while left > 0 {
+        let slice = left.min(LIFELINE_CHECK.as_micros() as u64);
+        burn_cpu(slice);
+        left -= slice;
+        if hung_up(lifeline, Some(Duration::ZERO)) == Some(true) {
+            std::process::exit(0);
+        }
+    }
+}
+
+/// How much of its work a runner does between looks at its lifeline.
+const LIFELINE_CHECK: Duration = Duration::from_millis(20);
+
+/// Waits up to `timeout` on `fd`: `Some(true)` if its other end closed, `Some(false)` if the
+/// time ran out, `None` if there is something to read or the wait failed.
+fn hung_up(fd: RawFd, timeout: Option<Duration>) -> Option<bool> {
+    use nix::libc;
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLRDHUP,
+        revents: 0,
+    };
+    let ts = timeout.map(|t| libc::timespec {
+        tv_sec: t.as_secs() as libc::time_t,
+        tv_nsec: libc::c_long::from(t.subsec_nanos() as i32),
+    });
+    let ts_ptr = ts
+        .as_ref()
+        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    // SAFETY: one valid pollfd and an optional timespec, both locals.
+    let n = unsafe { libc::ppoll(&mut pfd, 1, ts_ptr, std::ptr::null()) };
+    if n < 0 {
+        // Interrupted: count it as time passing.
+        return (io::Error::last_os_error().kind() == io::ErrorKind::Interrupted).then_some(false);
+    }
+    if n == 0 {
+        return Some(false);
+    }
+    if pfd.revents & (libc::POLLHUP | libc::POLLRDHUP | libc::POLLERR) != 0 {
+        Some(true)
     } else {
-        burn_cpu(us);
+        None
+    }
+}
+
+/// Tries something a confined sandbox must not be able to do; answers `try  done  DETAIL` if it
+/// worked and `try  refused  ERROR` if it did not. For tests of the confinement.
+fn attempt(what: &str, arg: Option<&str>) -> String {
+    use nix::libc;
+    let last = || io::Error::last_os_error().to_string();
+    // SAFETY (each libc call below): plain system calls on constants or local C strings.
+    let outcome: Result<String, String> = match what {
+        // Make the root writable again.
+        "remount" => {
+            let r = unsafe {
+                libc::mount(
+                    std::ptr::null(),
+                    c"/".as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_REMOUNT | libc::MS_BIND,
+                    std::ptr::null(),
+                )
+            };
+            if r == 0 {
+                Ok(String::new())
+            } else {
+                Err(last())
+            }
+        }
+        // Mount something new.
+        "mount" => {
+            let r = unsafe {
+                libc::mount(
+                    c"tmpfs".as_ptr(),
+                    c"/tmp".as_ptr(),
+                    c"tmpfs".as_ptr(),
+                    0,
+                    std::ptr::null(),
+                )
+            };
+            if r == 0 {
+                Ok(String::new())
+            } else {
+                Err(last())
+            }
+        }
+        // Become root again.
+        "setuid" => {
+            if unsafe { libc::setuid(0) } == 0 {
+                Ok(String::new())
+            } else {
+                Err(last())
+            }
+        }
+        // A user namespace, in which it would hold every capability.
+        "userns" => {
+            if unsafe { libc::unshare(libc::CLONE_NEWUSER) } == 0 {
+                Ok(String::new())
+            } else {
+                Err(last())
+            }
+        }
+        "chroot" => {
+            if unsafe { libc::chroot(c"/".as_ptr()) } == 0 {
+                Ok(String::new())
+            } else {
+                Err(last())
+            }
+        }
+        "ptrace" => {
+            if unsafe { libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0) } == 0 {
+                Ok(String::new())
+            } else {
+                Err(last())
+            }
+        }
+        "module" => {
+            if unsafe { libc::syscall(libc::SYS_finit_module, -1, c"".as_ptr(), 0) } == 0 {
+                Ok(String::new())
+            } else {
+                Err(last())
+            }
+        }
+        "bpf" => {
+            if unsafe { libc::syscall(libc::SYS_bpf, 0, std::ptr::null::<u8>(), 0) } >= 0 {
+                Ok(String::new())
+            } else {
+                Err(last())
+            }
+        }
+        // Move itself to the root of each cgroup hierarchy (out of its limits), or raise a
+        // limit: every cgroup file it can open for writing counts.
+        "cgroup" => {
+            let mut files = vec![std::path::PathBuf::from("/sys/fs/cgroup/cgroup.procs")];
+            if let Ok(dirs) = std::fs::read_dir("/sys/fs/cgroup") {
+                for d in dirs.flatten() {
+                    files.push(d.path().join("cgroup.procs"));
+                    files.push(d.path().join("memory.limit_in_bytes"));
+                    files.push(d.path().join("tasks"));
+                }
+            }
+            let opened: Vec<String> = files
+                .iter()
+                .filter(|f| {
+                    std::fs::OpenOptions::new()
+                        .write(true)
+                        .open(f)
+                        .is_ok_and(|mut file| {
+                            use std::io::Write;
+                            file.write_all(b"0").is_ok()
+                        })
+                })
+                .map(|f| f.display().to_string())
+                .collect();
+            if opened.is_empty() {
+                Err(format!("none of {} cgroup files writable", files.len()))
+            } else {
+                Ok(opened.join(" "))
+            }
+        }
+        // Reach the host's network: any interface but loopback.
+        "net" => {
+            let dev = std::fs::read_to_string("/proc/net/dev").unwrap_or_default();
+            let other: Vec<&str> = dev
+                .lines()
+                .skip(2)
+                .filter_map(|l| l.split(':').next())
+                .map(str::trim)
+                .filter(|name| *name != "lo")
+                .collect();
+            if other.is_empty() {
+                Err("loopback only".to_string())
+            } else {
+                Ok(other.join(" "))
+            }
+        }
+        // Write a file at the given path.
+        "write" => match std::fs::write(arg.unwrap_or("/lambdasim-escape"), b"lambdasim") {
+            Ok(()) => Ok(String::new()),
+            Err(e) => Err(e.to_string()),
+        },
+        _ => return format!("error\tunknown attempt: {what}"),
+    };
+    match outcome {
+        Ok(detail) => format!("try\tdone\t{detail}"),
+        Err(e) => format!("try\trefused\t{e}"),
     }
 }
 

@@ -21,7 +21,7 @@ mod pool;
 mod v1;
 mod v2;
 
-pub use mounts::{Mounts, check_privileges, detect, parse_mountinfo};
+pub use mounts::{Mounts, check_privileges, detect, every_layout, parse_mountinfo};
 pub use pool::Pool;
 pub use v1::V1;
 pub use v2::V2;

@@ -165,6 +165,25 @@ pub fn detect() -> Result<Box<dyn CgroupFs>, CgroupError> {
     detect_in(&mounts, choice.as_deref())
 }
 
+/// Every layout mounted on this host: v1 when its hierarchies are mounted, v2 when a cgroup2
+/// file system is, whatever its controllers. A run may have used either (`LAMBDASIM_CGROUP`), so
+/// `cleanup` looks in each.
+pub fn every_layout() -> Result<Vec<Box<dyn CgroupFs>>, CgroupError> {
+    let mounts = parse_mountinfo(&read_file(Path::new("/proc/self/mountinfo"))?);
+    let mut layouts: Vec<Box<dyn CgroupFs>> = Vec::new();
+    if let Ok(v1) = V1::new(&mounts) {
+        layouts.push(Box::new(v1));
+    }
+    if let Some(root) = &mounts.v2 {
+        layouts.push(Box::new(V2::new(root.clone())));
+    }
+    if layouts.is_empty() {
+        // The reason, as detection gives it.
+        detect_in(&mounts, None)?;
+    }
+    Ok(layouts)
+}
+
 /// Whether the process may manage cgroups in this layout: it creates and removes a probe group
 /// `lambdasim-probe-<pid>`, which works for root (effective uid 0) on a writable cgroup mount or
 /// for a user owning a delegated subtree mounted as the root. Otherwise an `Unsupported` error
