@@ -45,8 +45,13 @@ pub struct RealResult {
 
 impl RealResult {
     /// The error a run stopped by a signal ends with (exit code 128 + the signal, as a shell
-    /// reports a process the signal killed), if it was.
+    /// reports a process the signal killed), if it was, or by a fault of the host (exit 3).
     pub fn interruption(&self) -> Option<Error> {
+        if let Some(fault) = &self.drive.fault {
+            return Some(Error::Host(format!(
+                "{fault}; the run stopped: every sandbox and cgroup of the run was removed; the summary covers what ended before it"
+            )));
+        }
         self.interrupted.map(|signal| {
             Error::Interrupted(
                 format!(
@@ -163,7 +168,10 @@ pub fn run_real(
     let signal = STOP.load(Ordering::SeqCst);
     let mut summary = metrics.summary();
     let interrupted = (stats.stopped || signal != 0).then_some(signal);
-    summary.interrupted = interrupted.map(signal_name);
+    summary.interrupted = match &stats.fault {
+        Some(fault) => Some(format!("a fault of the host ({fault})")),
+        None => interrupted.map(signal_name),
+    };
     Ok(RealResult {
         summary,
         metrics,

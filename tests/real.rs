@@ -646,15 +646,15 @@ fn start_long_run(fs: &dyn CgroupFs, dir: &Path) -> (std::process::Child, Vec<u3
     start_run(fs, &scenario(dir, "10m"))
 }
 
-/// Starts the real run of scenario file `path` and waits until it has sandboxes; returns the
-/// driver and the pids in its cgroups.
+/// Starts the real run of scenario file `path` (its errors going to `path` with extension
+/// `stderr`) and waits until it has sandboxes; returns the driver and the pids in its cgroups.
 fn start_run(fs: &dyn CgroupFs, path: &Path) -> (std::process::Child, Vec<u32>) {
     let child = Command::new(runner())
         .args(["real", "--config"])
         .arg(path)
         .args(["--time-scale", "1", "--duration-scale", "1"])
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(path.with_extension("stderr")).unwrap())
         .spawn()
         .unwrap();
     let pid = child.id();
@@ -1158,4 +1158,37 @@ fn cleanup_looks_in_every_cgroup_layout_the_host_mounts() {
         assert!(!fs.exists(run), "{}: {run} is left", fs.kind());
     }
     eprintln!("cleaned {} layout(s)", layouts.len());
+}
+
+#[test]
+fn a_run_whose_cgroups_vanish_stops_with_an_error_and_removes_the_rest() {
+    // Another process removes a worker's cgroup (and the sandboxes in it) under a live run: the
+    // run does not make it again without its limits and go on; it stops, prints what ended,
+    // names the group, exits 3 and removes everything else.
+    let Some(fs) = host() else { return };
+    let dir = TempDir::new("real-vanish");
+    let (child, _procs) = start_long_run(fs.as_ref(), dir.path());
+    let pid = child.id();
+    let run = leftovers(fs.as_ref(), pid).pop().unwrap();
+    let group = format!("lambdasim/{run}/w0");
+    real::cgroup::remove_tree(fs.as_ref(), &group).unwrap();
+    let asked = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    let said = std::fs::read_to_string(dir.path().join("real.stderr")).unwrap();
+    assert_eq!(out.status.code(), Some(3), "{said}");
+    assert!(
+        asked.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        asked.elapsed()
+    );
+    assert!(
+        said.contains(&format!("cgroup {group} vanished")) && said.contains("the run stopped"),
+        "{said}"
+    );
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        printed.contains("INTERRUPTED by a fault of the host") && printed.contains("Invocations"),
+        "{printed}"
+    );
+    assert!(leftovers(fs.as_ref(), pid).is_empty());
 }

@@ -97,6 +97,9 @@ pub struct RealConfig {
     pub invocation_timeout: Duration,
 }
 
+/// How often the run's cgroups are looked at.
+const FAULT_CHECK: Duration = Duration::from_millis(250);
+
 /// How often a sandbox's thread looks whether its idle runner died.
 const IDLE_CHECK: Duration = Duration::from_millis(200);
 
@@ -219,6 +222,8 @@ struct Shared {
     catalog: PackageCatalog,
     /// Per worker and zygote slot; a slot is reused once its zygote is destroyed.
     zygotes: Mutex<HashMap<(u32, u32), Arc<Zygote>>>,
+    /// A fault of the host that ends the run (its cgroups vanished), once seen.
+    fault: Mutex<Option<String>>,
 }
 
 impl Shared {
@@ -247,7 +252,18 @@ impl Shared {
         let mut pool = self.pools[worker as usize]
             .lock()
             .map_err(|_| "a cgroup pool is poisoned".to_string())?;
-        pool.take(limits).map_err(|e| e.to_string())
+        pool.take(limits).map_err(|e| {
+            if matches!(e, CgroupError::Vanished(_)) {
+                self.set_fault(e.to_string());
+            }
+            e.to_string()
+        })
+    }
+
+    fn set_fault(&self, fault: String) {
+        if let Ok(mut f) = self.fault.lock() {
+            f.get_or_insert(fault);
+        }
     }
 
     fn give_back(&self, worker: u32, group: String) {
@@ -325,6 +341,8 @@ pub struct RealBackend {
     detached: Vec<JoinHandle<()>>,
     /// Held while the run lives (see [`crate::run_id`]); released once everything is removed.
     lock: Option<RunLock>,
+    /// When [`RealBackend::fault`] last looked at the run's cgroups.
+    checked: Instant,
 }
 
 impl RealBackend {
@@ -439,6 +457,7 @@ impl RealBackend {
                 installs,
                 catalog: catalog.clone(),
                 zygotes: Mutex::new(HashMap::new()),
+                fault: Mutex::new(None),
             }),
             sandboxes: Vec::new(),
             epochs: Vec::new(),
@@ -450,7 +469,27 @@ impl RealBackend {
             finished: false,
             detached: Vec::new(),
             lock: None,
+            checked: Instant::now(),
         })
+    }
+
+    /// A fault of the host that must end the run, if one happened: the run's cgroup or a
+    /// worker's vanished under it (looked at every [`FAULT_CHECK`], and whenever a sandbox
+    /// could not get a cgroup). The run cannot go on honestly: its limits are gone.
+    pub fn fault(&mut self) -> Option<String> {
+        if self.checked.elapsed() >= FAULT_CHECK {
+            self.checked = Instant::now();
+            let fs = self.shared.fs.as_ref();
+            let run = &self.shared.run_group;
+            let missing = std::iter::once(run.clone())
+                .chain((0..self.shared.pools.len()).map(|w| format!("{run}/w{w}")))
+                .find(|g| !fs.exists(g));
+            if let Some(group) = missing {
+                self.shared
+                    .set_fault(CgroupError::Vanished(group).to_string());
+            }
+        }
+        self.shared.fault.lock().ok().and_then(|f| f.clone())
     }
 
     /// Microseconds since the backend started: the driver's clock.

@@ -18,7 +18,7 @@ use workloads::{Invocation, Time, WorkloadError};
 use crate::backend::RealBackend;
 
 /// What a run did, besides its records.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DriveStats {
     pub arrivals: u64,
     pub completions: u64,
@@ -28,6 +28,8 @@ pub struct DriveStats {
     pub total_late: Time,
     /// The run was stopped before its end.
     pub stopped: bool,
+    /// The host fault that stopped it, if one did (see [`RealBackend::fault`]).
+    pub fault: Option<String>,
     /// Backend clock at the end.
     pub end: Time,
 }
@@ -59,6 +61,11 @@ pub fn drive<S: RecordSink + ?Sized>(
     let mut last_arrival = 0;
     loop {
         if stop.load(Ordering::SeqCst) != 0 {
+            stats.stopped = true;
+            break;
+        }
+        if let Some(fault) = backend.fault() {
+            stats.fault = Some(fault);
             stats.stopped = true;
             break;
         }

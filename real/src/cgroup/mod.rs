@@ -93,6 +93,10 @@ pub enum CgroupError {
         /// The state that was waited for, and for how long.
         what: String,
     },
+    /// A group the caller made was removed by someone else (another run's `cleanup --force`, a
+    /// container runtime, a person): what lived in it is gone.
+    #[error("cgroup {0} vanished: another process removed it while the run was using it")]
+    Vanished(String),
     /// The cgroup mounts, or a group name, cannot be used.
     #[error("cgroup layout: {0}")]
     Layout(String),

@@ -38,8 +38,12 @@ impl Pool {
         }
     }
 
-    /// A fresh member: the next `<parent>/p<counter>` that does not exist yet, created.
+    /// A fresh member: the next `<parent>/p<counter>` that does not exist yet, created. The
+    /// parent must exist: one that vanished is not made again (without the limits it had).
     fn create_member(&mut self) -> Result<String, CgroupError> {
+        if !self.fs.exists(&self.parent) {
+            return Err(CgroupError::Vanished(self.parent.clone()));
+        }
         loop {
             let name = format!("{}/p{}", self.parent, self.counter);
             self.counter += 1;
@@ -68,6 +72,9 @@ impl Pool {
         };
         if let Err(e) = self.fs.set_limits(&group, limits) {
             let _ = self.fs.remove(&group);
+            if !self.fs.exists(&self.parent) {
+                return Err(CgroupError::Vanished(self.parent.clone()));
+            }
             return Err(e);
         }
         Ok((group, pooled))
