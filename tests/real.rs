@@ -22,7 +22,7 @@ use crate::cli::TempDir;
 
 /// The host's cgroups, or `None` (after saying why) when real sandboxes cannot run here. Panics
 /// instead in CI, where these tests must run.
-fn host() -> Option<Arc<dyn CgroupFs>> {
+pub(crate) fn host() -> Option<Arc<dyn CgroupFs>> {
     let found = real::cgroup::detect().and_then(|fs| {
         real::cgroup::check_privileges(fs.as_ref())?;
         Ok(fs)
@@ -40,7 +40,7 @@ fn host() -> Option<Arc<dyn CgroupFs>> {
     }
 }
 
-fn runner() -> PathBuf {
+pub(crate) fn runner() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_lambdasim"))
 }
 
@@ -108,7 +108,7 @@ fn ready_sandbox(backend: &mut RealBackend, id: SandboxId) -> i32 {
 }
 
 /// Sends `signal` to process `pid`.
-fn signal(pid: i32, signal: nix::sys::signal::Signal) {
+pub(crate) fn signal(pid: i32, signal: nix::sys::signal::Signal) {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal).unwrap();
 }
 
@@ -126,7 +126,7 @@ fn cgroup_of(pid: i32, controller: &str) -> String {
 }
 
 /// A process is gone, or a zombie waiting to be reaped.
-fn gone(pid: i32) -> bool {
+pub(crate) fn gone(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Err(_) => true,
         Ok(stat) => stat
@@ -136,7 +136,7 @@ fn gone(pid: i32) -> bool {
     }
 }
 
-fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
+pub(crate) fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
     let end = Instant::now() + Duration::from_secs(10);
     while !ok() {
         assert!(Instant::now() < end, "timed out waiting until {what}");
@@ -400,7 +400,7 @@ fn a_sandbox_sees_only_its_own_processes() {
 
 /// The confinement of a runner, from the host's side: its user, capability sets,
 /// `no_new_privs` and seccomp mode as `/proc/PID/status` shows them.
-fn confinement(pid: i32) -> String {
+pub(crate) fn confinement(pid: i32) -> String {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let keys = [
         "Uid",
@@ -420,7 +420,7 @@ fn confinement(pid: i32) -> String {
         .join(", ")
 }
 
-const CONFINED: &str = "Uid: 65534, CapInh: 0000000000000000, CapPrm: 0000000000000000, \
+pub(crate) const CONFINED: &str = "Uid: 65534, CapInh: 0000000000000000, CapPrm: 0000000000000000, \
      CapEff: 0000000000000000, CapBnd: 0000000000000000, CapAmb: 0000000000000000, \
      NoNewPrivs: 1, Seccomp: 2";
 
@@ -585,7 +585,7 @@ fn real_run(config: &Path, args: &[&str]) -> (u32, serde_json::Value) {
 }
 
 /// Whether any cgroup of the run of driver `pid` is left.
-fn leftovers(fs: &dyn CgroupFs, pid: u32) -> Vec<String> {
+pub(crate) fn leftovers(fs: &dyn CgroupFs, pid: u32) -> Vec<String> {
     fs.children("lambdasim")
         .unwrap_or_default()
         .into_iter()
@@ -667,7 +667,7 @@ fn start_run(fs: &dyn CgroupFs, path: &Path) -> (std::process::Child, Vec<u32>) 
 }
 
 /// The processes in the cgroups of the runs of driver `pid` (two workers).
-fn run_procs(fs: &dyn CgroupFs, pid: u32) -> Vec<u32> {
+pub(crate) fn run_procs(fs: &dyn CgroupFs, pid: u32) -> Vec<u32> {
     leftovers(fs, pid)
         .iter()
         .flat_map(|run| {

@@ -2,6 +2,8 @@
 
 mod baseline;
 mod cli;
+#[cfg(target_os = "linux")]
+mod faults;
 mod invariants;
 mod lifecycle;
 mod peers;
