@@ -688,7 +688,7 @@ impl InvocationColumns {
 /// Reads a file line by line into one reused buffer, without line terminators.
 struct Lines {
     path: PathBuf,
-    reader: BufReader<File>,
+    reader: BufReader<crate::limits::LineLimit<File>>,
     buf: Vec<u8>,
     /// 1-based number of the line in `buf`.
     number: u64,
@@ -696,7 +696,7 @@ struct Lines {
 
 impl Lines {
     fn open(path: &Path) -> Result<Self, WorkloadError> {
-        let file = File::open(path).map_err(|e| io_error(path, e))?;
+        let file = crate::limits::open_lines(path).map_err(|e| io_error(path, e))?;
         Ok(Lines {
             path: path.to_path_buf(),
             reader: BufReader::with_capacity(1 << 20, file),
@@ -1403,8 +1403,8 @@ impl Scan {
 fn open_table(
     path: &Path,
     expected: &str,
-) -> Result<(csv::Reader<File>, Vec<String>), WorkloadError> {
-    let file = File::open(path).map_err(|e| io_error(path, e))?;
+) -> Result<(csv::Reader<crate::limits::LineLimit<File>>, Vec<String>), WorkloadError> {
+    let file = crate::limits::open_lines(path).map_err(|e| io_error(path, e))?;
     let mut reader = csv::ReaderBuilder::new()
         .buffer_capacity(1 << 16)
         .from_reader(file);
@@ -1449,7 +1449,7 @@ fn find_column(
 /// Reads the next well-formed record; returns its line, or `None` at the end. Ragged records are
 /// bad rows.
 fn next_record(
-    reader: &mut csv::Reader<File>,
+    reader: &mut csv::Reader<crate::limits::LineLimit<File>>,
     record: &mut ByteRecord,
     path: &Path,
     skip: bool,

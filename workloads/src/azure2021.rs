@@ -274,7 +274,7 @@ struct Row {
 /// Reads and checks the rows of a trace file.
 struct Rows {
     path: PathBuf,
-    reader: csv::Reader<File>,
+    reader: csv::Reader<crate::limits::LineLimit<File>>,
     record: ByteRecord,
     /// Position of each of [`COLUMNS`] in the header.
     columns: [usize; 4],
@@ -283,7 +283,7 @@ struct Rows {
 
 impl Rows {
     fn open(path: &Path) -> Result<Self, WorkloadError> {
-        let file = File::open(path).map_err(|e| io_error(path, e))?;
+        let file = crate::limits::open_lines(path).map_err(|e| io_error(path, e))?;
         // Flexible, so that a row with the wrong number of fields is reported (or skipped) here
         // like any other malformed row.
         let mut reader = csv::ReaderBuilder::new()
@@ -395,6 +395,9 @@ impl Rows {
         };
         let end = micros(END)?;
         let duration = micros(DURATION)?;
+        crate::limits::check_arrival(end).map_err(|e| fail(format!("{}: {e}", COLUMNS[END])))?;
+        crate::limits::check_duration(duration)
+            .map_err(|e| fail(format!("{}: {e}", COLUMNS[DURATION])))?;
         Ok(Row {
             line,
             start: end.saturating_sub(duration),

@@ -409,7 +409,7 @@ impl MinuteReader {
 /// One open CSV file.
 struct DayFile {
     path: PathBuf,
-    reader: csv::Reader<File>,
+    reader: csv::Reader<crate::limits::LineLimit<File>>,
     header: StringRecord,
     record: ByteRecord,
     day: usize,
@@ -425,7 +425,7 @@ impl DayFile {
         discover: bool,
         ignored: &mut BTreeSet<String>,
     ) -> Result<Self, WorkloadError> {
-        let file = File::open(path).map_err(|e| io_error(path, e))?;
+        let file = crate::limits::open_lines(path).map_err(|e| io_error(path, e))?;
         let mut reader = csv::ReaderBuilder::new()
             .flexible(true)
             .trim(csv::Trim::Headers)

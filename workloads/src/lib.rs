@@ -9,6 +9,7 @@ pub mod azure2019;
 pub mod azure2021;
 mod csv_util;
 pub mod huawei2023;
+pub mod limits;
 pub mod native;
 pub mod packages;
 pub mod sample;

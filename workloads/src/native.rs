@@ -326,12 +326,18 @@ fn read_functions(
         };
         let init = match init_col.map(field) {
             None | Some("") => None,
-            Some(text) => Some(parse_u64(text.as_bytes()).ok_or_else(|| {
-                row_error(format!(
-                    "init_us must be a whole number of microseconds or empty for the cost \
-                     model's, got {text:?}"
-                ))
-            })?),
+            Some(text) => {
+                let us = parse_u64(text.as_bytes()).ok_or_else(|| {
+                    row_error(format!(
+                        "init_us must be a whole number of microseconds or empty for the cost \
+                         model's, got {text:?}"
+                    ))
+                })?;
+                Some(
+                    crate::limits::check_duration(us)
+                        .map_err(|e| row_error(format!("init_us: {e}")))?,
+                )
+            }
         };
         let mut function_packages = Vec::new();
         if let Some(text) = packages_col.map(field) {
@@ -383,7 +389,7 @@ fn read_functions(
 /// ends, so a consumer never sees rows past a problem.
 struct InvocationReader {
     path: String,
-    reader: csv::Reader<File>,
+    reader: csv::Reader<crate::limits::LineLimit<File>>,
     record: ByteRecord,
     ids: HashMap<String, FunctionId>,
     function_col: usize,
@@ -445,8 +451,10 @@ impl InvocationReader {
                 ))
             })
         };
-        let arrival = number(self.arrival_col, "arrival_us")?;
-        let duration = number(self.duration_col, "duration_us")?;
+        let arrival = crate::limits::check_arrival(number(self.arrival_col, "arrival_us")?)
+            .map_err(|e| row_error(format!("arrival_us: {e}")))?;
+        let duration = crate::limits::check_duration(number(self.duration_col, "duration_us")?)
+            .map_err(|e| row_error(format!("duration_us: {e}")))?;
         if arrival < self.previous {
             return Err(row_error(format!(
                 "arrival_us {arrival} comes after {} on the previous row; {INVOCATIONS_FILE} must \
@@ -479,8 +487,8 @@ impl Iterator for InvocationReader {
 /// Fields are trimmed by the callers rather than by the csv crate, whose trimming allocates a new
 /// record for every row and, for string records, trims Unicode spaces where byte records trim
 /// ASCII ones.
-fn csv_reader(path: &Path) -> Result<csv::Reader<File>, WorkloadError> {
-    let file = File::open(path).map_err(|e| io_error(path, e))?;
+fn csv_reader(path: &Path) -> Result<csv::Reader<crate::limits::LineLimit<File>>, WorkloadError> {
+    let file = crate::limits::open_lines(path).map_err(|e| io_error(path, e))?;
     Ok(csv::ReaderBuilder::new()
         .trim(csv::Trim::Headers)
         .from_reader(file))
@@ -731,6 +739,43 @@ mod tests {
             &["invocations.csv, line 4", "arrival_us", "\"x\""],
         );
         assert!(stream.next().is_none());
+    }
+
+    #[test]
+    fn times_past_the_engines_clock_are_row_errors_not_wrapped_numbers() {
+        for (row, field) in [
+            ("f,18446744073709551615,10", "arrival_us"),
+            ("f,200000000,18446744073709551615", "duration_us"),
+            ("f,9223372036854775807,1", "arrival_us"),
+        ] {
+            let dir = Scratch::with(
+                "overflow",
+                FUNCTIONS,
+                &format!("function,arrival_us,duration_us\nf,1,10\n{row}\n"),
+            );
+            let mut stream = read(&dir.0).unwrap().invocations;
+            assert_eq!(stream.next().unwrap().unwrap().arrival, 1);
+            assert_mentions(
+                &stream.next().unwrap().unwrap_err().to_string(),
+                &["invocations.csv, line 3", field, "µs"],
+            );
+        }
+    }
+
+    #[test]
+    fn a_line_past_the_limit_is_an_error_naming_it_not_a_huge_allocation() {
+        let long = "f,".to_string() + &"1".repeat(crate::limits::MAX_LINE_BYTES + 10);
+        let dir = Scratch::with(
+            "long-line",
+            FUNCTIONS,
+            &format!("function,arrival_us,duration_us\nf,1,10\n{long}\n"),
+        );
+        let mut stream = read(&dir.0).unwrap().invocations;
+        assert_eq!(stream.next().unwrap().unwrap().arrival, 1);
+        assert_mentions(
+            &stream.next().unwrap().unwrap_err().to_string(),
+            &["invocations.csv", "line 3 is longer than 16 MiB"],
+        );
     }
 
     #[test]
