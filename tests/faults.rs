@@ -269,7 +269,7 @@ fn inject(fs: &dyn CgroupFs, dir: &Path, fault: Fault, tag: &str, rng: &mut Rng)
         return vec![1];
     }
     let args: &[&str] = if fault == Fault::OutOfMemory {
-        &["--exec", exec, "--touch", "4", "--memory-scale", "1"]
+        &["--exec", exec, "--touch", "4", "--memory-scale", "0.25"]
     } else {
         &["--exec", exec]
     };
@@ -339,7 +339,21 @@ fn inject(fs: &dyn CgroupFs, dir: &Path, fault: Fault, tag: &str, rng: &mut Rng)
             }
         }
         Fault::OutOfMemory => {
-            std::thread::sleep(Duration::from_millis(2000));
+            // Until the kernel has killed a sandbox for its memory, and a moment for the run
+            // to record it.
+            let oom = within(|| {
+                leftovers(fs, pid).iter().any(|run| {
+                    (0..2).any(|w| {
+                        let worker = format!("lambdasim/{run}/w{w}");
+                        fs.children(&worker)
+                            .unwrap_or_default()
+                            .iter()
+                            .any(|g| fs.oom_kills(&format!("{worker}/{g}")).unwrap_or(0) > 0)
+                    })
+                })
+            });
+            assert!(oom, "no sandbox was killed for its memory");
+            std::thread::sleep(Duration::from_millis(1000));
             let summary = interrupt(child);
             let inv = &summary["invocations"];
             assert!(
