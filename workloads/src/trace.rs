@@ -1083,6 +1083,8 @@ impl CountReplay {
         let mut cells = minute.cells;
         cells.sort_unstable_by_key(|c| c.0);
         let base = minute.minute * MICROS_PER_MIN;
+        let mut counts = Vec::with_capacity(cells.len());
+        let mut total: u64 = 0;
         for (f, n) in cells {
             if !self.keep.get(f.index()).copied().unwrap_or(false) || n == 0 {
                 continue;
@@ -1094,6 +1096,18 @@ impl CountReplay {
                 let whole = x.floor();
                 whole as u64 + u64::from(self.scale_rng.random::<f64>() < x - whole)
             };
+            total = total.saturating_add(n);
+            counts.push((f, n));
+        }
+        if total > crate::limits::MAX_ARRIVALS_PER_MINUTE {
+            return Err(WorkloadError::Parameter(format!(
+                "minute {} of the trace has {total} arrivals (its counts times the rate scale), \
+                 more than the {} a minute lambdasim replays",
+                minute.minute,
+                crate::limits::MAX_ARRIVALS_PER_MINUTE
+            )));
+        }
+        for (f, n) in counts {
             self.spread(f, base, n);
         }
         self.batch.retain(|i| self.window.contains(i.arrival));

@@ -454,8 +454,20 @@ pub fn remove_tree(fs: &dyn CgroupFs, group: &str) -> Result<usize, CgroupError>
         removed += remove_tree(fs, &format!("{group}/{child}"))?;
     }
     fs.kill_all(group)?;
-    fs.remove(group)?;
-    Ok(removed + 1)
+    // A killed process can take a while to leave its group on a host short of memory (its exit
+    // waits for reclaim): the kernel refuses the removal with EBUSY until it has.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match fs.remove(group) {
+            Err(CgroupError::Io { source, .. })
+                if source.raw_os_error() == Some(16) && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                let _ = fs.kill_all(group);
+            }
+            other => return other.map(|()| removed + 1),
+        }
+    }
 }
 
 #[cfg(test)]
