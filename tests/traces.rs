@@ -479,3 +479,82 @@ fn faascache_preset_replays_native_traces_and_needs_every_function_s_init_time()
         &["variant rand"],
     );
 }
+
+// Inputs that used to be accepted silently or reported as something else: catalogue costs and
+// dependencies, out-of-order Azure 2019 statistics and minute columns, paths that are not files,
+// and percentiles past the extremes.
+
+/// A ReqBench directory of two versions, `a` depending on `b`, with `install_import.json` as
+/// given.
+fn reqbench_dir(dir: &Path, install_import: &str, deps: &str) {
+    fs::write(dir.join("install_import.json"), install_import).unwrap();
+    fs::write(dir.join("deps.json"), deps).unwrap();
+    fs::write(dir.join("packages.json"), "{}").unwrap();
+}
+
+const REQBENCH_INSTALL: &str = "{\n\
+    \"a\": {\"1.0\": {\"install_time\": 500, \"disk_size\": 1000, \"ms\": 4, \"mb\": 0.5}},\n\
+    \"b\": {\"2.0\": {\"install_time\": 300, \"disk_size\": 10, \"ms\": 1, \"mb\": 0.1}}\n}";
+const REQBENCH_DEPS: &str =
+    "{\n\"a\": {\"1.0\": {\"a==1.0,b==2.0\": 3}},\n\"b\": {\"2.0\": {\"b==2.0\": 4}}\n}";
+
+/// A scenario of a short synthetic workload whose packages come from the ReqBench files in `dir`.
+fn reqbench_scenario(dir: &Path) -> String {
+    let scenario = dir.join("s.toml");
+    fs::write(
+        &scenario,
+        format!(
+            "[workload]\nkind = \"synthetic\"\nduration = \"1m\"\nfunctions = 4\napps = 2\n\
+             [packages]\ncatalog = {{ kind = \"reqbench\", dir = {:?} }}\n",
+            dir.display().to_string()
+        ),
+    )
+    .unwrap();
+    scenario.display().to_string()
+}
+
+#[test]
+fn reqbench_catalogues_are_checked_like_native_ones() {
+    let dir = TempDir::new("reqbench-checks");
+    reqbench_dir(dir.path(), REQBENCH_INSTALL, REQBENCH_DEPS);
+    let scenario = reqbench_scenario(dir.path());
+    let o = lambdasim(&["run", "--config", &scenario, "--json"]);
+    assert!(json(&o)["invocations"]["completed"].as_u64().is_some());
+
+    // A negative install time, size or import cost: the file, the line of the version, the
+    // version and the field.
+    for (field, good) in [
+        ("install_time", "500"),
+        ("disk_size", "1000"),
+        ("ms", "4"),
+        ("mb", "0.5"),
+    ] {
+        let bad = REQBENCH_INSTALL.replacen(
+            &format!("\"{field}\": {good}"),
+            &format!("\"{field}\": -7"),
+            1,
+        );
+        assert_ne!(bad, REQBENCH_INSTALL);
+        reqbench_dir(dir.path(), &bad, REQBENCH_DEPS);
+        fails_with(
+            &["run", "--config", &scenario],
+            &[
+                "install_import.json, line 2",
+                "a==1.0",
+                &format!("{field} must be a finite number of at least 0, got -7"),
+            ],
+        );
+    }
+
+    // A dependency on a package install_import.json does not have.
+    let deps = REQBENCH_DEPS.replace("a==1.0,b==2.0", "a==1.0,b==2.0,c==3.0");
+    reqbench_dir(dir.path(), REQBENCH_INSTALL, &deps);
+    fails_with(
+        &["run", "--config", &scenario],
+        &[
+            "deps.json, line 2",
+            "a==1.0",
+            "\"c==3.0\", which is not a package of install_import.json",
+        ],
+    );
+}
