@@ -558,3 +558,81 @@ fn reqbench_catalogues_are_checked_like_native_ones() {
         ],
     );
 }
+
+#[test]
+fn azure2019_out_of_order_statistics_and_minute_columns_exit_2() {
+    let dir = TempDir::new("az19-order");
+    azure2019_day(dir.path());
+    let trace = format!("azure2019:{}", dir.path().display());
+    let durations = dir
+        .path()
+        .join("function_durations_percentiles.anon.d01.csv");
+    let good = fs::read_to_string(&durations).unwrap();
+
+    // Percentiles that decrease: the row of f1, with its two columns.
+    fs::write(
+        &durations,
+        good.replace(
+            "o1,A,f1,100,4,50,400,50,60,80,100,",
+            "o1,A,f1,100,4,50,400,50,60,180,100,",
+        ),
+    )
+    .unwrap();
+    fails_with(
+        &["trace", "info", &trace],
+        &[
+            "function_durations_percentiles.anon.d01.csv, line 2",
+            "column \"percentile_Average_25\" (180)",
+            "column \"percentile_Average_50\" (100)",
+        ],
+    );
+    // Minimum above Maximum, which the faascache model reads.
+    fs::write(
+        &durations,
+        good.replace("o1,A,f2,2000,2,1000,3000,", "o1,A,f2,2000,2,4000,3000,"),
+    )
+    .unwrap();
+    fails_with(
+        &["trace", "info", &trace, "--durations", "faascache"],
+        &[
+            "line 3",
+            "column \"Minimum\" (4000)",
+            "column \"Maximum\" (3000)",
+        ],
+    );
+    fs::write(&durations, &good).unwrap();
+
+    // Memory percentiles that decrease.
+    let memory = dir.path().join("app_memory_percentiles.anon.d01.csv");
+    let good_memory = fs::read_to_string(&memory).unwrap();
+    fs::write(
+        &memory,
+        good_memory.replace("o2,B,10,100,90,90,95,100,", "o2,B,10,100,90,90,95,80,"),
+    )
+    .unwrap();
+    fails_with(
+        &["trace", "info", &trace],
+        &[
+            "app_memory_percentiles.anon.d01.csv, line 3",
+            "\"AverageAllocatedMb_pct25\" (95)",
+            "\"AverageAllocatedMb_pct50\" (80)",
+        ],
+    );
+    fs::write(&memory, &good_memory).unwrap();
+
+    // A minute column past the day is not passed over.
+    let invocations = dir.path().join("invocations_per_function_md.anon.d01.csv");
+    let good_invocations = fs::read_to_string(&invocations).unwrap();
+    fs::write(
+        &invocations,
+        good_invocations.replacen("3,4,5\n", "3,4,5,minute_99999999\n", 1),
+    )
+    .unwrap();
+    fails_with(
+        &["trace", "info", &trace],
+        &[
+            "invocations_per_function_md.anon.d01.csv",
+            "column \"minute_99999999\" is not a minute of the day",
+        ],
+    );
+}
