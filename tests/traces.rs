@@ -636,3 +636,68 @@ fn azure2019_out_of_order_statistics_and_minute_columns_exit_2() {
         ],
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn trace_files_that_are_devices_or_directories_are_named_for_what_they_are() {
+    use std::os::unix::fs::symlink;
+    // An In-Vitro sample whose durations file is a link to /dev/zero: not "not found".
+    let dir = TempDir::new("az19-device");
+    fs::write(
+        dir.path().join("1_inv.csv"),
+        "HashFunction,HashApp,HashOwner,minute_1\nf,a,o,1\n",
+    )
+    .unwrap();
+    symlink("/dev/zero", dir.path().join("1_run.csv")).unwrap();
+    let run = dir.path().join("1_run.csv").display().to_string();
+    fails_with(
+        &[
+            "trace",
+            "info",
+            &format!("azure2019:{}", dir.path().display()),
+        ],
+        &[
+            &run,
+            "is a device (a link to /dev/zero), not a regular file",
+        ],
+    );
+    fs::remove_file(dir.path().join("1_run.csv")).unwrap();
+    fs::create_dir(dir.path().join("1_run.csv")).unwrap();
+    fails_with(
+        &[
+            "trace",
+            "info",
+            &format!("azure2019:{}", dir.path().display()),
+        ],
+        &[&run, "is a directory, not a regular file"],
+    );
+
+    // Azure 2021: a device and a directory.
+    let null = dir.path().join("null.csv");
+    symlink("/dev/null", &null).unwrap();
+    fails_with(
+        &["trace", "info", &format!("azure2021:{}", null.display())],
+        &["null.csv", "is a device"],
+    );
+    fails_with(
+        &[
+            "trace",
+            "info",
+            &format!("azure2021:{}", dir.path().display()),
+        ],
+        &[&dir.path().display().to_string(), "is a directory"],
+    );
+
+    // Huawei 2023: a day file that is a directory.
+    let days = TempDir::new("hw-device");
+    fs::write(days.path().join("day_00.csv"), "day,time,0\n0,0,1\n").unwrap();
+    fs::create_dir(days.path().join("day_01.csv")).unwrap();
+    fails_with(
+        &[
+            "trace",
+            "info",
+            &format!("huawei2023:{}", days.path().display()),
+        ],
+        &["day_01.csv", "is a directory, not a regular file"],
+    );
+}

@@ -71,7 +71,7 @@ use rand::RngExt;
 use rand_distr::{Distribution, Poisson, StandardNormal};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
-use crate::csv_util::{csv_error, io_error, row_error, show};
+use crate::csv_util::{csv_error, io_error, regular_file, row_error, show};
 use crate::synthetic::stream;
 use crate::time::{Duration, MICROS_PER_MIN};
 use crate::trace::{
@@ -491,18 +491,19 @@ fn locate(spec: &TraceSpec) -> Result<Located, WorkloadError> {
     } else {
         ["inv", "run", "mem"].map(|k| dir.join(format!("{prefix}{k}.csv")))
     };
-    if !inv.is_file() {
+    if !regular_file(&inv)? {
         return Err(WorkloadError::File {
             path: show(&inv),
             message: "not found; an In-Vitro sample needs its invocation file".into(),
         });
     }
-    if !run.is_file() {
+    if !regular_file(&run)? {
         return Err(WorkloadError::File {
             path: show(&run),
             message: "not found; the functions' execution times come from this file".into(),
         });
     }
+    let has_memory = regular_file(&mem)?;
     Ok(Located {
         layout: Layout::InVitro,
         days: vec![DayFiles {
@@ -510,7 +511,7 @@ fn locate(spec: &TraceSpec) -> Result<Located, WorkloadError> {
             offset: 0,
             invocations: inv,
             durations: Some(run.clone()),
-            memory: mem.is_file().then(|| mem.clone()),
+            memory: has_memory.then(|| mem.clone()),
             expected_durations: run,
             expected_memory: mem,
         }],
@@ -554,12 +555,21 @@ fn locate_original(
                     .map_or_else(|| day.to_string(), |range| range.to_string())
             ),
         })?;
+        let durations = files[1].remove(&day);
+        let memory = files[2].remove(&day);
+        // Found by name: each is there, but may be a directory, a device or a broken link.
+        for path in [Some(&invocations), durations.as_ref(), memory.as_ref()]
+            .into_iter()
+            .flatten()
+        {
+            regular_file(path)?;
+        }
         days.push(DayFiles {
             label: day,
             offset: index * MINUTES_PER_DAY,
             invocations,
-            durations: files[1].remove(&day),
-            memory: files[2].remove(&day),
+            durations,
+            memory,
             expected_durations: expected(DURATIONS_PREFIX),
             expected_memory: expected(MEMORY_PREFIX),
         });
@@ -3184,5 +3194,69 @@ mod tests {
             ),
         );
         assert_eq!(open(&at(&dir), 1).unwrap().counts, [1440]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn devices_directories_and_broken_links_are_named_not_missing() {
+        use std::os::unix::fs::symlink;
+        // In-Vitro names, looked up by name.
+        let dir = Scratch::new("az19-kinds-invitro");
+        let invitro = |dir: &Scratch| {
+            dir.file("7_inv.csv", &table(INV, &["o1,a1,f1,http,1,0,2"]));
+            dir.file(
+                "7_run.csv",
+                &table(DUR, &["o1,a1,f1,100,3,50.0,400.0,50,60,80,100,120,300,400"]),
+            );
+        };
+        invitro(&dir);
+        fs::remove_file(dir.path().join("7_run.csv")).unwrap();
+        symlink("/dev/zero", dir.path().join("7_run.csv")).unwrap();
+        assert_mentions(
+            &error(&at(&dir)),
+            &[
+                "7_run.csv",
+                "is a device (a link to /dev/zero), not a regular file",
+            ],
+        );
+        fs::remove_file(dir.path().join("7_run.csv")).unwrap();
+        fs::create_dir(dir.path().join("7_run.csv")).unwrap();
+        assert_mentions(&error(&at(&dir)), &["7_run.csv", "is a directory"]);
+        // An optional memory file too: it is not taken as missing.
+        let dir = Scratch::new("az19-kinds-memory");
+        invitro(&dir);
+        fs::create_dir(dir.path().join("7_mem.csv")).unwrap();
+        assert_mentions(&error(&at(&dir)), &["7_mem.csv", "is a directory"]);
+        let dir = Scratch::new("az19-kinds-broken");
+        invitro(&dir);
+        fs::remove_file(dir.path().join("7_inv.csv")).unwrap();
+        symlink("nowhere.csv", dir.path().join("7_inv.csv")).unwrap();
+        assert_mentions(
+            &error(&at(&dir)),
+            &["7_inv.csv", "is a link to nowhere.csv that does not exist"],
+        );
+
+        // The original layout, found by listing the directory.
+        for (name, target) in [
+            (inv_name(1), "/dev/zero"),
+            (dur_name(1), "/dev/null"),
+            (mem_name(1), "/"),
+        ] {
+            let dir = one_day("az19-kinds-original");
+            fs::remove_file(dir.path().join(&name)).unwrap();
+            symlink(target, dir.path().join(&name)).unwrap();
+            let what = if target == "/" {
+                "a directory"
+            } else {
+                "a device"
+            };
+            assert_mentions(
+                &error(&at(&dir)),
+                &[
+                    &name,
+                    &format!("is {what} (a link to {target}), not a regular file"),
+                ],
+            );
+        }
     }
 }

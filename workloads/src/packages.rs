@@ -138,7 +138,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
 use crate::WorkloadError;
-use crate::csv_util::{io_error, json_error, row_error, show};
+use crate::csv_util::{io_error, json_error, regular_file, row_error, show};
 use crate::synthetic::{LogNormalSpec, stream};
 
 /// Dense index of a package, assigned when the catalogue is built.
@@ -1244,7 +1244,8 @@ const PACKAGES_WHAT: &str = "package -> {versions: {version: {requirements, cost
 
 fn reqbench_file(dir: &Path, name: &str, what: &str) -> Result<std::path::PathBuf, WorkloadError> {
     let path = dir.join(name);
-    if path.is_file() {
+    // A directory or a device of that name is named for what it is, not as missing.
+    if regular_file(&path)? {
         Ok(path)
     } else {
         Err(WorkloadError::File {
@@ -1750,6 +1751,22 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(m.contains("alpha==1.0") && m.contains("\"beta\""), "{m}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn reqbench_files_that_are_not_files_are_named_for_what_they_are() {
+        let dir = Scratch::new("packages-reqbench-kinds");
+        reqbench_fixture(&dir);
+        std::fs::remove_file(dir.path().join(DEPS_FILE)).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", dir.path().join(DEPS_FILE)).unwrap();
+        let m = PackageCatalog::read_reqbench(dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            m.contains("deps.json: is a device (a link to /dev/zero), not a regular file"),
+            "{m}"
+        );
     }
 
     /// The error of reading the fixture with `file` replaced by `text`.
