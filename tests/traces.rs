@@ -701,3 +701,41 @@ fn trace_files_that_are_devices_or_directories_are_named_for_what_they_are() {
         &["day_01.csv", "is a directory, not a regular file"],
     );
 }
+
+#[test]
+fn trace_info_percentiles_stay_between_min_and_max() {
+    // Every invocation takes 600 s and every function has 8062 MB: the histogram's buckets top
+    // at 600.31 s and 8063 MB, and no percentile may go past what was seen.
+    let dir = TempDir::new("info-extremes");
+    fs::write(
+        dir.path().join("functions.csv"),
+        "function,app,memory_mb\nf0,a,8062\nf1,a,8062\n",
+    )
+    .unwrap();
+    let mut invocations = String::from("function,arrival_us,duration_us\n");
+    for i in 0..50 {
+        let _ = writeln!(invocations, "f{},{},600000000", i % 2, i * 1_000_000);
+    }
+    fs::write(dir.path().join("invocations.csv"), invocations).unwrap();
+    let trace = dir.path().display().to_string();
+    let info = json(&lambdasim(&["trace", "info", &trace, "--json"]));
+    let replay = &info["replay"];
+    for (what, value) in [("duration_ms", 600_000.0), ("memory_mb", 8062.0)] {
+        for q in replay[what]["quantiles"].as_array().unwrap() {
+            assert_eq!(q[1].as_f64(), Some(value), "{what} {q}");
+        }
+    }
+    let text = stdout(&lambdasim(&["trace", "info", &trace]));
+    assert!(
+        text.contains("p99 600000, max 600000") && text.contains("p99 8062, max 8062"),
+        "{text}"
+    );
+
+    // The run's summary: no percentile past the max.
+    let s = json(&lambdasim(&["run", "--trace", &trace, "--json"]));
+    let latency = &s["latency_ms"];
+    let max = latency["max"].as_f64().unwrap();
+    for p in ["p50", "p90", "p99", "p999"] {
+        assert!(latency[p].as_f64().unwrap() <= max, "{p}: {latency}");
+    }
+}
