@@ -479,3 +479,263 @@ fn faascache_preset_replays_native_traces_and_needs_every_function_s_init_time()
         &["variant rand"],
     );
 }
+
+// Inputs that used to be accepted silently or reported as something else: catalogue costs and
+// dependencies, out-of-order Azure 2019 statistics and minute columns, paths that are not files,
+// and percentiles past the extremes.
+
+/// A ReqBench directory of two versions, `a` depending on `b`, with `install_import.json` as
+/// given.
+fn reqbench_dir(dir: &Path, install_import: &str, deps: &str) {
+    fs::write(dir.join("install_import.json"), install_import).unwrap();
+    fs::write(dir.join("deps.json"), deps).unwrap();
+    fs::write(dir.join("packages.json"), "{}").unwrap();
+}
+
+const REQBENCH_INSTALL: &str = "{\n\
+    \"a\": {\"1.0\": {\"install_time\": 500, \"disk_size\": 1000, \"ms\": 4, \"mb\": 0.5}},\n\
+    \"b\": {\"2.0\": {\"install_time\": 300, \"disk_size\": 10, \"ms\": 1, \"mb\": 0.1}}\n}";
+const REQBENCH_DEPS: &str =
+    "{\n\"a\": {\"1.0\": {\"a==1.0,b==2.0\": 3}},\n\"b\": {\"2.0\": {\"b==2.0\": 4}}\n}";
+
+/// A scenario of a short synthetic workload whose packages come from the ReqBench files in `dir`.
+fn reqbench_scenario(dir: &Path) -> String {
+    let scenario = dir.join("s.toml");
+    fs::write(
+        &scenario,
+        format!(
+            "[workload]\nkind = \"synthetic\"\nduration = \"1m\"\nfunctions = 4\napps = 2\n\
+             [packages]\ncatalog = {{ kind = \"reqbench\", dir = {:?} }}\n",
+            dir.display().to_string()
+        ),
+    )
+    .unwrap();
+    scenario.display().to_string()
+}
+
+#[test]
+fn reqbench_catalogues_are_checked_like_native_ones() {
+    let dir = TempDir::new("reqbench-checks");
+    reqbench_dir(dir.path(), REQBENCH_INSTALL, REQBENCH_DEPS);
+    let scenario = reqbench_scenario(dir.path());
+    let o = lambdasim(&["run", "--config", &scenario, "--json"]);
+    assert!(json(&o)["invocations"]["completed"].as_u64().is_some());
+
+    // A negative install time, size or import cost: the file, the line of the version, the
+    // version and the field.
+    for (field, good) in [
+        ("install_time", "500"),
+        ("disk_size", "1000"),
+        ("ms", "4"),
+        ("mb", "0.5"),
+    ] {
+        let bad = REQBENCH_INSTALL.replacen(
+            &format!("\"{field}\": {good}"),
+            &format!("\"{field}\": -7"),
+            1,
+        );
+        assert_ne!(bad, REQBENCH_INSTALL);
+        reqbench_dir(dir.path(), &bad, REQBENCH_DEPS);
+        fails_with(
+            &["run", "--config", &scenario],
+            &[
+                "install_import.json, line 2",
+                "a==1.0",
+                &format!("{field} must be a finite number of at least 0, got -7"),
+            ],
+        );
+    }
+
+    // A dependency on a package install_import.json does not have.
+    let deps = REQBENCH_DEPS.replace("a==1.0,b==2.0", "a==1.0,b==2.0,c==3.0");
+    reqbench_dir(dir.path(), REQBENCH_INSTALL, &deps);
+    fails_with(
+        &["run", "--config", &scenario],
+        &[
+            "deps.json, line 2",
+            "a==1.0",
+            "\"c==3.0\", which is not a package of install_import.json",
+        ],
+    );
+}
+
+#[test]
+fn azure2019_out_of_order_statistics_and_minute_columns_exit_2() {
+    let dir = TempDir::new("az19-order");
+    azure2019_day(dir.path());
+    let trace = format!("azure2019:{}", dir.path().display());
+    let durations = dir
+        .path()
+        .join("function_durations_percentiles.anon.d01.csv");
+    let good = fs::read_to_string(&durations).unwrap();
+
+    // Percentiles that decrease: the row of f1, with its two columns.
+    fs::write(
+        &durations,
+        good.replace(
+            "o1,A,f1,100,4,50,400,50,60,80,100,",
+            "o1,A,f1,100,4,50,400,50,60,180,100,",
+        ),
+    )
+    .unwrap();
+    fails_with(
+        &["trace", "info", &trace],
+        &[
+            "function_durations_percentiles.anon.d01.csv, line 2",
+            "column \"percentile_Average_25\" (180)",
+            "column \"percentile_Average_50\" (100)",
+        ],
+    );
+    // Minimum above Maximum, which the faascache model reads.
+    fs::write(
+        &durations,
+        good.replace("o1,A,f2,2000,2,1000,3000,", "o1,A,f2,2000,2,4000,3000,"),
+    )
+    .unwrap();
+    fails_with(
+        &["trace", "info", &trace, "--durations", "faascache"],
+        &[
+            "line 3",
+            "column \"Minimum\" (4000)",
+            "column \"Maximum\" (3000)",
+        ],
+    );
+    fs::write(&durations, &good).unwrap();
+
+    // Memory percentiles that decrease.
+    let memory = dir.path().join("app_memory_percentiles.anon.d01.csv");
+    let good_memory = fs::read_to_string(&memory).unwrap();
+    fs::write(
+        &memory,
+        good_memory.replace("o2,B,10,100,90,90,95,100,", "o2,B,10,100,90,90,95,80,"),
+    )
+    .unwrap();
+    fails_with(
+        &["trace", "info", &trace],
+        &[
+            "app_memory_percentiles.anon.d01.csv, line 3",
+            "\"AverageAllocatedMb_pct25\" (95)",
+            "\"AverageAllocatedMb_pct50\" (80)",
+        ],
+    );
+    fs::write(&memory, &good_memory).unwrap();
+
+    // A minute column past the day is not passed over.
+    let invocations = dir.path().join("invocations_per_function_md.anon.d01.csv");
+    let good_invocations = fs::read_to_string(&invocations).unwrap();
+    fs::write(
+        &invocations,
+        good_invocations.replacen("3,4,5\n", "3,4,5,minute_99999999\n", 1),
+    )
+    .unwrap();
+    fails_with(
+        &["trace", "info", &trace],
+        &[
+            "invocations_per_function_md.anon.d01.csv",
+            "column \"minute_99999999\" is not a minute of the day",
+        ],
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn trace_files_that_are_devices_or_directories_are_named_for_what_they_are() {
+    use std::os::unix::fs::symlink;
+    // An In-Vitro sample whose durations file is a link to /dev/zero: not "not found".
+    let dir = TempDir::new("az19-device");
+    fs::write(
+        dir.path().join("1_inv.csv"),
+        "HashFunction,HashApp,HashOwner,minute_1\nf,a,o,1\n",
+    )
+    .unwrap();
+    symlink("/dev/zero", dir.path().join("1_run.csv")).unwrap();
+    let run = dir.path().join("1_run.csv").display().to_string();
+    fails_with(
+        &[
+            "trace",
+            "info",
+            &format!("azure2019:{}", dir.path().display()),
+        ],
+        &[
+            &run,
+            "is a device (a link to /dev/zero), not a regular file",
+        ],
+    );
+    fs::remove_file(dir.path().join("1_run.csv")).unwrap();
+    fs::create_dir(dir.path().join("1_run.csv")).unwrap();
+    fails_with(
+        &[
+            "trace",
+            "info",
+            &format!("azure2019:{}", dir.path().display()),
+        ],
+        &[&run, "is a directory, not a regular file"],
+    );
+
+    // Azure 2021: a device and a directory.
+    let null = dir.path().join("null.csv");
+    symlink("/dev/null", &null).unwrap();
+    fails_with(
+        &["trace", "info", &format!("azure2021:{}", null.display())],
+        &["null.csv", "is a device"],
+    );
+    fails_with(
+        &[
+            "trace",
+            "info",
+            &format!("azure2021:{}", dir.path().display()),
+        ],
+        &[&dir.path().display().to_string(), "is a directory"],
+    );
+
+    // Huawei 2023: a day file that is a directory.
+    let days = TempDir::new("hw-device");
+    fs::write(days.path().join("day_00.csv"), "day,time,0\n0,0,1\n").unwrap();
+    fs::create_dir(days.path().join("day_01.csv")).unwrap();
+    fails_with(
+        &[
+            "trace",
+            "info",
+            &format!("huawei2023:{}", days.path().display()),
+        ],
+        &["day_01.csv", "is a directory, not a regular file"],
+    );
+}
+
+#[test]
+fn trace_info_percentiles_stay_between_min_and_max() {
+    // Every invocation takes 600 s and every function has 8062 MB: the histogram's buckets top
+    // at 600.31 s and 8063 MB, and no percentile may go past what was seen.
+    let dir = TempDir::new("info-extremes");
+    fs::write(
+        dir.path().join("functions.csv"),
+        "function,app,memory_mb\nf0,a,8062\nf1,a,8062\n",
+    )
+    .unwrap();
+    let mut invocations = String::from("function,arrival_us,duration_us\n");
+    for i in 0..50 {
+        let _ = writeln!(invocations, "f{},{},600000000", i % 2, i * 1_000_000);
+    }
+    fs::write(dir.path().join("invocations.csv"), invocations).unwrap();
+    let trace = dir.path().display().to_string();
+    let info = json(&lambdasim(&["trace", "info", &trace, "--json"]));
+    let replay = &info["replay"];
+    for (what, value) in [("duration_ms", 600_000.0), ("memory_mb", 8062.0)] {
+        for q in replay[what]["quantiles"].as_array().unwrap() {
+            assert_eq!(q[1].as_f64(), Some(value), "{what} {q}");
+        }
+    }
+    let text = stdout(&lambdasim(&["trace", "info", &trace]));
+    assert!(
+        text.contains("p99 600000, max 600000") && text.contains("p99 8062, max 8062"),
+        "{text}"
+    );
+
+    // The run's summary: no percentile past the max.
+    let s = json(&lambdasim(&["run", "--trace", &trace, "--json"]));
+    let latency = &s["latency_ms"];
+    let max = latency["max"].as_f64().unwrap();
+    for p in ["p50", "p90", "p99", "p999"] {
+        assert!(latency[p].as_f64().unwrap() <= max, "{p}: {latency}");
+    }
+}

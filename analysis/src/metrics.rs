@@ -114,7 +114,8 @@ pub struct ColdStartPerApp {
 }
 
 /// A latency distribution in milliseconds. Mean and max are exact; percentiles come from a
-/// histogram with 3 significant digits (relative error at most 0.1%) and never exceed the max.
+/// histogram with 3 significant digits (relative error at most 0.1%) and lie between the exact
+/// min and max.
 #[derive(Serialize, Clone, Debug, PartialEq)]
 pub struct LatencyStats {
     pub count: u64,
@@ -239,6 +240,8 @@ struct Distribution {
     histogram: Histogram<u64>,
     /// Exact, because a histogram's mean is only as precise as its buckets.
     sum_us: u128,
+    /// Exact, because the histogram rounds values to its buckets; percentiles are clamped to them.
+    min_us: u64,
     max_us: u64,
 }
 
@@ -667,11 +670,11 @@ impl Distribution {
             return 0.0;
         }
         let us = if q <= 0.0 {
-            self.histogram.min()
+            self.min_us
         } else if q >= 1.0 {
             self.max_us
         } else {
-            self.histogram.value_at_quantile(q).min(self.max_us)
+            self.clamp(self.histogram.value_at_quantile(q))
         };
         us as f64 / MICROS_PER_MS as f64
     }
@@ -685,10 +688,7 @@ impl Distribution {
             .histogram
             .iter_recorded()
             .map(|v| {
-                let us = self
-                    .histogram
-                    .highest_equivalent(v.value_iterated_to())
-                    .min(self.max_us);
+                let us = self.clamp(self.histogram.highest_equivalent(v.value_iterated_to()));
                 (
                     us as f64 / MICROS_PER_MS as f64,
                     v.count_since_last_iteration() as f64,
@@ -703,10 +703,16 @@ impl Distribution {
         out
     }
 
+    /// `us` within the exact min and max (of a distribution with values).
+    fn clamp(&self, us: u64) -> u64 {
+        us.max(self.min_us).min(self.max_us)
+    }
+
     fn new() -> Self {
         Distribution {
             histogram: Histogram::new(3).expect("3 significant digits is a valid precision"),
             sum_us: 0,
+            min_us: u64::MAX,
             max_us: 0,
         }
     }
@@ -717,6 +723,7 @@ impl Distribution {
             self.histogram.saturating_record(us);
         }
         self.sum_us += u128::from(us);
+        self.min_us = self.min_us.min(us);
         self.max_us = self.max_us.max(us);
     }
 
@@ -727,7 +734,7 @@ impl Distribution {
             if count == 0 {
                 0.0
             } else {
-                ms(self.histogram.value_at_quantile(q).min(self.max_us))
+                ms(self.clamp(self.histogram.value_at_quantile(q)))
             }
         };
         LatencyStats {
@@ -1032,6 +1039,33 @@ mod tests {
         assert!(close(q[0], 60.0) && q[1] == 200.0, "{q:?}");
         assert!(Metrics::new().cdf(Dist::StartupDelay).is_empty());
         assert_eq!(Metrics::new().quantiles(Dist::StartupDelay, &[0.5]), [0.0]);
+    }
+
+    #[test]
+    fn percentiles_stay_between_the_exact_min_and_max() {
+        // 600 s is in a histogram bucket that tops at 600.31 s, 100.003 ms in one that starts at
+        // 99.968 ms: every percentile of one value is that value.
+        for us in [600_000_000, 100_003] {
+            let mut d = Distribution::new();
+            for _ in 0..10 {
+                d.record(us);
+            }
+            let ms = us as f64 / MICROS_PER_MS as f64;
+            let s = d.stats();
+            assert_eq!([s.p50, s.p90, s.p99, s.p999, s.max], [ms; 5], "{s:?}");
+            for q in [0.0, 0.25, 0.5, 0.99, 1.0] {
+                assert_eq!(d.quantile(q), ms, "quantile {q}");
+            }
+            assert!(d.cdf().iter().all(|&(x, _)| x == ms), "{:?}", d.cdf());
+        }
+        // Two values: the high percentiles are the exact max, the lowest the exact min.
+        let mut d = Distribution::new();
+        d.record(100_003);
+        d.record(600_000_000);
+        let s = d.stats();
+        assert_eq!((s.p99, s.max), (600_000.0, 600_000.0));
+        assert!((100.003..100.1).contains(&s.p50), "{s:?}");
+        assert_eq!(d.quantile(0.0), 100.003);
     }
 
     #[test]

@@ -25,7 +25,8 @@ const QUANTILES: [(&str, f64); 6] = [
 pub struct Distribution {
     pub count: u64,
     pub mean: f64,
-    /// `(name, value)` for min, p25, p50, p75, p99, max.
+    /// `(name, value)` for min, p25, p50, p75, p99, max. Min and max are exact; the percentiles
+    /// come from a histogram of 3 significant digits and lie between them.
     pub quantiles: Vec<(String, f64)>,
 }
 
@@ -213,7 +214,8 @@ fn range(values: impl Iterator<Item = u64>) -> (u64, u64) {
     values.fold((u64::MAX, 0), |(lo, hi), v| (lo.min(v), hi.max(v)))
 }
 
-/// Percentiles from the histogram; min and max exact, since the histogram rounds them.
+/// Percentiles from the histogram, within the exact min and max: the histogram rounds values to
+/// its buckets (up to the top of one, past the max), and records 0 as 1.
 fn distribution(h: &Histogram<u64>, exact: (u64, u64), sum: f64, unit: f64) -> Distribution {
     let count = h.len();
     Distribution {
@@ -233,7 +235,7 @@ fn distribution(h: &Histogram<u64>, exact: (u64, u64), sum: f64, unit: f64) -> D
                 } else if q == 1.0 {
                     exact.1
                 } else {
-                    h.value_at_quantile(q)
+                    h.value_at_quantile(q).max(exact.0).min(exact.1)
                 };
                 (name.to_string(), v as f64 * unit)
             })
@@ -317,5 +319,66 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("00:01"), "{text}");
+    }
+
+    #[test]
+    fn percentiles_stay_between_the_exact_min_and_max() {
+        let f = |memory_mb| Function {
+            name: format!("f{memory_mb}"),
+            app: AppId(0),
+            memory_mb,
+            concurrency: None,
+            init: None,
+            packages: Vec::new(),
+        };
+        // The histogram's bucket of 8062 tops at 8063, and that of 600 s at 600.31 s.
+        let catalog = Catalog {
+            packages: Default::default(),
+            functions: vec![f(8062), f(8062), f(8062)],
+            apps: vec![App { name: "x".into() }],
+        };
+        let list: Vec<Result<Invocation, WorkloadError>> = (0..100)
+            .map(|i| {
+                Ok(Invocation {
+                    function: FunctionId(0),
+                    arrival: i * 1_000_000,
+                    duration: 600_000_000,
+                })
+            })
+            .collect();
+        let w = Workload {
+            catalog,
+            invocations: Box::new(list.into_iter()),
+        };
+        let s = TraceStats::collect(w, 60_000_000).unwrap();
+        for (name, value) in &s.duration_ms.quantiles {
+            assert_eq!(*value, 600_000.0, "duration {name}");
+        }
+        for (name, value) in &s.memory_mb.quantiles {
+            assert_eq!(*value, 8062.0, "memory {name}");
+        }
+
+        // Zero durations are recorded as 1 µs, but reported as 0.
+        let zero = Workload {
+            catalog: Catalog {
+                packages: Default::default(),
+                functions: vec![f(128)],
+                apps: vec![App { name: "x".into() }],
+            },
+            invocations: Box::new(
+                vec![Ok(Invocation {
+                    function: FunctionId(0),
+                    arrival: 0,
+                    duration: 0,
+                })]
+                .into_iter(),
+            ),
+        };
+        let s = TraceStats::collect(zero, 60_000_000).unwrap();
+        assert!(
+            s.duration_ms.quantiles.iter().all(|(_, v)| *v == 0.0),
+            "{:?}",
+            s.duration_ms
+        );
     }
 }

@@ -23,7 +23,9 @@
 //!   with a `HashFunction` column is keyed by function, otherwise by app).
 //!
 //! Columns are always found by header name. Minute columns are `1..M` or `minute_1..minute_M` for
-//! any `M` up to 1440 (small hand-made files may have fewer minutes).
+//! any `M` up to 1440 (small hand-made files may have fewer minutes), in any order; a column named
+//! with digits or `minute_` that is not a minute from 1 to 1440 (`0`, `1441`, `minute_99999999`,
+//! `minute_x`), a repeated minute and a skipped one are errors naming the column or the minute.
 //!
 //! Cleaning follows In-Vitro and FaasCache, and every function or row left out is counted in
 //! [`LoadReport::dropped`] under its reason:
@@ -44,7 +46,10 @@
 //! - over several days, a function's duration and memory come from the first selected day that
 //!   gives them, its invocations from every selected day;
 //! - malformed rows stop the load with an error naming file, line, column and value, or, with
-//!   `skip_bad_rows`, are counted and skipped whole.
+//!   `skip_bad_rows`, are counted and skipped whole. A duration row whose `Minimum` is larger than
+//!   its `Maximum`, or whose `percentile_Average_*` decrease, is malformed (the duration models
+//!   rely on that order), and so is a memory row whose `AverageAllocatedMb_pct*` columns decrease;
+//!   the error names the two columns.
 //!
 //! Functions without invocations inside the window stay in the catalog. [`Trace::counts`] counts
 //! every minute that overlaps the window in full, also a minute only partly inside it; the
@@ -66,12 +71,13 @@ use rand::RngExt;
 use rand_distr::{Distribution, Poisson, StandardNormal};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
-use crate::csv_util::{csv_error, io_error, row_error, show};
+use crate::csv_util::{csv_error, io_error, regular_file, row_error, show};
 use crate::synthetic::stream;
 use crate::time::{Duration, MICROS_PER_MIN};
 use crate::trace::{
-    CountReplay, DurationModel, DurationStats, LoadReport, MinuteCounts, Names, StreamRequest,
-    Trace, TraceFormat, TraceSource, TraceSpec, Window, assign_memory, derive,
+    CountReplay, DurationModel, DurationStats, LoadReport, MemoryPercentile, MinuteCounts, Names,
+    StreamRequest, Trace, TraceFormat, TraceSource, TraceSpec, Window, assign_memory, derive,
+    out_of_order,
 };
 use crate::{App, AppId, Catalog, Function, FunctionId, InvocationStream, WorkloadError};
 
@@ -485,18 +491,19 @@ fn locate(spec: &TraceSpec) -> Result<Located, WorkloadError> {
     } else {
         ["inv", "run", "mem"].map(|k| dir.join(format!("{prefix}{k}.csv")))
     };
-    if !inv.is_file() {
+    if !regular_file(&inv)? {
         return Err(WorkloadError::File {
             path: show(&inv),
             message: "not found; an In-Vitro sample needs its invocation file".into(),
         });
     }
-    if !run.is_file() {
+    if !regular_file(&run)? {
         return Err(WorkloadError::File {
             path: show(&run),
             message: "not found; the functions' execution times come from this file".into(),
         });
     }
+    let has_memory = regular_file(&mem)?;
     Ok(Located {
         layout: Layout::InVitro,
         days: vec![DayFiles {
@@ -504,7 +511,7 @@ fn locate(spec: &TraceSpec) -> Result<Located, WorkloadError> {
             offset: 0,
             invocations: inv,
             durations: Some(run.clone()),
-            memory: mem.is_file().then(|| mem.clone()),
+            memory: has_memory.then(|| mem.clone()),
             expected_durations: run,
             expected_memory: mem,
         }],
@@ -548,12 +555,21 @@ fn locate_original(
                     .map_or_else(|| day.to_string(), |range| range.to_string())
             ),
         })?;
+        let durations = files[1].remove(&day);
+        let memory = files[2].remove(&day);
+        // Found by name: each is there, but may be a directory, a device or a broken link.
+        for path in [Some(&invocations), durations.as_ref(), memory.as_ref()]
+            .into_iter()
+            .flatten()
+        {
+            regular_file(path)?;
+        }
         days.push(DayFiles {
             label: day,
             offset: index * MINUTES_PER_DAY,
             invocations,
-            durations: files[1].remove(&day),
-            memory: files[2].remove(&day),
+            durations,
+            memory,
             expected_durations: expected(DURATIONS_PREFIX),
             expected_memory: expected(MEMORY_PREFIX),
         });
@@ -592,13 +608,21 @@ struct InvocationColumns {
     run_start: usize,
 }
 
-/// The minute of a minute column's name, `17` or `minute_17`.
+/// Whether a column's name is that of a minute column: digits, or `minute_` and anything.
+fn is_minute_column(name: &str) -> bool {
+    name.starts_with("minute_") || (!name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The minute of a minute column's name, `17` or `minute_17`, if it is a minute of the day.
 fn minute_number(name: &str) -> Option<usize> {
     let digits = name.strip_prefix("minute_").unwrap_or(name);
-    if digits.is_empty() || digits.len() > 6 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+    if digits.is_empty() || digits.len() > 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    digits.parse().ok().filter(|&m| m >= 1)
+    digits
+        .parse()
+        .ok()
+        .filter(|&m| (1..=MINUTES_PER_DAY as usize).contains(&m))
 }
 
 impl InvocationColumns {
@@ -637,12 +661,19 @@ impl InvocationColumns {
                 None => {}
             }
         }
-        let mut minutes: Vec<(usize, usize)> = names
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| roles[*i] == Role::Other)
-            .filter_map(|(i, n)| minute_number(n).map(|m| (m, i)))
-            .collect();
+        let mut minutes: Vec<(usize, usize)> = Vec::new();
+        for (i, n) in names.iter().enumerate() {
+            if roles[i] != Role::Other || !is_minute_column(n) {
+                continue;
+            }
+            let Some(m) = minute_number(n) else {
+                return Err(fail(format!(
+                    "column {n:?} is not a minute of the day: minute columns are 1 to \
+                     {MINUTES_PER_DAY} (or minute_1 to minute_{MINUTES_PER_DAY})"
+                )));
+            };
+            minutes.push((m, i));
+        }
         if minutes.is_empty() {
             return Err(fail("the header has no minute columns".into()));
         }
@@ -659,12 +690,6 @@ impl InvocationColumns {
                     "the minute columns skip minute {want}; they must be minutes 1 to M"
                 )));
             }
-        }
-        if minutes.len() as u64 > MINUTES_PER_DAY {
-            return Err(fail(format!(
-                "the header has {} minute columns, but a day has {MINUTES_PER_DAY}",
-                minutes.len()
-            )));
         }
         for &(minute, i) in &minutes {
             roles[i] = Role::Minute((minute - 1) as u16);
@@ -1212,6 +1237,7 @@ impl Scan {
                     maximum: non_negative(maximum, "Maximum")?,
                     percentiles: p,
                 };
+                stats.check_order()?;
                 Ok::<_, String>((owner, app, function, stats))
             })();
             let (owner, app, function, stats) = match parsed {
@@ -1263,6 +1289,16 @@ impl Scan {
         let app_col = column("HashApp")?;
         let function_col = header.iter().position(|h| h == "HashFunction");
         let value_col = column(value_column)?;
+        // The percentile columns the file has, in increasing order: their values must not
+        // decrease.
+        let percentile_cols: Vec<(String, usize)> = MemoryPercentile::PERCENTILES
+            .iter()
+            .map(|&p| MemoryPercentile::Pct(p).column())
+            .filter_map(|name| {
+                let col = header.iter().position(|h| *h == name)?;
+                Some((name, col))
+            })
+            .collect();
         let mut record = ByteRecord::new();
         while let Some(line) = next_record(&mut reader, &mut record, path, skip, report)? {
             let parsed = (|| {
@@ -1271,6 +1307,16 @@ impl Scan {
                 let function = function_col
                     .map(|c| key_text(field(&record, c), "HashFunction", true))
                     .transpose()?;
+                let mut previous: Option<(&str, f64)> = None;
+                for (name, col) in &percentile_cols {
+                    let v = number(&record, *col, name, "a number of MB")?;
+                    if let Some((before, b)) = previous
+                        && b > v
+                    {
+                        return Err(out_of_order(before, b, name, v));
+                    }
+                    previous = Some((name, v));
+                }
                 let mb = number(&record, value_col, value_column, "a positive number of MB")?;
                 if mb <= 0.0 {
                     return Err(format!(
@@ -3023,5 +3069,194 @@ mod tests {
             trace.report.dropped
         );
         assert_eq!(trace.span, 2 * 1440 * MIN);
+    }
+
+    #[test]
+    fn out_of_order_durations_and_memory_are_bad_rows_naming_both_columns() {
+        let dir = one_day("az19-order");
+        let bad_duration = |row: &str, needles: &[&str]| {
+            dir.file(
+                &dur_name(1),
+                &table(
+                    DUR,
+                    &["o1,a1,f1,100,3,50.0,400.0,50,60,80,100,120,300,400", row],
+                ),
+            );
+            let message = error(&at(&dir));
+            assert_mentions(&message, &[&dur_name(1), "line 3"]);
+            assert_mentions(&message, needles);
+        };
+        bad_duration(
+            "o1,a1,f2,20,3,10.0,30.0,10,11,25,20,25,29,30",
+            &[
+                "column \"percentile_Average_25\" (25)",
+                "column \"percentile_Average_50\" (20)",
+            ],
+        );
+        bad_duration(
+            "o1,a1,f2,20,3,10.0,30.0,10,11,15,20,25,29,28",
+            &[
+                "percentile_Average_99\" (29)",
+                "percentile_Average_100\" (28)",
+            ],
+        );
+        bad_duration(
+            "o1,a1,f2,20,3,40.0,30.0,10,11,15,20,25,29,30",
+            &["column \"Minimum\" (40)", "column \"Maximum\" (30)"],
+        );
+        // Skipped as bad rows on request, whatever the duration model.
+        for durations in [DurationMode::Faascache, DurationMode::Average] {
+            let spec = TraceSpec {
+                skip_bad_rows: true,
+                durations,
+                ..at(&dir)
+            };
+            let trace = open(&spec, 1).unwrap();
+            assert_eq!(names(&trace), ["f1"]);
+            assert_eq!(trace.report.bad_rows, 1);
+        }
+
+        let dir = one_day("az19-order-memory");
+        dir.file(
+            &mem_name(1),
+            &table(MEM, &["o1,a1,10,300,300,300,300,400,399,512,512,512"]),
+        );
+        assert_mentions(
+            &error(&at(&dir)),
+            &[
+                &mem_name(1),
+                "line 2",
+                "column \"AverageAllocatedMb_pct50\" (400)",
+                "column \"AverageAllocatedMb_pct75\" (399)",
+            ],
+        );
+        // Only the percentile columns a file has are compared.
+        dir.file(
+            &mem_name(1),
+            "HashOwner,HashApp,AverageAllocatedMb_pct100,AverageAllocatedMb_pct1\no1,a1,512,600\n",
+        );
+        assert_mentions(
+            &error(&at(&dir)),
+            &[
+                "\"AverageAllocatedMb_pct1\" (600)",
+                "\"AverageAllocatedMb_pct100\" (512)",
+            ],
+        );
+        dir.file(
+            &mem_name(1),
+            "HashOwner,HashApp,AverageAllocatedMb_pct100\no1,a1,512\n",
+        );
+        assert_eq!(memory(&open(&at(&dir), 1).unwrap()), [256, 256]);
+    }
+
+    #[test]
+    fn minute_columns_are_minutes_of_the_day() {
+        let dir = one_day("az19-minute-columns");
+        for column in [
+            "minute_99999999",
+            "1441",
+            "0",
+            "minute_0",
+            "minute_x",
+            "minute_",
+        ] {
+            dir.file(
+                &inv_name(1),
+                &format!(
+                    "HashOwner,HashApp,HashFunction,Trigger,1,2,3,{column}\no1,a1,f1,http,1,0,2,1\n"
+                ),
+            );
+            assert_mentions(
+                &error(&at(&dir)),
+                &[
+                    &inv_name(1),
+                    &format!("column {column:?} is not a minute of the day"),
+                    "1 to 1440",
+                ],
+            );
+        }
+        // The In-Vitro names too, and a full day is fine.
+        let header: Vec<String> = (1..=1440).map(|k| format!("minute_{k}")).collect();
+        dir.file(
+            &inv_name(1),
+            &format!(
+                "HashOwner,HashApp,HashFunction,Trigger,{},minute_1441\n",
+                header.join(",")
+            ),
+        );
+        assert_mentions(&error(&at(&dir)), &["\"minute_1441\""]);
+        dir.file(
+            &inv_name(1),
+            &format!(
+                "HashOwner,HashApp,HashFunction,Trigger,{}\no1,a1,f1,http,{}\n",
+                header.join(","),
+                vec!["1"; 1440].join(",")
+            ),
+        );
+        assert_eq!(open(&at(&dir), 1).unwrap().counts, [1440]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn devices_directories_and_broken_links_are_named_not_missing() {
+        use std::os::unix::fs::symlink;
+        // In-Vitro names, looked up by name.
+        let dir = Scratch::new("az19-kinds-invitro");
+        let invitro = |dir: &Scratch| {
+            dir.file("7_inv.csv", &table(INV, &["o1,a1,f1,http,1,0,2"]));
+            dir.file(
+                "7_run.csv",
+                &table(DUR, &["o1,a1,f1,100,3,50.0,400.0,50,60,80,100,120,300,400"]),
+            );
+        };
+        invitro(&dir);
+        fs::remove_file(dir.path().join("7_run.csv")).unwrap();
+        symlink("/dev/zero", dir.path().join("7_run.csv")).unwrap();
+        assert_mentions(
+            &error(&at(&dir)),
+            &[
+                "7_run.csv",
+                "is a device (a link to /dev/zero), not a regular file",
+            ],
+        );
+        fs::remove_file(dir.path().join("7_run.csv")).unwrap();
+        fs::create_dir(dir.path().join("7_run.csv")).unwrap();
+        assert_mentions(&error(&at(&dir)), &["7_run.csv", "is a directory"]);
+        // An optional memory file too: it is not taken as missing.
+        let dir = Scratch::new("az19-kinds-memory");
+        invitro(&dir);
+        fs::create_dir(dir.path().join("7_mem.csv")).unwrap();
+        assert_mentions(&error(&at(&dir)), &["7_mem.csv", "is a directory"]);
+        let dir = Scratch::new("az19-kinds-broken");
+        invitro(&dir);
+        fs::remove_file(dir.path().join("7_inv.csv")).unwrap();
+        symlink("nowhere.csv", dir.path().join("7_inv.csv")).unwrap();
+        assert_mentions(
+            &error(&at(&dir)),
+            &["7_inv.csv", "is a link to nowhere.csv that does not exist"],
+        );
+
+        // The original layout, found by listing the directory.
+        for (name, target) in [
+            (inv_name(1), "/dev/zero"),
+            (dur_name(1), "/dev/null"),
+            (mem_name(1), "/"),
+        ] {
+            let dir = one_day("az19-kinds-original");
+            fs::remove_file(dir.path().join(&name)).unwrap();
+            symlink(target, dir.path().join(&name)).unwrap();
+            let what = if target == "/" {
+                "a directory"
+            } else {
+                "a device"
+            };
+            assert_mentions(
+                &error(&at(&dir)),
+                &[
+                    &name,
+                    &format!("is {what} (a link to {target}), not a regular file"),
+                ],
+            );
+        }
     }
 }

@@ -48,7 +48,7 @@ use std::path::{Path, PathBuf};
 
 use csv::ByteRecord;
 
-use crate::csv_util::{csv_error, io_error};
+use crate::csv_util::{csv_error, io_error, regular_file};
 use crate::sort::ExternalSorter;
 use crate::time::MICROS_PER_SEC;
 use crate::trace::{
@@ -94,6 +94,8 @@ pub fn open_with_sort_limit(
     spec.validate(TraceFormat::Azure2021)?;
     let path = spec.path.clone();
     let window = spec.window();
+    // A directory or a device is refused by what it is; a missing file by the open below.
+    regular_file(&path)?;
     let mut rows = Rows::open(&path)?;
     let mut report = LoadReport {
         files: vec![path.clone()],
@@ -731,5 +733,27 @@ mod tests {
                 assert!(!replay(trace, window).is_empty());
             }
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_directory_or_a_device_is_named_for_what_it_is() {
+        let dir = Scratch::new("az21-kinds");
+        let error = |path: PathBuf| open(&spec(path), 1).map(|_| ()).unwrap_err().to_string();
+        let link = dir.path().join("null.csv");
+        std::os::unix::fs::symlink("/dev/null", &link).unwrap();
+        assert_mentions(
+            &error(link),
+            &[
+                "null.csv",
+                "is a device (a link to /dev/null), not a regular file",
+            ],
+        );
+        assert_mentions(
+            &error(dir.path().to_path_buf()),
+            &["az21-kinds", "is a directory, not a regular file"],
+        );
+        let message = error(dir.path().join("missing.csv"));
+        assert_mentions(&message, &["missing.csv", "No such file"]);
     }
 }

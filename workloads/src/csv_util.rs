@@ -1,6 +1,7 @@
 //! Error construction shared by the trace readers, so that every reader words file, line and
 //! field problems the same way.
 
+use std::fs;
 use std::io;
 use std::path::Path;
 
@@ -15,6 +16,61 @@ pub(crate) fn io_error(path: &Path, source: io::Error) -> WorkloadError {
     WorkloadError::Io {
         path: show(path),
         source,
+    }
+}
+
+/// Whether `path` is a regular file, after following links: `Ok(false)` when nothing is there,
+/// and an error saying what it is when it is anything else (a directory, a device, a pipe, a
+/// socket, a link to nothing), so that such a path is neither reported as missing nor read
+/// forever.
+pub(crate) fn regular_file(path: &Path) -> Result<bool, WorkloadError> {
+    let link = fs::symlink_metadata(path)
+        .ok()
+        .filter(|m| m.file_type().is_symlink())
+        .map(|_| match fs::read_link(path) {
+            Ok(target) => format!("a link to {}", target.display()),
+            Err(_) => "a link".to_string(),
+        });
+    let what = match fs::metadata(path) {
+        Ok(m) if m.is_file() => return Ok(true),
+        Ok(m) => kind(&m.file_type()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => match link {
+            Some(link) => {
+                return Err(WorkloadError::File {
+                    path: show(path),
+                    message: format!("is {link} that does not exist"),
+                });
+            }
+            None => return Ok(false),
+        },
+        Err(e) => return Err(io_error(path, e)),
+    };
+    let through = link.map(|l| format!(" ({l})")).unwrap_or_default();
+    Err(WorkloadError::File {
+        path: show(path),
+        message: format!("is {what}{through}, not a regular file"),
+    })
+}
+
+/// What a file that is not a regular file is, for messages.
+fn kind(kind: &fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_char_device() || kind.is_block_device() {
+            return "a device";
+        }
+        if kind.is_fifo() {
+            return "a pipe";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+    }
+    if kind.is_dir() {
+        "a directory"
+    } else {
+        "something else"
     }
 }
 

@@ -54,7 +54,7 @@ use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
-use crate::csv_util::{csv_error, io_error};
+use crate::csv_util::{csv_error, io_error, regular_file};
 use crate::time::{MICROS_PER_MIN, MICROS_PER_MS, MICROS_PER_SEC};
 use crate::trace::{
     ArrivalMode, CountReplay, DurationModel, LoadReport, MinuteCounts, StreamRequest, Trace,
@@ -215,15 +215,18 @@ fn duration_models(spec: &TraceSpec, functions: usize, seed: u64) -> Vec<Duratio
 fn day_files(path: &Path) -> Result<Vec<PathBuf>, WorkloadError> {
     let meta = fs::metadata(path).map_err(|e| io_error(path, e))?;
     if !meta.is_dir() {
+        // A device or a pipe is refused by what it is.
+        regular_file(path)?;
         return Ok(vec![path.to_path_buf()]);
     }
     let mut files = Vec::new();
     for entry in fs::read_dir(path).map_err(|e| io_error(path, e))? {
         let file = entry.map_err(|e| io_error(path, e))?.path();
+        // A .csv that is a directory, a device or a broken link is an error, not passed over.
         if file
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
-            && file.is_file()
+            && regular_file(&file)?
         {
             files.push(file);
         }
@@ -1021,5 +1024,41 @@ mod tests {
                 assert!(trace.source.stream(request).unwrap().next().is_some());
             }
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_directory_or_a_device_among_the_day_files_is_named() {
+        use std::os::unix::fs::symlink;
+        let error = |path: PathBuf| open(&spec(path), 1).map(|_| ()).unwrap_err().to_string();
+        // One file given that is a device.
+        let dir = Scratch::new("hw-kinds");
+        let link = dir.path().join("null.csv");
+        symlink("/dev/null", &link).unwrap();
+        assert_mentions(
+            &error(link),
+            &[
+                "null.csv",
+                "is a device (a link to /dev/null), not a regular file",
+            ],
+        );
+        // Day files of a directory that are not files are errors, not passed over.
+        let dir = Scratch::new("hw-kinds-dir");
+        dir.file("day_00.csv", "day,time,0\n0,0,1\n");
+        fs::create_dir(dir.path().join("day_01.csv")).unwrap();
+        assert_mentions(
+            &error(dir.path().to_path_buf()),
+            &["day_01.csv", "is a directory, not a regular file"],
+        );
+        fs::remove_dir(dir.path().join("day_01.csv")).unwrap();
+        symlink("day_09.csv", dir.path().join("day_01.csv")).unwrap();
+        assert_mentions(
+            &error(dir.path().to_path_buf()),
+            &["day_01.csv", "is a link to day_09.csv that does not exist"],
+        );
+        // Other names are still passed over.
+        fs::remove_file(dir.path().join("day_01.csv")).unwrap();
+        fs::create_dir(dir.path().join("notes")).unwrap();
+        assert!(open(&spec(dir.path().to_path_buf()), 1).is_ok());
     }
 }

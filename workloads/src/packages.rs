@@ -51,10 +51,15 @@
 //! (Apache-2.0): `install_import.json`, `deps.json` and `packages.json`. Every version in
 //! `install_import.json` becomes a package, ids in order of name, then version as text. The rules:
 //!
+//! - **Checks**: the same as the native format's, by the same function: names and versions must
+//!   be non-empty and contain neither `==` nor `,`, and every cost the reader takes from
+//!   `install_import.json` (`install_time`, `disk_size`, `ms`, `mb`, `i-ms`, `i-mb`) or
+//!   `packages.json` (`cost.ms`, `cost.mb`, `cost.i-ms`, `cost.i-mb`) must be at least 0 where it
+//!   is given. Anything else is an error naming the file, the line of the version's entry, the
+//!   version and the field (syntax and type errors: the file, line and column, from serde_json).
 //! - **Install cost and size**: `install_time` (ms, measured with `pip install --no-deps`) and
-//!   `disk_size` (bytes of the installed directory). A version whose `install_time` or `disk_size`
-//!   is missing, negative or not finite, or whose name or version is empty or holds `==` or `,`,
-//!   is dropped, with the reason in the report.
+//!   `disk_size` (bytes of the installed directory). A version without an `install_time` or a
+//!   `disk_size` is dropped, with the reason in the report.
 //! - **Import cost**: a (time, memory) pair from one measurement, the first whose time is a
 //!   positive number and whose memory is a number of at least 0, in this order:
 //!   `install_import.json`'s in-context `ms`/`mb`; `packages.json`'s in-context `cost.ms`/`cost.mb`
@@ -67,10 +72,13 @@
 //!   measurement keeps an import cost of 0 and is listed in the report.
 //! - **Dependencies**: `deps.json` lists, per version, the dependency sets (pip-compiled, so
 //!   transitive and including the version itself) seen with it and how many applications had each.
-//!   The most frequent set is taken, ties going to the set whose text sorts first; the version
-//!   itself is removed; members that are not in the catalogue are dropped and counted. Versions
-//!   without an entry have no dependencies. Because a set is transitive, `deps` here is a superset
-//!   of the direct dependencies; closures are unaffected.
+//!   Every set member must be a version of `install_import.json`, and so must every entry, or the
+//!   read fails naming `deps.json`, the line of the entry and the member (as the native format
+//!   refuses a dependency on a package that is not in its file). The most frequent set is taken,
+//!   ties going to the set whose text sorts first; the version itself is removed; members that
+//!   were dropped (above) are dropped too and counted, and so are the entries of dropped versions.
+//!   Versions without an entry have no dependencies. Because a set is transitive, `deps` here is a
+//!   superset of the direct dependencies; closures are unaffected.
 //! - **Popularity**: the number of applications whose compiled requirements pin the version, the
 //!   sum of its `deps.json` counts (idna 3.4: 930, six 1.16.0: 656, requests 2.31.0: 611).
 //!   Versions without a `deps.json` entry get 0, so functions never pick them directly (in the
@@ -130,7 +138,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
 use crate::WorkloadError;
-use crate::csv_util::{io_error, json_error, row_error, show};
+use crate::csv_util::{io_error, json_error, regular_file, row_error, show};
 use crate::synthetic::{LogNormalSpec, stream};
 
 /// Dense index of a package, assigned when the catalogue is built.
@@ -367,16 +375,12 @@ impl PackageCatalog {
         for (i, p) in file.packages.into_iter().enumerate() {
             let mut deps = Vec::with_capacity(p.deps.len());
             for d in &p.deps {
-                let Some(&id) = index.get(d) else {
-                    return Err(at(
+                let id = dependency(&index, d, "the file").map_err(|e| {
+                    at(
                         i,
-                        format!(
-                            "package #{i} {}=={}: deps names {d:?}, which is not a package of the \
-                             file (expected name==version)",
-                            p.name, p.version
-                        ),
-                    ));
-                };
+                        format!("package #{i} {}=={}: deps {e}", p.name, p.version),
+                    )
+                })?;
                 if deps.contains(&PackageId(id)) {
                     return Err(at(
                         i,
@@ -434,13 +438,16 @@ impl PackageCatalog {
     /// Reads ReqBench's `install_import.json`, `deps.json` and `packages.json` from `dir` by the
     /// rules of the module documentation, and reports what it read and left out.
     pub fn read_reqbench(dir: &Path) -> Result<(Self, ReqbenchReport), WorkloadError> {
-        let install_path = reqbench_file(dir, INSTALL_IMPORT_FILE, INSTALL_IMPORT_WHAT)?;
-        let deps_path = reqbench_file(dir, DEPS_FILE, DEPS_WHAT)?;
-        let packages_path = reqbench_file(dir, PACKAGES_FILE, PACKAGES_WHAT)?;
-        let install: BTreeMap<String, BTreeMap<String, InstallImport>> = read_json(&install_path)?;
-        let deps: BTreeMap<String, BTreeMap<String, BTreeMap<String, u64>>> =
-            read_json(&deps_path)?;
-        let extra: BTreeMap<String, PjPackage> = read_json(&packages_path)?;
+        let install_file = JsonFile::read(reqbench_file(
+            dir,
+            INSTALL_IMPORT_FILE,
+            INSTALL_IMPORT_WHAT,
+        )?)?;
+        let deps_file = JsonFile::read(reqbench_file(dir, DEPS_FILE, DEPS_WHAT)?)?;
+        let packages_file = JsonFile::read(reqbench_file(dir, PACKAGES_FILE, PACKAGES_WHAT)?)?;
+        let install: BTreeMap<String, BTreeMap<String, InstallImport>> = install_file.parse()?;
+        let deps: BTreeMap<String, BTreeMap<String, BTreeMap<String, u64>>> = deps_file.parse()?;
+        let extra: BTreeMap<String, PjPackage> = packages_file.parse()?;
 
         let mut report = ReqbenchReport {
             names: install.len(),
@@ -451,34 +458,59 @@ impl PackageCatalog {
         for (name, versions) in &install {
             for (version, m) in versions {
                 let key = format!("{name}=={version}");
-                if let Err(e) = check_package(name, version, &[]) {
-                    report.dropped.push((key, e));
-                    continue;
-                }
-                let install_ms = match required_cost("install_time", m.install_time) {
-                    Ok(v) => v,
-                    Err(e) => {
-                        report.dropped.push((key, e));
-                        continue;
-                    }
+                let fail = |message: String| install_file.error(&[name, version], &key, message);
+                let given = |costs: &[(&'static str, Option<f64>)]| -> Vec<(&'static str, f64)> {
+                    costs
+                        .iter()
+                        .filter_map(|&(field, v)| v.map(|v| (field, v)))
+                        .collect()
                 };
-                let disk_bytes = match required_cost("disk_size", m.disk_size) {
-                    Ok(v) if v <= u64::MAX as f64 => v.round() as u64,
-                    Ok(v) => {
-                        report
-                            .dropped
-                            .push((key, format!("disk_size {v} is too large")));
-                        continue;
-                    }
-                    Err(e) => {
-                        report.dropped.push((key, e));
-                        continue;
-                    }
-                };
+                check_package(
+                    name,
+                    version,
+                    &given(&[
+                        ("install_time", m.install_time),
+                        ("disk_size", m.disk_size),
+                        ("ms", m.ms),
+                        ("mb", m.mb),
+                        ("i-ms", m.i_ms),
+                        ("i-mb", m.i_mb),
+                    ]),
+                )
+                .map_err(fail)?;
                 let cost = extra
                     .get(name)
                     .and_then(|p| p.versions.get(version))
                     .and_then(|v| v.cost.as_ref());
+                if let Some(c) = cost {
+                    check_package(
+                        name,
+                        version,
+                        &given(&[
+                            ("cost.ms", c.ms),
+                            ("cost.mb", c.mb),
+                            ("cost.i-ms", c.i_ms),
+                            ("cost.i-mb", c.i_mb),
+                        ]),
+                    )
+                    .map_err(|e| packages_file.error(&[name, "versions", version], &key, e))?;
+                }
+                let (Some(install_ms), Some(disk_size)) = (m.install_time, m.disk_size) else {
+                    let field = if m.install_time.is_none() {
+                        "install_time"
+                    } else {
+                        "disk_size"
+                    };
+                    report
+                        .dropped
+                        .push((key, format!("no {field} in {INSTALL_IMPORT_FILE}")));
+                    continue;
+                };
+                if disk_size > u64::MAX as f64 {
+                    return Err(fail(format!(
+                        "disk_size {disk_size} is more bytes than lambdasim counts"
+                    )));
+                }
                 let candidates = [
                     (m.ms, m.mb, Source::Primary),
                     (
@@ -493,14 +525,11 @@ impl PackageCatalog {
                         Source::ExtraIsolated,
                     ),
                 ];
+                // Costs were checked above, so only a failed (0) or missing measurement is skipped.
                 let chosen = candidates
                     .iter()
                     .find_map(|&(t, mb, source)| match (t, mb) {
-                        (Some(t), Some(mb))
-                            if t.is_finite() && t > 0.0 && mb.is_finite() && mb >= 0.0 =>
-                        {
-                            Some((t, mb, source))
-                        }
+                        (Some(t), Some(mb)) if t > 0.0 => Some((t, mb, source)),
                         _ => None,
                     });
                 let (import_ms, import_mb) = match chosen {
@@ -523,7 +552,7 @@ impl PackageCatalog {
                     version: version.clone(),
                     deps: Vec::new(),
                     install_ms,
-                    disk_bytes,
+                    disk_bytes: disk_size.round() as u64,
                     import_ms,
                     import_mb,
                     popularity: 0.0,
@@ -532,8 +561,50 @@ impl PackageCatalog {
         }
 
         let mut catalog = PackageCatalog { packages };
-        let index = catalog.key_index();
-        let mut unknown = BTreeSet::new();
+        // Every version of install_import.json: its id, or None if it was dropped.
+        let mut index: HashMap<String, Option<PackageId>> = install
+            .iter()
+            .flat_map(|(name, versions)| {
+                versions.keys().map(move |v| (format!("{name}=={v}"), None))
+            })
+            .collect();
+        for (key, id) in catalog.key_index() {
+            index.insert(key, Some(id));
+        }
+        // Every entry and every member of every set must be a version of install_import.json.
+        for (name, versions) in &deps {
+            for (version, sets) in versions {
+                let own = format!("{name}=={version}");
+                if !index.contains_key(&own) {
+                    return Err(deps_file.error(
+                        &[name, version],
+                        &own,
+                        format!(
+                            "has dependency sets, but is not a package of {INSTALL_IMPORT_FILE}"
+                        ),
+                    ));
+                }
+                for set in sets.keys() {
+                    for item in set_members(set) {
+                        let fail = |message: String| {
+                            deps_file.error(
+                                &[name, version, set],
+                                &own,
+                                format!("dependency set {set:?}: {message}"),
+                            )
+                        };
+                        if item
+                            .split_once("==")
+                            .is_none_or(|(n, v)| n.is_empty() || v.is_empty())
+                        {
+                            return Err(fail(format!("{item:?} is not name==version")));
+                        }
+                        dependency(&index, item, INSTALL_IMPORT_FILE).map_err(fail)?;
+                    }
+                }
+            }
+        }
+        let mut dropped_deps = BTreeSet::new();
         for p in &mut catalog.packages {
             let Some(sets) = deps.get(&p.name).and_then(|v| v.get(&p.version)) else {
                 report.without_deps_entry += 1;
@@ -559,38 +630,24 @@ impl PackageCatalog {
             let Some((set, _)) = best else { continue };
             let own = p.key();
             let mut found = BTreeSet::new();
-            for item in set.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                if item
-                    .split_once("==")
-                    .is_none_or(|(n, v)| n.is_empty() || v.is_empty())
-                {
-                    return Err(WorkloadError::File {
-                        path: show(&deps_path),
-                        message: format!(
-                            "{own}: dependency set {set:?} has {item:?}, which is not name==version"
-                        ),
-                    });
-                }
-                if item == own {
-                    continue;
-                }
+            for item in set_members(set).filter(|&item| item != own) {
                 match index.get(item) {
-                    Some(&id) => {
-                        found.insert(id);
+                    Some(Some(id)) => {
+                        found.insert(*id);
                     }
-                    None => {
+                    _ => {
                         report.deps_dropped += 1;
-                        unknown.insert(item.to_string());
+                        dropped_deps.insert(item.to_string());
                     }
                 }
             }
             p.deps = found.into_iter().collect();
         }
-        report.unknown_deps = unknown.into_iter().collect();
+        report.unknown_deps = dropped_deps.into_iter().collect();
         report.unused_deps_entries = deps
             .iter()
-            .flat_map(|(name, versions)| versions.keys().map(move |v| (name, v)))
-            .filter(|(name, v)| !index.contains_key(&format!("{name}=={v}")))
+            .flat_map(|(name, versions)| versions.keys().map(move |v| format!("{name}=={v}")))
+            .filter(|key| index.get(key).is_some_and(Option::is_none))
             .count();
         catalog.validate()?;
         Ok((catalog, report))
@@ -650,11 +707,12 @@ pub struct ReqbenchReport {
     pub without_deps_entry: usize,
     /// Versions whose most frequent dependency sets tied.
     pub tied_dep_sets: usize,
-    /// Dependencies dropped because they are not in the catalogue.
+    /// Dependencies dropped because they are versions left out of the catalogue (see
+    /// `dropped`); a dependency on a version `install_import.json` lacks is an error.
     pub deps_dropped: usize,
     /// The distinct `name==version`s so dropped, sorted.
     pub unknown_deps: Vec<String>,
-    /// `deps.json` versions that are not in the catalogue, ignored.
+    /// `deps.json` entries of versions left out of the catalogue, ignored.
     pub unused_deps_entries: usize,
 }
 
@@ -977,7 +1035,8 @@ impl Picker {
     }
 }
 
-/// Checks a package's name, version and costs; the message names the field.
+/// Checks a package's name, version and costs; the message names the field. Both catalogue
+/// formats check their packages with this, so that they accept the same packages.
 fn check_package(name: &str, version: &str, costs: &[(&str, f64)]) -> Result<(), String> {
     for (what, text) in [("name", name), ("version", version)] {
         if text.is_empty() || text.contains("==") || text.contains(',') {
@@ -996,9 +1055,118 @@ fn check_package(name: &str, version: &str, costs: &[(&str, f64)]) -> Result<(),
     Ok(())
 }
 
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, WorkloadError> {
-    let text = fs::read_to_string(path).map_err(|e| io_error(path, e))?;
-    serde_json::from_str(&text).map_err(|e| json_error(&show(path), e))
+/// The dependency `item` (`name==version`) among the packages a catalogue file defines, by
+/// their `name==version`; the message names `defined_in`, the file that should define it. Both
+/// formats look dependencies up through this.
+fn dependency<T: Copy>(
+    index: &HashMap<String, T>,
+    item: &str,
+    defined_in: &str,
+) -> Result<T, String> {
+    index.get(item).copied().ok_or_else(|| {
+        format!("names {item:?}, which is not a package of {defined_in} (expected name==version)")
+    })
+}
+
+/// The members of a ReqBench dependency set, `name==version` separated by commas.
+fn set_members(set: &str) -> impl Iterator<Item = &str> {
+    set.split(',').map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// A JSON file read whole, kept to find the line of an entry that fails a check after parsing.
+struct JsonFile {
+    path: std::path::PathBuf,
+    text: String,
+}
+
+impl JsonFile {
+    fn read(path: std::path::PathBuf) -> Result<Self, WorkloadError> {
+        let text = fs::read_to_string(&path).map_err(|e| io_error(&path, e))?;
+        Ok(JsonFile { path, text })
+    }
+
+    fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T, WorkloadError> {
+        serde_json::from_str(&self.text).map_err(|e| json_error(&show(&self.path), e))
+    }
+
+    /// An error about the entry at `keys` (object keys from the top level), on the line of its
+    /// key, or of the nearest enclosing key the file has; `what` names the entry.
+    fn error(&self, keys: &[&str], what: &str, message: String) -> WorkloadError {
+        let lines = key_lines(&self.text, keys.len());
+        let line = (1..=keys.len()).rev().find_map(|n| {
+            let path: Vec<String> = keys[..n].iter().map(|k| k.to_string()).collect();
+            lines.get(&path).copied()
+        });
+        let message = format!("{what}: {message}");
+        match line {
+            Some(line) => row_error(&self.path, line, message),
+            None => WorkloadError::File {
+                path: show(&self.path),
+                message,
+            },
+        }
+    }
+}
+
+/// The line (from 1) of each object key in a JSON text that parsed, by its path of keys from the
+/// top-level object, down to `depth` keys; keys inside arrays are left out. A key given twice
+/// keeps its last line, as the map it is read into keeps the last value.
+fn key_lines(text: &str, depth: usize) -> HashMap<Vec<String>, u64> {
+    enum Open {
+        /// An object and its key being read, if any.
+        Object(Option<String>),
+        Array,
+    }
+    let bytes = text.as_bytes();
+    let mut lines = HashMap::new();
+    let mut stack: Vec<Open> = Vec::new();
+    let (mut line, mut expect_key, mut i) = (1u64, false, 0usize);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\n' => line += 1,
+            b'{' => {
+                stack.push(Open::Object(None));
+                expect_key = true;
+            }
+            b'[' => {
+                stack.push(Open::Array);
+                expect_key = false;
+            }
+            b'}' | b']' => {
+                stack.pop();
+                expect_key = false;
+            }
+            b',' => expect_key = matches!(stack.last(), Some(Open::Object(_))),
+            b'"' => {
+                let start = i;
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                let in_objects = stack.iter().all(|o| matches!(o, Open::Object(_)));
+                if expect_key && in_objects && stack.len() <= depth {
+                    // Quotes are ASCII, so both ends are character boundaries.
+                    let raw = &text[start..(i + 1).min(text.len())];
+                    let key: String = serde_json::from_str(raw).unwrap_or_default();
+                    if let Some(Open::Object(slot)) = stack.last_mut() {
+                        *slot = Some(key);
+                    }
+                    let path: Vec<String> = stack
+                        .iter()
+                        .filter_map(|o| match o {
+                            Open::Object(key) => key.clone(),
+                            Open::Array => None,
+                        })
+                        .collect();
+                    lines.insert(path, line);
+                }
+                expect_key = false;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    lines
 }
 
 #[derive(Serialize, Deserialize)]
@@ -1076,7 +1244,8 @@ const PACKAGES_WHAT: &str = "package -> {versions: {version: {requirements, cost
 
 fn reqbench_file(dir: &Path, name: &str, what: &str) -> Result<std::path::PathBuf, WorkloadError> {
     let path = dir.join(name);
-    if path.is_file() {
+    // A directory or a device of that name is named for what it is, not as missing.
+    if regular_file(&path)? {
         Ok(path)
     } else {
         Err(WorkloadError::File {
@@ -1131,14 +1300,6 @@ enum Source {
     Extra,
     Isolated,
     ExtraIsolated,
-}
-
-fn required_cost(field: &str, value: Option<f64>) -> Result<f64, String> {
-    match value {
-        None => Err(format!("no {field} in {INSTALL_IMPORT_FILE}")),
-        Some(v) if v.is_finite() && v >= 0.0 => Ok(v),
-        Some(v) => Err(format!("{field} is {v}, not a finite number of at least 0")),
-    }
 }
 
 #[cfg(test)]
@@ -1434,10 +1595,10 @@ mod tests {
     }
 
     /// Six versions of six packages: alpha 1.0 has three dependency sets, the most frequent (7)
-    /// naming an unknown zeta; alpha 2.0's in-context measurement failed (0) and packages.json
+    /// naming beta and gamma; alpha 2.0's in-context measurement failed (0) and packages.json
     /// has no cost for it, so its isolated cost is used; beta's two sets tie; gamma depends on
-    /// delta, which is dropped for lacking an install time; eps takes its in-context cost from
-    /// packages.json; eta has no usable measurement; omega has dependencies but no costs.
+    /// delta, which is dropped for lacking an install time (its own entry in deps.json is then
+    /// unused); eps takes its in-context cost from packages.json; eta has no usable measurement.
     fn reqbench_fixture(dir: &Scratch) {
         dir.file(
             INSTALL_IMPORT_FILE,
@@ -1461,11 +1622,11 @@ mod tests {
             DEPS_FILE,
             r#"{
   "alpha": {"1.0": {"alpha==1.0,beta==1.0": 5,
-                    "alpha==1.0,beta==1.0,gamma==3.1,zeta==9": 7,
+                    "alpha==1.0,beta==1.0,gamma==3.1": 7,
                     "alpha==1.0": 2}},
   "beta": {"1.0": {"beta==1.0,gamma==3.1": 3, "beta==1.0": 3}},
   "gamma": {"3.1": {"delta==0.1,gamma==3.1": 4}},
-  "omega": {"1.0": {"omega==1.0": 1}}
+  "delta": {"0.1": {"delta==0.1": 1}}
 }"#,
         );
         dir.file(
@@ -1498,7 +1659,7 @@ mod tests {
         );
         let p = |k: &str| c.package(c.find_key(k).unwrap());
 
-        // The most frequent set (7), without alpha itself and the unknown zeta.
+        // The most frequent set (7), without alpha itself.
         assert_eq!(p("alpha==1.0").deps, ids(&[2, 5]));
         // In-context costs, not isolated ones nor packages.json's.
         assert_eq!(
@@ -1544,8 +1705,8 @@ mod tests {
         assert_eq!(report.unmeasured_imports, ["eta==1.0"]);
         assert_eq!(report.without_deps_entry, 3);
         assert_eq!(report.tied_dep_sets, 1);
-        assert_eq!(report.deps_dropped, 2);
-        assert_eq!(report.unknown_deps, ["delta==0.1", "zeta==9"]);
+        assert_eq!(report.deps_dropped, 1);
+        assert_eq!(report.unknown_deps, ["delta==0.1"]);
         assert_eq!(report.unused_deps_entries, 1);
         let text = report.to_string();
         assert!(
@@ -1590,6 +1751,126 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(m.contains("alpha==1.0") && m.contains("\"beta\""), "{m}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn reqbench_files_that_are_not_files_are_named_for_what_they_are() {
+        let dir = Scratch::new("packages-reqbench-kinds");
+        reqbench_fixture(&dir);
+        std::fs::remove_file(dir.path().join(DEPS_FILE)).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", dir.path().join(DEPS_FILE)).unwrap();
+        let m = PackageCatalog::read_reqbench(dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            m.contains("deps.json: is a device (a link to /dev/zero), not a regular file"),
+            "{m}"
+        );
+    }
+
+    /// The error of reading the fixture with `file` replaced by `text`.
+    fn reqbench_error(test: &str, file: &str, text: &str) -> (WorkloadError, String) {
+        let dir = Scratch::new(test);
+        reqbench_fixture(&dir);
+        dir.file(file, text);
+        let e = PackageCatalog::read_reqbench(dir.path()).unwrap_err();
+        let m = e.to_string();
+        assert!(m.contains(file), "{m}");
+        (e, m)
+    }
+
+    #[test]
+    fn reqbench_rejects_negative_costs_like_the_native_format() {
+        let fields = ["install_time", "disk_size", "ms", "mb", "i-ms", "i-mb"];
+        for field in fields {
+            let values: Vec<String> = fields
+                .iter()
+                .map(|f| format!("\"{f}\": {}", if *f == field { "-2.5" } else { "1" }))
+                .collect();
+            let text = format!(
+                "{{\n  \"alpha\": {{\n    \"1.0\": {{{}}}\n  }}\n}}",
+                values.join(", ")
+            );
+            let (e, m) = reqbench_error("packages-reqbench-negative", INSTALL_IMPORT_FILE, &text);
+            // The line of the version's entry.
+            assert!(matches!(e, WorkloadError::Row { line: 3, .. }), "{m}");
+            assert!(
+                m.contains("alpha==1.0")
+                    && m.contains(&format!("{field} must be a finite number of at least 0"))
+                    && m.contains("-2.5"),
+                "{m}"
+            );
+        }
+        let (e, m) = reqbench_error(
+            "packages-reqbench-negative-extra",
+            PACKAGES_FILE,
+            "{\"alpha\": {\"versions\": {\n  \"1.0\": {\"cost\": {\"ms\": 1, \"mb\": -1}}}}}",
+        );
+        assert!(matches!(e, WorkloadError::Row { line: 2, .. }), "{m}");
+        assert!(m.contains("alpha==1.0: cost.mb must be"), "{m}");
+        // Names are checked as the native format checks them, not dropped.
+        let (e, m) = reqbench_error(
+            "packages-reqbench-bad-name",
+            INSTALL_IMPORT_FILE,
+            "{\n\"a,b\": {\"1\": {\"install_time\": 1, \"disk_size\": 1}}}",
+        );
+        assert!(matches!(e, WorkloadError::Row { line: 2, .. }), "{m}");
+        assert!(m.contains("name must be non-empty"), "{m}");
+        // A size beyond what a u64 holds.
+        let (_, m) = reqbench_error(
+            "packages-reqbench-huge",
+            INSTALL_IMPORT_FILE,
+            "{\"a\": {\"1\": {\"install_time\": 1, \"disk_size\": 1e300}}}",
+        );
+        assert!(m.contains("disk_size") && m.contains("more bytes"), "{m}");
+    }
+
+    #[test]
+    fn reqbench_rejects_dependencies_on_unknown_packages() {
+        // A member that install_import.json does not have, in a set that is not even the most
+        // frequent.
+        let (e, m) = reqbench_error(
+            "packages-reqbench-unknown-member",
+            DEPS_FILE,
+            "{\n  \"alpha\": {\"1.0\": {\"alpha==1.0\": 5,\n    \"alpha==1.0,zeta==9\": 1}}\n}",
+        );
+        assert!(matches!(e, WorkloadError::Row { line: 3, .. }), "{m}");
+        assert!(
+            m.contains("alpha==1.0")
+                && m.contains("\"zeta==9\", which is not a package of install_import.json"),
+            "{m}"
+        );
+        // An entry for a version that install_import.json does not have.
+        let (e, m) = reqbench_error(
+            "packages-reqbench-unknown-entry",
+            DEPS_FILE,
+            "{\n  \"alpha\": {\"1.0\": {\"alpha==1.0\": 5}},\n  \"omega\": {\"1.0\": {\"omega==1.0\": 1}}\n}",
+        );
+        assert!(matches!(e, WorkloadError::Row { line: 3, .. }), "{m}");
+        assert!(
+            m.contains("omega==1.0") && m.contains("not a package of install_import.json"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn key_lines_follow_nested_objects_only() {
+        let text =
+            "{\"a\": {\n  \"x\": [{\"in\": 1}],\n  \"y\\\"z\": {\"deep\": {}}},\n \"b\": \"{\"}";
+        let lines = key_lines(text, 2);
+        let at = |keys: &[&str]| {
+            lines
+                .get(&keys.iter().map(|k| k.to_string()).collect::<Vec<_>>())
+                .copied()
+        };
+        assert_eq!(at(&["a"]), Some(1));
+        assert_eq!(at(&["a", "x"]), Some(2));
+        assert_eq!(at(&["a", "y\"z"]), Some(3));
+        assert_eq!(at(&["b"]), Some(4));
+        // Deeper than asked, or inside an array.
+        assert_eq!(at(&["a", "y\"z", "deep"]), None);
+        assert_eq!(lines.len(), 4);
     }
 
     #[test]

@@ -915,6 +915,31 @@ impl DurationStats {
     ];
     const PROBABILITIES: [f64; 7] = [0.0, 0.01, 0.25, 0.50, 0.75, 0.99, 1.0];
 
+    /// Checks the order the duration models rely on: `Minimum` at most `Maximum` (the clamp of
+    /// `lognormal`, the cold time of `faascache`) and percentiles that never decrease (the points
+    /// of `percentiles`). The message names the two columns out of order and their values.
+    pub fn check_order(&self) -> Result<(), String> {
+        if self.minimum > self.maximum {
+            return Err(out_of_order(
+                "Minimum",
+                self.minimum,
+                "Maximum",
+                self.maximum,
+            ));
+        }
+        for (i, pair) in self.percentiles.windows(2).enumerate() {
+            if pair[0] > pair[1] {
+                return Err(out_of_order(
+                    Self::PERCENTILE_COLUMNS[i],
+                    pair[0],
+                    Self::PERCENTILE_COLUMNS[i + 1],
+                    pair[1],
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The execution-time model and the cold-start initialization time (FaasCache mode only).
     pub fn model(&self, mode: DurationMode) -> (DurationModel, Option<Time>) {
         let us = |ms: f64| (ms.max(0.0) * MICROS_PER_MS as f64).round();
@@ -930,8 +955,8 @@ impl DurationStats {
                 )
             }
             DurationMode::Percentiles => {
-                // Percentile points are monotone in the trace; a row that is not gets them
-                // sorted rather than a distribution with negative density.
+                // The reader refuses rows whose points decrease ([`DurationStats::check_order`]);
+                // stats built otherwise get them sorted rather than a negative density.
                 let mut values = self.percentiles.map(us);
                 values.sort_by(f64::total_cmp);
                 DurationModel::piecewise(Self::PROBABILITIES.into_iter().zip(values).collect())
@@ -957,6 +982,13 @@ impl DurationStats {
             }
         }
     }
+}
+
+/// A row's two columns whose values are out of order: `first` should be at most `second`.
+pub(crate) fn out_of_order(first: &str, a: f64, second: &str, b: f64) -> String {
+    format!(
+        "column {first:?} ({a}) is larger than column {second:?} ({b}), which must not be smaller"
+    )
 }
 
 impl DurationModel {
