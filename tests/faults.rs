@@ -237,7 +237,7 @@ fn group_of(pid: u32) -> Option<String> {
 
 /// Injects `fault` into a fresh run and checks how the run ended; returns the driver's pid
 /// (in this PID namespace) for the leftover checks.
-fn inject(fs: &dyn CgroupFs, dir: &Path, fault: Fault, tag: &str, rng: &mut Rng) -> Vec<u32> {
+fn inject(fs: &dyn CgroupFs, dir: &Path, fault: Fault, tag: &str, rng: &mut Rng) -> Left {
     let packages = fault == Fault::ZygoteKill || rng.below(2) == 0;
     let exec = if rng.below(3) == 0 { "sleep" } else { "busy" };
     let path = scenario(dir, packages, "10m");
@@ -246,6 +246,9 @@ fn inject(fs: &dyn CgroupFs, dir: &Path, fault: Fault, tag: &str, rng: &mut Rng)
         // Two runs at once, each driver PID 1 of a namespace of its own: the same pid, distinct
         // runs. A cleanup meanwhile leaves both alone (their locks say they are live).
         let short = scenario(dir, packages, "4s");
+        // What other runs with a driver of PID 1 left before (a run from an earlier session
+        // that failed is not this fault's).
+        let before = leftovers(fs, 1);
         // Sleeping, so that two runs at once do not overload a small host.
         let prefix = ["unshare", "--pid", "--fork"];
         let runs = [
@@ -266,7 +269,10 @@ fn inject(fs: &dyn CgroupFs, dir: &Path, fault: Fault, tag: &str, rng: &mut Rng)
             assert_eq!(inv["completed"], inv["total"], "{inv}");
         }
         // Both drivers were PID 1 in their namespaces.
-        return vec![1];
+        return Left {
+            pids: vec![1],
+            before,
+        };
     }
     let args: &[&str] = if fault == Fault::OutOfMemory {
         &["--exec", exec, "--touch", "4", "--memory-scale", "0.25"]
@@ -399,7 +405,16 @@ fn inject(fs: &dyn CgroupFs, dir: &Path, fault: Fault, tag: &str, rng: &mut Rng)
         }
         Fault::PidNamespaces => unreachable!(),
     }
-    vec![pid]
+    Left {
+        pids: vec![pid],
+        before: Vec::new(),
+    }
+}
+
+/// The drivers whose runs must have left nothing, and runs of theirs that were there before.
+struct Left {
+    pids: Vec<u32>,
+    before: Vec<String>,
 }
 
 #[test]
@@ -427,9 +442,14 @@ fn no_fault_leaves_anything_of_a_run_behind() {
             assert!(ok, "fault {i} ({fault:?}, seed {seed}): {what} left");
         };
         left("processes", within(|| tagged(&tag).is_empty()));
-        for &pid in &drivers {
-            left("cgroups", leftovers(fs.as_ref(), pid).is_empty());
-            left("files", files_left(pid).is_empty());
+        for &pid in &drivers.pids {
+            let new = |runs: Vec<String>| {
+                runs.into_iter()
+                    .filter(|r| !drivers.before.iter().any(|b| r.starts_with(b.as_str())))
+                    .count()
+            };
+            left("cgroups", new(leftovers(fs.as_ref(), pid)) == 0);
+            left("files", new(files_left(pid)) == 0);
         }
         left("mounts", mount_count() == mounts);
         eprintln!(

@@ -1136,12 +1136,13 @@ fn net_gives_sandboxes_forked_from_a_zygote_their_own_network_namespace() {
 #[test]
 fn cleanup_looks_in_every_cgroup_layout_the_host_mounts() {
     // A run may have used v1 or v2 (LAMBDASIM_CGROUP), and a host may mount both: what a dead
-    // run left in either is removed. (No pid reaches 999999999, so that run is dead.)
+    // run left in either is removed. Its name says its driver was PID 1 (of a PID namespace of
+    // its own): here PID 1 is alive, but the run has no lock, so it is dead.
     if host().is_none() {
         return;
     }
     let layouts = real::cgroup::every_layout().unwrap();
-    let run = "lambdasim/999999999-00000000deadbeef";
+    let run = "lambdasim/1-00000000deadbeef";
     for fs in &layouts {
         fs.create(&format!("{run}/w0/p0")).unwrap();
     }

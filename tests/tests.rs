@@ -4,6 +4,7 @@ mod baseline;
 mod cli;
 #[cfg(target_os = "linux")]
 mod faults;
+mod fuzz;
 mod invariants;
 mod lifecycle;
 mod peers;

@@ -590,7 +590,11 @@ impl RealBackend {
         // The parent `lambdasim` group stays for other runs; removing it fails while it has some.
         let _ = self.shared.fs.remove("lambdasim");
         let _ = std::fs::remove_dir_all(&self.shared.config.work_dir);
-        self.lock = None;
+        // What could not be removed is `cleanup`'s: leave it a free lock that says the run died.
+        match (self.lock.take(), &result) {
+            (Some(lock), Err(_)) => lock.release_keeping_file(),
+            (lock, _) => drop(lock),
+        }
         result.map(|_| ()).map_err(RealError::from)
     }
 

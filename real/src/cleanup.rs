@@ -32,16 +32,31 @@ fn alive(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
 }
 
-/// Whether run `run` is alive, by its lock, or by its pid without one.
+/// Whether run `run` is alive, by its lock; without a lock file, a run whose name has a random
+/// part is dead (its driver always takes a lock), and one named by a pid alone (a measurement's)
+/// is alive while a process has that pid.
 fn run_is_live(run: &str) -> bool {
-    run_id::is_live(run).unwrap_or_else(|| run_id::pid_of(run).is_some_and(alive))
+    run_id::is_live(run)
+        .unwrap_or_else(|| !run_id::has_nonce(run) && run_id::pid_of(run).is_some_and(alive))
+}
+
+/// Whether process `pid` of this PID namespace is a lambdasim driver: never init, never another
+/// program that took a dead driver's pid (a driver in another PID namespace has another pid
+/// here).
+fn is_driver(pid: u32) -> bool {
+    pid > 1
+        && std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmdline| {
+            let program = cmdline.split(|&b| b == 0).next().unwrap_or_default();
+            let name = program.rsplit(|&b| b == b'/').next().unwrap_or_default();
+            name.starts_with(b"lambdasim")
+        })
 }
 
 /// Asks a live run's driver to stop (SIGTERM: it removes what it made) and waits up to 10 s for
 /// its lock to be released. A driver in another PID namespace cannot be signalled by its pid;
 /// what it leaves is then removed under it.
 fn stop_driver(run: &str) {
-    let Some(pid) = run_id::pid_of(run) else {
+    let Some(pid) = run_id::pid_of(run).filter(|&p| is_driver(p)) else {
         return;
     };
     let Ok(pid) = i32::try_from(pid) else {
@@ -145,5 +160,26 @@ fn clean_dirs(force: bool, cleaned: &mut Cleaned) {
                 cleaned.dirs += 1;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_lambdasim_process_is_taken_for_a_driver() {
+        // Init, and this test program, which is not named lambdasim.
+        assert!(!is_driver(1));
+        assert!(!is_driver(std::process::id()));
+        assert!(!is_driver(u32::MAX));
+    }
+
+    #[test]
+    fn a_run_with_a_random_part_and_no_lock_is_dead_whatever_has_its_pid() {
+        // PID 1 always exists; a run named by it and a nonce, without a lock file, is dead.
+        assert!(!run_is_live("1-00000000deadbeef"));
+        // A run named by a pid alone is alive while the pid is.
+        assert!(run_is_live(&std::process::id().to_string()));
     }
 }

@@ -65,10 +65,32 @@ impl RunLock {
     }
 }
 
+impl RunLock {
+    /// Releases the lock but leaves its file, so that `cleanup` sees a dead run (a free lock)
+    /// rather than no lock at all: for a driver that could not remove everything it made.
+    pub fn release_keeping_file(mut self) {
+        self.path = PathBuf::new();
+    }
+}
+
 impl Drop for RunLock {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        if !self.path.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
+}
+
+/// Whether run name `run` has the random part of [`this_process`]'s names (`<pid>-<16 hex
+/// digits>`, with an optional `.<n>` suffix): such a run's driver always took a lock, so a run
+/// without a lock file is dead, whatever process has its pid now.
+pub fn has_nonce(run: &str) -> bool {
+    let base = run.split('.').next().unwrap_or(run);
+    base.split_once('-').is_some_and(|(pid, nonce)| {
+        pid.parse::<u32>().is_ok()
+            && nonce.len() == 16
+            && nonce.bytes().all(|b| b.is_ascii_hexdigit())
+    })
 }
 
 /// Whether run `run` is alive: `Some(true)` while a driver holds its lock, `Some(false)` when its
@@ -111,5 +133,7 @@ mod tests {
         assert_eq!(pid_of("12.3"), Some(12));
         assert_eq!(pid_of("bench"), None);
         assert_eq!(me.len(), std::process::id().to_string().len() + 17);
+        assert!(has_nonce(me) && has_nonce(&format!("{me}.2")));
+        assert!(!has_nonce("12") && !has_nonce("12.3") && !has_nonce("12-test"));
     }
 }

@@ -33,7 +33,7 @@ pub(crate) fn regular_file(path: &Path) -> Result<bool, WorkloadError> {
         });
     let what = match fs::metadata(path) {
         Ok(m) if m.is_file() => return Ok(true),
-        Ok(m) => kind(&m.file_type()),
+        Ok(m) => file_kind(&m.file_type()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => match link {
             Some(link) => {
                 return Err(WorkloadError::File {
@@ -53,7 +53,7 @@ pub(crate) fn regular_file(path: &Path) -> Result<bool, WorkloadError> {
 }
 
 /// What a file that is not a regular file is, for messages.
-fn kind(kind: &fs::FileType) -> &'static str {
+pub(crate) fn file_kind(kind: &fs::FileType) -> &'static str {
     #[cfg(unix)]
     {
         use std::os::unix::fs::FileTypeExt;

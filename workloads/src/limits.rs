@@ -136,39 +136,16 @@ pub fn open_lines(path: &Path) -> io::Result<LineLimit<std::fs::File>> {
 
 /// Opens `path`, which must be a regular file (after following links).
 fn open_regular(path: &Path) -> io::Result<std::fs::File> {
-    let file = std::fs::File::open(path)?;
-    let kind = file.metadata()?.file_type();
+    // Looked at before it is opened: opening a pipe waits for a writer.
+    let kind = std::fs::metadata(path)?.file_type();
     if !kind.is_file() {
-        let what = if kind.is_dir() {
-            "a directory"
-        } else {
-            special(&kind)
-        };
+        let what = crate::csv_util::file_kind(&kind);
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!("is {what}, not a file"),
         ));
     }
-    Ok(file)
-}
-
-#[cfg(unix)]
-fn special(kind: &std::fs::FileType) -> &'static str {
-    use std::os::unix::fs::FileTypeExt;
-    if kind.is_char_device() || kind.is_block_device() {
-        "a device"
-    } else if kind.is_fifo() {
-        "a pipe"
-    } else if kind.is_socket() {
-        "a socket"
-    } else {
-        "not a regular file"
-    }
-}
-
-#[cfg(not(unix))]
-fn special(_kind: &std::fs::FileType) -> &'static str {
-    "not a regular file"
+    std::fs::File::open(path)
 }
 
 /// Reads the whole of `path` as text, refusing a file larger than [`MAX_FILE_BYTES`] before

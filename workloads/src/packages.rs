@@ -341,7 +341,7 @@ impl PackageCatalog {
 
     /// Reads a catalogue in the native JSON format (see the module documentation).
     pub fn read_native(path: &Path) -> Result<Self, WorkloadError> {
-        let text = fs::read_to_string(path).map_err(|e| io_error(path, e))?;
+        let text = crate::limits::read_to_string(path).map_err(|e| io_error(path, e))?;
         let file: NativeFile =
             serde_json::from_str(&text).map_err(|e| json_error(&show(path), e))?;
         // The text parsed, so every package has an opening line to report problems at.
@@ -1081,7 +1081,7 @@ struct JsonFile {
 
 impl JsonFile {
     fn read(path: std::path::PathBuf) -> Result<Self, WorkloadError> {
-        let text = fs::read_to_string(&path).map_err(|e| io_error(&path, e))?;
+        let text = crate::limits::read_to_string(&path).map_err(|e| io_error(&path, e))?;
         Ok(JsonFile { path, text })
     }
 

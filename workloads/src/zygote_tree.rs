@@ -49,7 +49,6 @@
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 use std::fmt;
-use std::fs;
 use std::path::Path;
 
 use serde::de::value::MapAccessDeserializer;
@@ -117,7 +116,7 @@ impl ZygoteTree {
     /// Reads OpenLambda's JSON tree format (see the module documentation) from a file, naming
     /// packages of `catalog`.
     pub fn read_json(path: &Path, catalog: &PackageCatalog) -> Result<Self, WorkloadError> {
-        let text = fs::read_to_string(path).map_err(|e| io_error(path, e))?;
+        let text = crate::limits::read_to_string(path).map_err(|e| io_error(path, e))?;
         ZygoteTree::from_json_str(&text, &show(path), catalog)
     }
 
