@@ -1215,14 +1215,29 @@ impl Scan {
                 let [owner, app, function] =
                     [0, 1, 2].map(|k| key_text(field(&record, keys[k]), KEY_COLUMNS[k], true));
                 let (owner, app, function) = (owner?, app?, function?);
+                // No duration past the longest lambdasim replays (a year), so that none can
+                // overflow the engine's clock.
+                let max_ms = crate::limits::MAX_DURATION_US as f64 / 1000.0;
+                let within = |v: f64, name: &str| -> Result<f64, String> {
+                    if v > max_ms {
+                        return Err(format!(
+                            "column {name:?}: {v:e} ms is longer than the longest duration \
+                             lambdasim replays ({max_ms} ms, a year)"
+                        ));
+                    }
+                    Ok(v)
+                };
                 let non_negative = |col: usize, name: &str| -> Result<f64, String> {
                     let v = number(&record, col, name, "a number of milliseconds")?;
                     if v < 0.0 {
                         return Err(format!("column {name:?}: {v} is negative"));
                     }
-                    Ok(v)
+                    within(v, name)
                 };
-                let avg = number(&record, average, "Average", "a number of milliseconds")?;
+                let avg = within(
+                    number(&record, average, "Average", "a number of milliseconds")?,
+                    "Average",
+                )?;
                 let mut p = [0.0; 7];
                 for ((slot, &col), name) in p
                     .iter_mut()
@@ -2206,6 +2221,38 @@ mod tests {
     }
 
     #[test]
+    fn a_minute_past_the_arrival_limit_is_an_error_not_a_huge_batch() {
+        // 15 million in each of two cells of minute 2: 30 million arrivals in one minute.
+        let dir = one_day("az19-huge-minute");
+        dir.file(
+            &inv_name(1),
+            &table(
+                INV,
+                &["o1,a1,f1,http,1,15000000,2", "o1,a1,f2,timer,0,15000000,0"],
+            ),
+        );
+        let trace = open(&at(&dir), 1).unwrap();
+        let keep = vec![true; trace.catalog.functions.len()];
+        let mut stream = trace
+            .source
+            .stream(StreamRequest {
+                keep,
+                scale: 1.0,
+                window: at(&dir).window(),
+                seed: 1,
+            })
+            .unwrap();
+        // Minute 1's arrivals, then the error, and nothing after it.
+        let first = stream.next().unwrap().unwrap();
+        assert_eq!(first.arrival, 0);
+        let message = stream.find_map(Result::err).unwrap().to_string();
+        assert_mentions(
+            &message,
+            &["minute 1", "30000000 arrivals", "more than the 20000000"],
+        );
+    }
+
+    #[test]
     fn original_layout_cleans_and_builds_the_catalog() {
         let dir = two_days("az19-two-days");
         let spec = TraceSpec {
@@ -3103,6 +3150,15 @@ mod tests {
         bad_duration(
             "o1,a1,f2,20,3,40.0,30.0,10,11,15,20,25,29,30",
             &["column \"Minimum\" (40)", "column \"Maximum\" (30)"],
+        );
+        // Past a year, which would overflow the engine's clock once in microseconds.
+        bad_duration(
+            "o1,a1,f2,1e300,3,10.0,30.0,10,11,15,20,25,29,30",
+            &["column \"Average\"", "longer than the longest duration"],
+        );
+        bad_duration(
+            "o1,a1,f2,20,3,10.0,1e300,10,11,15,20,25,29,30",
+            &["column \"Maximum\": 1e300 ms", "a year"],
         );
         // Skipped as bad rows on request, whatever the duration model.
         for durations in [DurationMode::Faascache, DurationMode::Average] {
