@@ -863,3 +863,47 @@ fn a_scenario_sets_real_modes_invocation_timeout_and_the_simulator_ignores_it() 
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("timeout"), "{}", stderr(&o));
 }
+
+// Bad scenario input: each case stops with exit code 2 and a message naming the file, the line
+// and the field.
+
+/// Writes `text` to `name` in `dir` and returns the path as an argument.
+fn scenario_file(dir: &TempDir, name: &str, text: &str) -> String {
+    let path = dir.path().join(name);
+    fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn durations_have_a_strict_syntax_in_files_and_flags() {
+    let dir = TempDir::new("strict-durations");
+    for (value, why) in [
+        ("1m1m", "the unit \"m\" appears twice"),
+        ("30m1h", "\"h\" comes after the smaller unit \"m\""),
+        (" 1m", "it contains a space"),
+        ("1m ", "it contains a space"),
+        ("", "it is empty"),
+    ] {
+        let config = scenario_file(
+            &dir,
+            "bad.toml",
+            &format!("[policies]\nkeep_alive = {{ kind = \"ttl\", idle = {value:?} }}\n"),
+        );
+        fails_with(
+            &["run", "--config", &config],
+            &["bad.toml", "line 2", &format!("invalid duration {value:?}"), why],
+        );
+        fails_with(
+            &["run", "--duration", value],
+            &[&format!("invalid duration {value:?}"), why],
+        );
+    }
+    let config = scenario_file(
+        &dir,
+        "ok.toml",
+        "[workload]\nkind = \"synthetic\"\nfunctions = 4\napps = 2\nduration = \"1h30m\"\n\
+         [policies]\nkeep_alive = { kind = \"ttl\", idle = \"1m30s\" }\n",
+    );
+    let o = lambdasim(&["run", "--config", &config, "--duration", "1m0.5s"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
