@@ -12,8 +12,7 @@ use crate::Error;
 /// The `[costs]` table of the profile at `path`, checked against the cost model's fields.
 pub fn load_table(path: &Path) -> Result<toml::Table, Error> {
     let origin = path.display();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::Input(format!("cannot read cost profile {origin}: {e}")))?;
+    let text = crate::config_file::read(path, "cost profile")?;
     let mut table: toml::Table =
         toml::from_str(&text).map_err(|e| Error::Input(format!("{origin}: {e}")))?;
     let Some(toml::Value::Table(costs)) = table.remove("costs") else {
@@ -38,7 +37,7 @@ pub fn load(path: &Path) -> Result<CostModel, Error> {
 /// with (its `[calibration]` table), one line each; empty when they agree or the profile does
 /// not say.
 pub fn settings_differ(path: &Path, config: &real::RealConfig) -> Vec<String> {
-    let Ok(text) = std::fs::read_to_string(path) else {
+    let Ok(text) = crate::config_file::read(path, "cost profile") else {
         return Vec::new();
     };
     let Ok(table) = toml::from_str::<toml::Table>(&text) else {

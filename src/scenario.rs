@@ -355,8 +355,7 @@ impl RawScenario {
 
     /// As [`RawScenario::load`], with `preset` replacing the file's.
     pub fn load_with_preset(path: &Path, preset: Option<&str>) -> Result<Self, Error> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::Input(format!("cannot read scenario {}: {e}", path.display())))?;
+        let text = crate::config_file::read(path, "scenario")?;
         let mut raw = Self::parse_with_preset(&text, &path.display().to_string(), preset)?;
         let base = path.parent().unwrap_or(Path::new(""));
         if let Some(spec) = raw.workload.as_trace_mut()

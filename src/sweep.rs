@@ -123,8 +123,7 @@ impl Plan {
     /// [`Plan::load`], with `costs` (a cost profile's `[costs]` table) in place of the base
     /// scenario's costs; the grid may still set single costs.
     pub fn load_with_costs(path: &Path, costs: Option<toml::Table>) -> Result<Plan, Error> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::Input(format!("cannot read plan {}: {e}", path.display())))?;
+        let text = crate::config_file::read(path, "plan")?;
         let dir = path.parent().unwrap_or(Path::new(""));
         Plan::parse_with_costs(&text, &path.display().to_string(), dir, costs)
     }
@@ -145,8 +144,8 @@ impl Plan {
         let (base_text, base_origin, base_dir) = match &raw.base {
             Some(p) => {
                 let p = dir.join(p);
-                let text = std::fs::read_to_string(&p)
-                    .map_err(|e| input(format!("base: cannot read {}: {e}", p.display())))?;
+                let text = crate::config_file::read(&p, "scenario")
+                    .map_err(|e| input(format!("base: {e}")))?;
                 let base_dir = p.parent().unwrap_or(Path::new("")).to_path_buf();
                 (text, p.display().to_string(), base_dir)
             }

@@ -891,7 +891,12 @@ fn durations_have_a_strict_syntax_in_files_and_flags() {
         );
         fails_with(
             &["run", "--config", &config],
-            &["bad.toml", "line 2", &format!("invalid duration {value:?}"), why],
+            &[
+                "bad.toml",
+                "line 2",
+                &format!("invalid duration {value:?}"),
+                why,
+            ],
         );
         fails_with(
             &["run", "--duration", value],
@@ -906,4 +911,68 @@ fn durations_have_a_strict_syntax_in_files_and_flags() {
     );
     let o = lambdasim(&["run", "--config", &config, "--duration", "1m0.5s"]);
     assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
+fn config_files_must_be_utf8_and_the_error_says_where_it_is_not() {
+    let dir = TempDir::new("utf8");
+    let path = dir.path().join("latin1.toml");
+    fs::write(&path, b"seed = 1\n[cluster]\nname = \"caf\xe9\"\n").unwrap();
+    let arg = path.display().to_string();
+    let place = "latin1.toml, line 3, column 12: invalid UTF-8 at byte 30";
+    fails_with(
+        &["run", "--config", &arg],
+        &[place, "a scenario must be UTF-8 text"],
+    );
+    fails_with(
+        &["sweep", "--plan", &arg, "--list"],
+        &[place, "a plan must be UTF-8 text"],
+    );
+    #[cfg(target_os = "linux")]
+    fails_with(
+        &["run", "--costs", &arg],
+        &[place, "a cost profile must be UTF-8 text"],
+    );
+    let plan = dir.path().join("plan.toml");
+    fs::write(&plan, "base = \"latin1.toml\"\n").unwrap();
+    fails_with(
+        &["sweep", "--plan", &plan.display().to_string(), "--list"],
+        &["plan.toml: base: ", place],
+    );
+}
+
+#[test]
+fn config_files_larger_than_64_mib_are_refused_without_being_read() {
+    let dir = TempDir::new("huge-config");
+    // A sparse 2 GB file is refused by its size, an endless one after 64 MiB.
+    let huge = dir.path().join("huge.toml");
+    fs::File::create(&huge).unwrap().set_len(2 << 30).unwrap();
+    let huge = huge.display().to_string();
+    fails_with(
+        &["run", "--config", &huge],
+        &["huge.toml: a scenario may be at most 64 MiB, got 2147483648 bytes"],
+    );
+    fails_with(
+        &["sweep", "--plan", &huge, "--list"],
+        &["huge.toml: a plan may be at most 64 MiB"],
+    );
+    #[cfg(unix)]
+    for (args, what) in [
+        (&["run", "--config", "/dev/zero"][..], "a scenario"),
+        (&["sweep", "--plan", "/dev/zero", "--list"][..], "a plan"),
+        #[cfg(target_os = "linux")]
+        (&["run", "--costs", "/dev/zero"][..], "a cost profile"),
+    ] {
+        fails_with(
+            args,
+            &[&format!(
+                "/dev/zero: {what} may be at most 64 MiB, got more than 64 MiB"
+            )],
+        );
+    }
+    #[cfg(target_os = "linux")]
+    fails_with(
+        &["run", "--costs", &huge],
+        &["huge.toml: a cost profile may be at most 64 MiB"],
+    );
 }
