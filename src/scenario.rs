@@ -14,6 +14,7 @@ use sim::{
     ReleaseMode, TieOrder, UnloadTiming, WorkerSpec,
 };
 
+use crate::config_file::Document;
 use crate::validate::Tolerances;
 use workloads::packages::{AssignSpec, CatalogSpec};
 use workloads::synthetic::SyntheticSpec;
@@ -308,24 +309,39 @@ impl RawScenario {
         origin: &str,
         preset: Option<&str>,
     ) -> Result<Self, Error> {
-        let fail = |e: toml::de::Error| Error::Input(format!("{origin}: {e}"));
-        let mut table: toml::Table = toml::from_str(text).map_err(fail)?;
+        let doc = Document::parse(text.to_string(), origin)?;
+        Self::from_document(&doc, preset)
+    }
+
+    /// [`RawScenario::parse_with_preset`] of a parsed document: errors point at the key or
+    /// value they are about, also when a preset's values were merged in.
+    fn from_document(doc: &Document, preset: Option<&str>) -> Result<Self, Error> {
+        let origin = doc.origin();
+        let mut table: toml::Table = doc.deserialize()?;
         if let Some(name) = preset {
             table.insert("preset".into(), toml::Value::String(name.to_string()));
         }
         let name = match table.get("preset") {
-            None => return toml::from_str(text).map_err(fail),
+            None => return doc.deserialize(),
             Some(toml::Value::String(name)) => name.clone(),
             Some(_) => {
+                let place = match doc.key_lines().get("preset") {
+                    Some(line) => format!("{origin}, line {line}"),
+                    None => origin.to_string(),
+                };
                 return Err(Error::Input(format!(
-                    "{origin}: preset must be a string such as \"faascache\""
+                    "{place}: preset must be a string such as \"faascache\""
                 )));
             }
         };
         let (mut merged, trace_defaults) = preset_table(&name, origin)?;
         merge(&mut merged, table);
         apply_trace_defaults(&mut merged, trace_defaults);
-        Self::from_table(merged, origin, &name)
+        toml::Value::Table(merged)
+            .try_into()
+            .map_err(|e: toml::de::Error| {
+                doc.error_or(&e, |message| format!("{origin} (preset {name}): {message}"))
+            })
     }
 
     /// The embedded default scenario with `preset`'s values over it.
@@ -356,7 +372,8 @@ impl RawScenario {
     /// As [`RawScenario::load`], with `preset` replacing the file's.
     pub fn load_with_preset(path: &Path, preset: Option<&str>) -> Result<Self, Error> {
         let text = crate::config_file::read(path, "scenario")?;
-        let mut raw = Self::parse_with_preset(&text, &path.display().to_string(), preset)?;
+        let doc = Document::parse(text, &path.display().to_string())?;
+        let mut raw = Self::from_document(&doc, preset)?;
         let base = path.parent().unwrap_or(Path::new(""));
         if let Some(spec) = raw.workload.as_trace_mut()
             && spec.path.is_relative()

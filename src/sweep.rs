@@ -30,6 +30,7 @@ use serde::Deserialize;
 use analysis::{Dist, Metrics, sweep_report};
 
 use crate::Error;
+use crate::config_file::Document;
 use crate::scenario::{DEFAULT_SCENARIO, RawScenario, Scenario};
 
 /// A plan as written.
@@ -140,7 +141,7 @@ impl Plan {
         costs: Option<toml::Table>,
     ) -> Result<Plan, Error> {
         let input = |m: String| Error::Input(format!("{origin}: {m}"));
-        let raw: RawPlan = toml::from_str(text).map_err(|e| input(e.to_string()))?;
+        let raw: RawPlan = Document::parse(text.to_string(), origin)?.deserialize()?;
         let (base_text, base_origin, base_dir) = match &raw.base {
             Some(p) => {
                 let p = dir.join(p);
@@ -155,8 +156,7 @@ impl Plan {
                 dir.to_path_buf(),
             ),
         };
-        let mut base: toml::Table =
-            toml::from_str(&base_text).map_err(|e| Error::Input(format!("{base_origin}: {e}")))?;
+        let mut base: toml::Table = Document::parse(base_text, &base_origin)?.deserialize()?;
         if let Some(costs) = costs {
             base.insert("costs".into(), toml::Value::Table(costs));
         }

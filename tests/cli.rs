@@ -976,3 +976,52 @@ fn config_files_larger_than_64_mib_are_refused_without_being_read() {
         &["huge.toml: a cost profile may be at most 64 MiB"],
     );
 }
+
+#[test]
+fn a_bad_value_in_a_tagged_table_is_reported_at_its_own_line() {
+    // serde reads a table with a `kind` whole, and used to report its errors at the header.
+    let dir = TempDir::new("value-line");
+    for (preset, first) in [("", 1), ("preset = \"openlambda\"\n", 2)] {
+        let workload = scenario_file(
+            &dir,
+            "workload.toml",
+            &format!(
+                "{preset}[workload]\nkind = \"synthetic\"\nfunctions = 10\napps = 2\nduration = \"1m1m\"\n"
+            ),
+        );
+        fails_with(
+            &["run", "--config", &workload],
+            &[
+                &format!(
+                    "workload.toml, line {}, column 12: invalid duration \"1m1m\"",
+                    first + 4
+                ),
+                "duration = \"1m1m\"",
+            ],
+        );
+        let policy = scenario_file(
+            &dir,
+            "policy.toml",
+            &format!("{preset}[policies.keep_alive]\nkind = \"ttl\"\nidle = \"5x\"\n"),
+        );
+        fails_with(
+            &["run", "--config", &policy],
+            &[&format!(
+                "policy.toml, line {}, column 8: invalid duration \"5x\"",
+                first + 2
+            )],
+        );
+        let field = scenario_file(
+            &dir,
+            "field.toml",
+            &format!("{preset}[workload]\nkind = \"synthetic\"\nfuncs = 3\n"),
+        );
+        fails_with(
+            &["run", "--config", &field],
+            &[&format!(
+                "field.toml, line {}, column 1: unknown field `funcs`",
+                first + 2
+            )],
+        );
+    }
+}
