@@ -471,7 +471,7 @@ fn import_caches_run_from_scenario_files_and_bad_ones_are_named() {
     fs::write(&file, scenario("{ kind = \"dynamic\", capacity_mb = 0 }")).unwrap();
     fails_with(
         &["run", "--config", &path],
-        &["packages.import_cache.capacity_mb", "got 0"],
+        &["[packages] import_cache.capacity_mb", "got 0"],
     );
     fs::write(&file, scenario("{ kind = \"zygotes\" }")).unwrap();
     fails_with(
@@ -1024,4 +1024,54 @@ fn a_bad_value_in_a_tagged_table_is_reported_at_its_own_line() {
             )],
         );
     }
+}
+
+#[test]
+fn range_errors_name_the_file_and_the_line_of_the_field() {
+    let dir = TempDir::new("range-lines");
+    for (text, needle) in [
+        (
+            "seed = 1\n[cluster]\nworkers = 0\n",
+            "s.toml, line 3: [cluster] workers must be a positive integer, got 0",
+        ),
+        (
+            "preset = \"openlambda\"\n[cluster]\ncores = 2\nworkers = 0\n",
+            "s.toml, line 4: [cluster] workers must be a positive integer, got 0",
+        ),
+        (
+            "[workload]\nkind = \"synthetic\"\n\nfunctions = 0\n",
+            "s.toml, line 4: [workload] functions must be between 1 and",
+        ),
+        (
+            "[policies.keep_alive]\nkind = \"ttl\"\nidle = \"0s\"\n",
+            "s.toml, line 3: [policies] keep_alive.idle must be longer than 0s",
+        ),
+        (
+            "[policies]\nscheduler = { kind = \"power-of-two\", d = 0 }\n",
+            "s.toml, line 2: [policies] scheduler.d must be at least 1, got 0",
+        ),
+        (
+            "[packages]\ninstall_cache = { kind = \"lru\", disk_mb = 0 }\n",
+            "s.toml, line 2: [packages] install_cache.disk_mb must be at least 1, got 0",
+        ),
+        (
+            "[cluster]\nworkers = 2\n[[cluster.provisioned]]\nfunction = \"f0\"\ncount = 0\n",
+            "s.toml, line 5: [cluster] provisioned[0].count must be at least 1, got 0",
+        ),
+        (
+            "[validation]\ncold_start_pp = -1.0\n",
+            "s.toml, line 2: [validation] cold_start_pp must be a non-negative number",
+        ),
+    ] {
+        let config = scenario_file(&dir, "s.toml", text);
+        fails_with(&["run", "--config", &config], &[needle]);
+    }
+    // A value from a flag is the flag's, not the file's.
+    let config = scenario_file(&dir, "s.toml", "[cluster]\nworkers = 2\n");
+    let o = lambdasim(&["run", "--config", &config, "--workers", "0"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(
+        stderr(&o).trim(),
+        "error: cluster.workers must be a positive integer, got 0"
+    );
 }
