@@ -624,7 +624,7 @@ impl RawScenario {
             .map_err(|e| Error::Input(format!("packages.{e}")))?;
         self.packages
             .import_cache
-            .validate()
+            .validate_for(c.memory_mb)
             .map_err(|e| Error::Input(format!("packages.{e}")))?;
         let worker = WorkerSpec {
             memory_mb: c.memory_mb,

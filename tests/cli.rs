@@ -1075,3 +1075,46 @@ fn range_errors_name_the_file_and_the_line_of_the_field() {
         "error: cluster.workers must be a positive integer, got 0"
     );
 }
+
+#[test]
+fn import_caches_need_a_node_and_a_runtime_that_fits_in_a_worker() {
+    let dir = TempDir::new("import-cache-bounds");
+    let scenario = |cache: &str| {
+        format!(
+            "[cluster]\nmemory_mb = 4096\n[packages]\ncatalog = {{ kind = \"synthetic\" }}\n\
+             import_cache = {cache}\n[workload]\nkind = \"synthetic\"\nduration = \"10m\"\n"
+        )
+    };
+    let nodes = scenario_file(
+        &dir,
+        "nodes.toml",
+        &scenario("{ kind = \"static-tree\", nodes = 0 }"),
+    );
+    fails_with(
+        &["run", "--config", &nodes],
+        &[
+            "nodes.toml, line 5: [packages] import_cache.nodes must be at least 1",
+            "got 0",
+        ],
+    );
+    for kind in ["dynamic", "static-tree"] {
+        let base = scenario_file(
+            &dir,
+            "base.toml",
+            &scenario(&format!("{{ kind = \"{kind}\", base_mb = 1000000000 }}")),
+        );
+        fails_with(
+            &["run", "--config", &base],
+            &[
+                "base.toml, line 5: [packages] import_cache.base_mb must be at most the memory of a worker (cluster.memory_mb = 4096), got 1000000000",
+            ],
+        );
+    }
+    let fits = scenario_file(
+        &dir,
+        "fits.toml",
+        &scenario("{ kind = \"dynamic\", base_mb = 4096 }"),
+    );
+    let o = lambdasim(&["run", "--config", &fits]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
