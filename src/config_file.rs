@@ -133,11 +133,18 @@ impl Document {
     /// place of its own: located only where the message names a key or value of this document,
     /// else `fallback` (which says what the value was built from).
     pub fn error_or(&self, e: &toml::de::Error, fallback: impl FnOnce(&str) -> String) -> Error {
+        Error::Input(
+            self.locate(e, "")
+                .unwrap_or_else(|| fallback(e.message().trim_end())),
+        )
+    }
+
+    /// The error as `origin, line N, column C: {context}message` if its message names a key or
+    /// value of this document, wherever the error comes from; `None` otherwise.
+    pub fn locate(&self, e: &toml::de::Error, context: &str) -> Option<String> {
         let message = e.message().trim_end();
-        match self.named_in(message, None) {
-            Some(span) => Error::Input(self.at(span, message)),
-            None => Error::Input(fallback(message)),
-        }
+        self.named_in(message, None)
+            .map(|span| self.at(span, &format!("{context}{message}")))
     }
 
     /// The line (from 1) of each key of the document, by dotted path; array elements by index

@@ -420,19 +420,57 @@ impl RawScenario {
         Self::from_document(&doc, preset)
     }
 
+    /// Parses a scenario built from other files (a sweep's run: its base with the grid's values
+    /// set), `origin` naming it and `what` saying what it is (`run 3`). Its text has no lines of
+    /// its own: an error is located in the first of `written` that has the key or value its
+    /// message names (`plan.toml, line 4, column 9: run 3: ...`), else names `origin`.
+    pub fn parse_built(
+        text: &str,
+        origin: &str,
+        what: &str,
+        written: &[&Document],
+    ) -> Result<Self, Error> {
+        let locate = |e: &toml::de::Error| {
+            Error::Input(
+                written
+                    .iter()
+                    .find_map(|doc| doc.locate(e, &format!("{what}: ")))
+                    .unwrap_or_else(|| format!("{origin}: {}", e.message().trim_end())),
+            )
+        };
+        let doc = Document::parse(text.to_string(), origin)?;
+        Self::from_document_with(&doc, None, Some(&locate))
+    }
+
     /// [`RawScenario::parse_with_preset`] of a parsed document: errors point at the key or
     /// value they are about, also when a preset's values were merged in.
     fn from_document(doc: &Document, preset: Option<&str>) -> Result<Self, Error> {
+        Self::from_document_with(doc, preset, None)
+    }
+
+    /// [`RawScenario::from_document`]; `built` places the errors of a built scenario.
+    fn from_document_with(
+        doc: &Document,
+        preset: Option<&str>,
+        built: Option<&dyn Fn(&toml::de::Error) -> Error>,
+    ) -> Result<Self, Error> {
         let origin = doc.origin();
-        let mut table: toml::Table = doc.deserialize()?;
+        let fail = |e: toml::de::Error| match built {
+            Some(locate) => locate(&e),
+            None => doc.error(&e),
+        };
+        let mut table: toml::Table = toml::from_str(doc.text()).map_err(fail)?;
         if let Some(name) = preset {
             table.insert("preset".into(), toml::Value::String(name.to_string()));
         }
         let name = match table.get("preset") {
-            None => return doc.deserialize(),
+            None => return toml::from_str(doc.text()).map_err(fail),
             Some(toml::Value::String(name)) => name.clone(),
             Some(_) => {
-                let place = match doc.key_lines().get("preset") {
+                let line = built
+                    .is_none()
+                    .then(|| doc.key_lines().get("preset").copied());
+                let place = match line.flatten() {
                     Some(line) => format!("{origin}, line {line}"),
                     None => origin.to_string(),
                 };
@@ -446,8 +484,9 @@ impl RawScenario {
         apply_trace_defaults(&mut merged, trace_defaults);
         toml::Value::Table(merged)
             .try_into()
-            .map_err(|e: toml::de::Error| {
-                doc.error_or(&e, |message| format!("{origin} (preset {name}): {message}"))
+            .map_err(|e: toml::de::Error| match built {
+                Some(locate) => locate(&e),
+                None => doc.error_or(&e, |message| format!("{origin} (preset {name}): {message}")),
             })
     }
 

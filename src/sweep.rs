@@ -141,7 +141,8 @@ impl Plan {
         costs: Option<toml::Table>,
     ) -> Result<Plan, Error> {
         let input = |m: String| Error::Input(format!("{origin}: {m}"));
-        let raw: RawPlan = Document::parse(text.to_string(), origin)?.deserialize()?;
+        let plan = Document::parse(text.to_string(), origin)?;
+        let raw: RawPlan = plan.deserialize()?;
         let (base_text, base_origin, base_dir) = match &raw.base {
             Some(p) => {
                 let p = dir.join(p);
@@ -156,7 +157,13 @@ impl Plan {
                 dir.to_path_buf(),
             ),
         };
-        let mut base: toml::Table = Document::parse(base_text, &base_origin)?.deserialize()?;
+        let base_doc = Document::parse(base_text, &base_origin)?;
+        let mut base: toml::Table = base_doc.deserialize()?;
+        // A run's values come from the plan and the base file: its errors are located there.
+        let written = match raw.base {
+            Some(_) => vec![&plan, &base_doc],
+            None => vec![&plan],
+        };
         if let Some(costs) = costs {
             base.insert("costs".into(), toml::Value::Table(costs));
         }
@@ -205,7 +212,8 @@ impl Plan {
             table.insert("seed".into(), toml::Value::Integer(seed as i64));
             let label = format!("{origin}, run {index}");
             let text = toml::to_string(&table).map_err(|e| input(e.to_string()))?;
-            let mut raw = RawScenario::parse(&text, &label)?;
+            let mut raw =
+                RawScenario::parse_built(&text, &label, &format!("run {index}"), &written)?;
             if let Some(spec) = raw.workload.as_trace_mut()
                 && spec.path.is_relative()
             {
@@ -635,5 +643,11 @@ seeds = [4, 5]
         assert!(e.contains("forever"), "{e}");
         let e = err("base = \"missing.toml\"\n");
         assert!(e.contains("missing.toml"), "{e}");
+        // A bad grid value is reported at its place in the plan, with its run.
+        let e = err("seeds = [1]\n[grid]\n\"workload.duration\" = [\"5m\", \"1m1m\"]\n");
+        assert!(
+            e.contains(", line 3, column 30: run 1: invalid duration \"1m1m\""),
+            "{e}"
+        );
     }
 }
