@@ -164,16 +164,16 @@ impl Document {
 
     /// `origin, line N, column C: message`, then the line with the span underlined.
     fn at(&self, span: Range<usize>, message: &str) -> String {
-        let (line, column) = self.line_col(span.start);
-        let start = self.text[..span.start].rfind('\n').map_or(0, |i| i + 1);
+        let from = self.boundary(span.start);
+        let to = self.boundary(span.end).max(from);
+        let (line, column) = self.line_col(from);
+        let start = self.text[..from].rfind('\n').map_or(0, |i| i + 1);
+        // No line break between `start` and `from`, so the line ends at or after `from`.
         let end = self.text[start..]
-            .find(['\n', '\r'])
+            .find('\n')
             .map_or(self.text.len(), |i| start + i);
-        let quoted = &self.text[start..end];
-        let width = self.text[span.start.min(end)..span.end.clamp(span.start, end)]
-            .chars()
-            .count()
-            .max(1);
+        let quoted = self.text[start..end].trim_end_matches('\r');
+        let width = self.text[from..to.min(end)].chars().count().max(1);
         let number = line.to_string();
         let pad = " ".repeat(number.len());
         format!(
@@ -186,14 +186,19 @@ impl Document {
 
     /// The line and column (from 1, in characters) of byte `offset`.
     fn line_col(&self, offset: usize) -> (usize, usize) {
+        let before = &self.text[..self.boundary(offset)];
+        let line = before.matches('\n').count() + 1;
+        let start = before.rfind('\n').map_or(0, |i| i + 1);
+        (line, before[start..].chars().count() + 1)
+    }
+
+    /// `offset` within the text, moved back to the start of its character.
+    fn boundary(&self, offset: usize) -> usize {
         let mut offset = offset.min(self.text.len());
         while !self.text.is_char_boundary(offset) {
             offset -= 1;
         }
-        let before = &self.text[..offset];
-        let line = before.matches('\n').count() + 1;
-        let start = before.rfind('\n').map_or(0, |i| i + 1);
-        (line, before[start..].chars().count() + 1)
+        offset
     }
 
     /// The span of the key or value inside `within` (anywhere when `None`) that `message` names
@@ -378,6 +383,23 @@ mod tests {
         assert_eq!(lines["workload.duration"], 5);
         assert_eq!(lines["workload"], 2);
         assert_eq!(lines["policies.keep_alive.idle"], 8);
+    }
+
+    #[test]
+    fn any_span_is_quoted_without_panicking() {
+        let doc = Document::parse("a = 1\r\nb = \"é\"\r\n".to_string(), "crlf.toml").unwrap();
+        let len = doc.text().len();
+        for start in 0..=len + 2 {
+            for end in [0, start.saturating_sub(1), start, start + 1, len + 5] {
+                let text = doc.at(start..end, "m");
+                assert!(text.starts_with("crlf.toml, line "), "{text}");
+            }
+        }
+        let text = doc.at(4..5, "wrong");
+        assert_eq!(
+            text,
+            "crlf.toml, line 1, column 5: wrong\n  |\n1 | a = 1\n  |     ^"
+        );
     }
 
     #[test]
