@@ -80,6 +80,15 @@ pub struct RawScenario {
     pub source: Source,
 }
 
+/// Where the errors of a scenario's TOML are reported.
+#[derive(Clone, Copy)]
+enum Place<'a> {
+    /// In its file, at the key or value an error is about.
+    File(&'a Document),
+    /// A scenario built from other files: by this function.
+    Built(&'a dyn Fn(&toml::de::Error) -> Error),
+}
+
 /// Where a scenario's fields are written: its file and the line of each field in it. Not part of
 /// the scenario's value: scenarios with the same values are equal wherever they were read from.
 #[derive(Clone, Debug, Default)]
@@ -438,44 +447,43 @@ impl RawScenario {
                     .unwrap_or_else(|| format!("{origin}: {}", e.message().trim_end())),
             )
         };
-        let doc = Document::parse(text.to_string(), origin)?;
-        Self::from_document_with(&doc, None, Some(&locate))
+        Self::from_text(text, origin, None, Place::Built(&locate))
     }
 
     /// [`RawScenario::parse_with_preset`] of a parsed document: errors point at the key or
     /// value they are about, also when a preset's values were merged in.
     fn from_document(doc: &Document, preset: Option<&str>) -> Result<Self, Error> {
-        Self::from_document_with(doc, preset, None)
+        Self::from_text(doc.text(), doc.origin(), preset, Place::File(doc))
     }
 
-    /// [`RawScenario::from_document`]; `built` places the errors of a built scenario.
-    fn from_document_with(
-        doc: &Document,
+    fn from_text(
+        text: &str,
+        origin: &str,
         preset: Option<&str>,
-        built: Option<&dyn Fn(&toml::de::Error) -> Error>,
+        place: Place<'_>,
     ) -> Result<Self, Error> {
-        let origin = doc.origin();
-        let fail = |e: toml::de::Error| match built {
-            Some(locate) => locate(&e),
-            None => doc.error(&e),
+        let fail = |e: toml::de::Error| match place {
+            Place::File(doc) => doc.error(&e),
+            Place::Built(locate) => locate(&e),
         };
-        let mut table: toml::Table = toml::from_str(doc.text()).map_err(fail)?;
+        let mut table: toml::Table = toml::from_str(text).map_err(fail)?;
         if let Some(name) = preset {
             table.insert("preset".into(), toml::Value::String(name.to_string()));
         }
         let name = match table.get("preset") {
-            None => return toml::from_str(doc.text()).map_err(fail),
+            None => return toml::from_str(text).map_err(fail),
             Some(toml::Value::String(name)) => name.clone(),
             Some(_) => {
-                let line = built
-                    .is_none()
-                    .then(|| doc.key_lines().get("preset").copied());
-                let place = match line.flatten() {
+                let line = match place {
+                    Place::File(doc) => doc.key_lines().get("preset").copied(),
+                    Place::Built(_) => None,
+                };
+                let at = match line {
                     Some(line) => format!("{origin}, line {line}"),
                     None => origin.to_string(),
                 };
                 return Err(Error::Input(format!(
-                    "{place}: preset must be a string such as \"faascache\""
+                    "{at}: preset must be a string such as \"faascache\""
                 )));
             }
         };
@@ -484,9 +492,11 @@ impl RawScenario {
         apply_trace_defaults(&mut merged, trace_defaults);
         toml::Value::Table(merged)
             .try_into()
-            .map_err(|e: toml::de::Error| match built {
-                Some(locate) => locate(&e),
-                None => doc.error_or(&e, |message| format!("{origin} (preset {name}): {message}")),
+            .map_err(|e: toml::de::Error| match place {
+                Place::File(doc) => {
+                    doc.error_or(&e, |message| format!("{origin} (preset {name}): {message}"))
+                }
+                Place::Built(locate) => locate(&e),
             })
     }
 
