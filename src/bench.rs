@@ -121,6 +121,7 @@ pub fn scenario(name: &str, length: Duration) -> RawScenario {
         model: Default::default(),
         validation: Default::default(),
         real: Default::default(),
+        source: Default::default(),
         seed: 1,
         cluster: RawCluster {
             workers: 100,

@@ -13,6 +13,7 @@ pub mod bench_caches;
 pub mod bench_trace;
 #[cfg(target_os = "linux")]
 pub mod calibrate;
+pub mod config_file;
 #[cfg(target_os = "linux")]
 pub mod profile;
 pub mod real_mode;

@@ -670,6 +670,7 @@ fn raw_scenario(args: &ScenarioArgs) -> Result<RawScenario, Error> {
             None => RawScenario::default_scenario(),
         },
     };
+    let file = raw.clone();
     if let Some(seed) = args.seed {
         raw.seed = seed;
     }
@@ -740,6 +741,7 @@ fn raw_scenario(args: &ScenarioArgs) -> Result<RawScenario, Error> {
             }
         }
     }
+    raw.forget_changed_since(&file);
     Ok(raw)
 }
 
@@ -965,8 +967,12 @@ fn real_options(
         && let Some(timeout) = scenario.raw.real.invocation_timeout
     {
         if timeout.micros() == 0 {
+            // Only a scenario file sets it: the message names the file and the line.
             return Err(input(
-                "[real] invocation_timeout must be longer than 0s".to_string(),
+                scenario
+                    .raw
+                    .source
+                    .locate("real.invocation_timeout must be longer than 0s, got 0s"),
             ));
         }
         backend.invocation_timeout = std::time::Duration::from_micros(timeout.micros());

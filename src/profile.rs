@@ -8,14 +8,14 @@ use serde::Deserialize as _;
 use sim::CostModel;
 
 use crate::Error;
+use crate::config_file::Document;
 
 /// The `[costs]` table of the profile at `path`, checked against the cost model's fields.
 pub fn load_table(path: &Path) -> Result<toml::Table, Error> {
     let origin = path.display();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::Input(format!("cannot read cost profile {origin}: {e}")))?;
-    let mut table: toml::Table =
-        toml::from_str(&text).map_err(|e| Error::Input(format!("{origin}: {e}")))?;
+    let text = crate::config_file::read(path, "cost profile")?;
+    let doc = Document::parse(text, &origin.to_string())?;
+    let mut table: toml::Table = doc.deserialize()?;
     let Some(toml::Value::Table(costs)) = table.remove("costs") else {
         return Err(Error::Input(format!(
             "{origin}: a cost profile needs a [costs] table (create, init, fork, dispatch, pause, \
@@ -23,7 +23,7 @@ pub fn load_table(path: &Path) -> Result<toml::Table, Error> {
         )));
     };
     CostModel::deserialize(toml::Value::Table(costs.clone()))
-        .map_err(|e| Error::Input(format!("{origin}: costs: {e}")))?;
+        .map_err(|e| doc.error_or(&e, |message| format!("{origin}: costs: {message}")))?;
     Ok(costs)
 }
 
@@ -38,7 +38,7 @@ pub fn load(path: &Path) -> Result<CostModel, Error> {
 /// with (its `[calibration]` table), one line each; empty when they agree or the profile does
 /// not say.
 pub fn settings_differ(path: &Path, config: &real::RealConfig) -> Vec<String> {
-    let Ok(text) = std::fs::read_to_string(path) else {
+    let Ok(text) = crate::config_file::read(path, "cost profile") else {
         return Vec::new();
     };
     let Ok(table) = toml::from_str::<toml::Table>(&text) else {

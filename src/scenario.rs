@@ -3,8 +3,10 @@
 //! validated, typed configuration a run is built from. Command-line flags are applied to the raw
 //! form, so a flag and a file field go through the same checks.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use policies::{ImportCacheSpec, InstallCacheConfig, KeepAliveConfig, PoolMode, SchedulerConfig};
 use serde::{Deserialize, Serialize};
@@ -14,6 +16,7 @@ use sim::{
     ReleaseMode, TieOrder, UnloadTiming, WorkerSpec,
 };
 
+use crate::config_file::Document;
 use crate::validate::Tolerances;
 use workloads::packages::{AssignSpec, CatalogSpec};
 use workloads::synthetic::SyntheticSpec;
@@ -72,6 +75,120 @@ pub struct RawScenario {
     /// Settings of real mode (`lambdasim real` and `validate`); the simulator ignores them.
     #[serde(default, skip_serializing_if = "RawReal::is_default")]
     pub real: RawReal,
+    /// Where the fields were written, for messages; set by [`RawScenario::load`].
+    #[serde(skip)]
+    pub source: Source,
+}
+
+/// Where the errors of a scenario's TOML are reported.
+#[derive(Clone, Copy)]
+enum Place<'a> {
+    /// In its file, at the key or value an error is about.
+    File(&'a Document),
+    /// A scenario built from other files: by this function.
+    Built(&'a dyn Fn(&toml::de::Error) -> Error),
+}
+
+/// Where a scenario's fields are written: its file and the line of each field in it. Not part of
+/// the scenario's value: scenarios with the same values are equal wherever they were read from.
+#[derive(Clone, Debug, Default)]
+pub struct Source(Option<Arc<FieldLines>>);
+
+#[derive(Debug)]
+struct FieldLines {
+    origin: String,
+    /// The line of each key, by dotted path (array elements by index).
+    lines: BTreeMap<String, usize>,
+}
+
+impl PartialEq for Source {
+    fn eq(&self, _: &Source) -> bool {
+        true
+    }
+}
+
+impl Source {
+    /// The fields of a scenario file.
+    pub fn of(doc: &Document) -> Self {
+        Source(Some(Arc::new(FieldLines {
+            origin: doc.origin().to_string(),
+            lines: doc.key_lines(),
+        })))
+    }
+
+    /// The line of the field at `path` (dotted, `cluster.workers`), if the file has it.
+    pub fn line(&self, path: &str) -> Option<usize> {
+        self.0.as_ref()?.lines.get(path).copied()
+    }
+
+    /// A message about a field, which starts with the field's dotted path (`cluster.workers must
+    /// be ...`, or `workload: functions must be ...`), as `FILE, line N: [cluster] workers must
+    /// be ...` when the file has the field, or else the nearest table below the top level that
+    /// holds it (the policy, for a parameter it leaves at its default); unchanged otherwise.
+    pub fn locate(&self, message: &str) -> String {
+        let Some(fields) = &self.0 else {
+            return message.to_string();
+        };
+        let is_path = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '[' | ']');
+        let token = |text: &str| text.find(|c: char| !is_path(c)).unwrap_or(text.len());
+        let first = token(message);
+        let mut path = message[..first].to_string();
+        if let Some(rest) = message[first..].strip_prefix(": ") {
+            let second = &rest[..token(rest)];
+            if !second.is_empty() {
+                path = format!("{path}.{second}");
+            }
+        }
+        let parts: Vec<&str> = path
+            .split(['.', '[', ']'])
+            .filter(|p| !p.is_empty())
+            .collect();
+        let Some(line) = (2..=parts.len())
+            .rev()
+            .find_map(|n| fields.lines.get(&parts[..n].join(".")))
+        else {
+            return message.to_string();
+        };
+        let section = parts[0];
+        let rest = &message[section.len()..];
+        let rest = rest
+            .strip_prefix(": ")
+            .or_else(|| rest.strip_prefix('.'))
+            .unwrap_or(rest);
+        format!("{}, line {line}: [{section}] {rest}", fields.origin)
+    }
+
+    /// Keeps only the fields whose values are the same in `file` (the scenario as read) and
+    /// `now` (with flags applied): a flag's value is not the file's.
+    fn keep_unchanged(&mut self, file: &RawScenario, now: &RawScenario) {
+        let Some(fields) = &self.0 else {
+            return;
+        };
+        let (Ok(file), Ok(now)) = (toml::Value::try_from(file), toml::Value::try_from(now)) else {
+            self.0 = None;
+            return;
+        };
+        let lookup = |value: &toml::Value, path: &str| {
+            path.split('.').try_fold(value.clone(), |v, part| match v {
+                toml::Value::Table(mut t) => t.remove(part),
+                toml::Value::Array(mut a) => {
+                    let i: usize = part.parse().ok()?;
+                    (i < a.len()).then(|| a.swap_remove(i))
+                }
+                _ => None,
+            })
+        };
+        let lines = fields
+            .lines
+            .iter()
+            .filter(|(path, _)| lookup(&file, path) == lookup(&now, path))
+            .map(|(path, line)| (path.clone(), *line))
+            .collect();
+        self.0 = Some(Arc::new(FieldLines {
+            origin: fields.origin.clone(),
+            lines,
+        }));
+    }
 }
 
 /// `[real]`: settings of real mode that belong with the scenario rather than the host.
@@ -308,7 +425,47 @@ impl RawScenario {
         origin: &str,
         preset: Option<&str>,
     ) -> Result<Self, Error> {
-        let fail = |e: toml::de::Error| Error::Input(format!("{origin}: {e}"));
+        let doc = Document::parse(text.to_string(), origin)?;
+        Self::from_document(&doc, preset)
+    }
+
+    /// Parses a scenario built from other files (a sweep's run: its base with the grid's values
+    /// set), `origin` naming it and `what` saying what it is (`run 3`). Its text has no lines of
+    /// its own: an error is located in the first of `written` that has the key or value its
+    /// message names (`plan.toml, line 4, column 9: run 3: ...`), else names `origin`.
+    pub fn parse_built(
+        text: &str,
+        origin: &str,
+        what: &str,
+        written: &[&Document],
+    ) -> Result<Self, Error> {
+        let locate = |e: &toml::de::Error| {
+            Error::Input(
+                written
+                    .iter()
+                    .find_map(|doc| doc.locate(e, &format!("{what}: ")))
+                    .unwrap_or_else(|| format!("{origin}: {}", e.message().trim_end())),
+            )
+        };
+        Self::from_text(text, origin, None, Place::Built(&locate))
+    }
+
+    /// [`RawScenario::parse_with_preset`] of a parsed document: errors point at the key or
+    /// value they are about, also when a preset's values were merged in.
+    fn from_document(doc: &Document, preset: Option<&str>) -> Result<Self, Error> {
+        Self::from_text(doc.text(), doc.origin(), preset, Place::File(doc))
+    }
+
+    fn from_text(
+        text: &str,
+        origin: &str,
+        preset: Option<&str>,
+        place: Place<'_>,
+    ) -> Result<Self, Error> {
+        let fail = |e: toml::de::Error| match place {
+            Place::File(doc) => doc.error(&e),
+            Place::Built(locate) => locate(&e),
+        };
         let mut table: toml::Table = toml::from_str(text).map_err(fail)?;
         if let Some(name) = preset {
             table.insert("preset".into(), toml::Value::String(name.to_string()));
@@ -317,15 +474,30 @@ impl RawScenario {
             None => return toml::from_str(text).map_err(fail),
             Some(toml::Value::String(name)) => name.clone(),
             Some(_) => {
+                let line = match place {
+                    Place::File(doc) => doc.key_lines().get("preset").copied(),
+                    Place::Built(_) => None,
+                };
+                let at = match line {
+                    Some(line) => format!("{origin}, line {line}"),
+                    None => origin.to_string(),
+                };
                 return Err(Error::Input(format!(
-                    "{origin}: preset must be a string such as \"faascache\""
+                    "{at}: preset must be a string such as \"faascache\""
                 )));
             }
         };
         let (mut merged, trace_defaults) = preset_table(&name, origin)?;
         merge(&mut merged, table);
         apply_trace_defaults(&mut merged, trace_defaults);
-        Self::from_table(merged, origin, &name)
+        toml::Value::Table(merged)
+            .try_into()
+            .map_err(|e: toml::de::Error| match place {
+                Place::File(doc) => {
+                    doc.error_or(&e, |message| format!("{origin} (preset {name}): {message}"))
+                }
+                Place::Built(locate) => locate(&e),
+            })
     }
 
     /// The embedded default scenario with `preset`'s values over it.
@@ -355,9 +527,9 @@ impl RawScenario {
 
     /// As [`RawScenario::load`], with `preset` replacing the file's.
     pub fn load_with_preset(path: &Path, preset: Option<&str>) -> Result<Self, Error> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::Input(format!("cannot read scenario {}: {e}", path.display())))?;
-        let mut raw = Self::parse_with_preset(&text, &path.display().to_string(), preset)?;
+        let text = crate::config_file::read(path, "scenario")?;
+        let doc = Document::parse(text, &path.display().to_string())?;
+        let mut raw = Self::from_document(&doc, preset)?;
         let base = path.parent().unwrap_or(Path::new(""));
         if let Some(spec) = raw.workload.as_trace_mut()
             && spec.path.is_relative()
@@ -377,7 +549,17 @@ impl RawScenario {
         {
             *p = base.join(&*p);
         }
+        raw.source = Source::of(&doc);
         Ok(raw)
+    }
+
+    /// Forgets where the fields that changed since `file` (this scenario as read, before
+    /// command-line flags) were written, so that an error about a flag's value does not point
+    /// into the file.
+    pub fn forget_changed_since(&mut self, file: &RawScenario) {
+        let mut source = std::mem::take(&mut self.source);
+        source.keep_unchanged(file, self);
+        self.source = source;
     }
 
     /// The embedded default scenario.
@@ -387,8 +569,16 @@ impl RawScenario {
     }
 
     /// Checks every value and builds the typed scenario. Messages name the field, the value and
-    /// what is allowed.
+    /// what is allowed, and, for a field of the scenario's file, the file and the line.
     pub fn validate(self) -> Result<Scenario, Error> {
+        let source = self.source.clone();
+        self.check().map_err(|e| match e {
+            Error::Input(message) => Error::Input(source.locate(&message)),
+            e => e,
+        })
+    }
+
+    fn check(self) -> Result<Scenario, Error> {
         self.validation.validate().map_err(Error::Input)?;
         let c = &self.cluster;
         let positive = |field: &str, value: u64| {
@@ -416,10 +606,15 @@ impl RawScenario {
         if let Some(mb) = c.sandbox_memory_mb {
             positive("sandbox_memory_mb", u64::from(mb))?;
         }
-        for p in &c.provisioned {
-            if p.count == 0 || p.function.is_empty() {
+        for (i, p) in c.provisioned.iter().enumerate() {
+            if p.function.is_empty() {
                 return Err(Error::Input(format!(
-                    "cluster.provisioned: each entry needs a function name and a count of at least 1, got {p:?}"
+                    "cluster.provisioned[{i}].function must name a function of the workload, got \"\""
+                )));
+            }
+            if p.count == 0 {
+                return Err(Error::Input(format!(
+                    "cluster.provisioned[{i}].count must be at least 1, got 0"
                 )));
             }
         }
@@ -478,7 +673,7 @@ impl RawScenario {
             .map_err(|e| Error::Input(format!("packages.{e}")))?;
         self.packages
             .import_cache
-            .validate()
+            .validate_for(c.memory_mb)
             .map_err(|e| Error::Input(format!("packages.{e}")))?;
         let worker = WorkerSpec {
             memory_mb: c.memory_mb,
@@ -812,5 +1007,95 @@ fn merge(base: &mut toml::Table, over: toml::Table) {
                 base.insert(key, value);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The scenario `text`, loaded from a file named `name`; the file is removed.
+    fn loaded(name: &str, text: &str) -> RawScenario {
+        let dir =
+            std::env::temp_dir().join(format!("lambdasim-scenario-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        let raw = RawScenario::load(&path).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        raw
+    }
+
+    #[test]
+    fn messages_about_a_field_of_the_file_name_its_line() {
+        let text = "[policies]\nkeep_alive = { kind = \"ttl\", idle = \"0s\" }\n[workload]\n\
+                    kind = \"synthetic\"\nfunctions = 0\n[[cluster.provisioned]]\n\
+                    function = \"f\"\ncount = 0\n";
+        let source = Source::of(&Document::parse(text.to_string(), "s.toml").unwrap());
+        for (message, located) in [
+            (
+                "policies.keep_alive.idle must be longer than 0s",
+                "s.toml, line 2: [policies] keep_alive.idle must be longer than 0s",
+            ),
+            (
+                "workload: functions must be between 1 and 10, got 0",
+                "s.toml, line 5: [workload] functions must be between 1 and 10, got 0",
+            ),
+            (
+                "cluster.provisioned[0].count must be at least 1, got 0",
+                "s.toml, line 8: [cluster] provisioned[0].count must be at least 1, got 0",
+            ),
+            // A parameter the policy leaves at its default: the policy's line.
+            (
+                "policies.keep_alive: model.pool = \"heap\" runs ttl as FaasCache does",
+                "s.toml, line 2: [policies] keep_alive: model.pool = \"heap\" runs ttl as FaasCache does",
+            ),
+        ] {
+            assert_eq!(source.locate(message), located);
+        }
+        // A field the file does not have keeps its message; a table's header is not its line.
+        for message in [
+            "workload: apps must be between 1 and functions (10), got 80",
+            "cluster.workers must be a positive integer, got 0",
+            "a message about no field",
+        ] {
+            assert_eq!(source.locate(message), message);
+        }
+        assert_eq!(
+            Source::default().locate("cluster.workers"),
+            "cluster.workers"
+        );
+    }
+
+    #[test]
+    fn range_errors_name_the_file_and_line_unless_a_flag_set_the_value() {
+        let file = loaded("zero.toml", "seed = 1\n[cluster]\ncores = 2\nworkers = 0\n");
+        let e = file.clone().validate().unwrap_err().to_string();
+        assert!(
+            e.ends_with("zero.toml, line 4: [cluster] workers must be a positive integer, got 0"),
+            "{e}"
+        );
+        let file = loaded("two.toml", "[cluster]\nworkers = 2\nmemory_mb = 0\n");
+        let mut raw = file.clone();
+        raw.cluster.workers = 0;
+        raw.forget_changed_since(&file);
+        let e = raw.validate().unwrap_err().to_string();
+        assert_eq!(e, "cluster.workers must be a positive integer, got 0");
+        let mut raw = file.clone();
+        raw.seed = 7;
+        raw.forget_changed_since(&file);
+        let e = raw.validate().unwrap_err().to_string();
+        assert!(
+            e.ends_with("two.toml, line 3: [cluster] memory_mb must be a positive integer, got 0"),
+            "{e}"
+        );
+        // Where a scenario was read from is no part of its value.
+        assert_eq!(
+            file,
+            RawScenario {
+                source: Source::default(),
+                ..file.clone()
+            }
+        );
     }
 }

@@ -30,6 +30,7 @@ use serde::Deserialize;
 use analysis::{Dist, Metrics, sweep_report};
 
 use crate::Error;
+use crate::config_file::Document;
 use crate::scenario::{DEFAULT_SCENARIO, RawScenario, Scenario};
 
 /// A plan as written.
@@ -123,8 +124,7 @@ impl Plan {
     /// [`Plan::load`], with `costs` (a cost profile's `[costs]` table) in place of the base
     /// scenario's costs; the grid may still set single costs.
     pub fn load_with_costs(path: &Path, costs: Option<toml::Table>) -> Result<Plan, Error> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::Input(format!("cannot read plan {}: {e}", path.display())))?;
+        let text = crate::config_file::read(path, "plan")?;
         let dir = path.parent().unwrap_or(Path::new(""));
         Plan::parse_with_costs(&text, &path.display().to_string(), dir, costs)
     }
@@ -141,12 +141,13 @@ impl Plan {
         costs: Option<toml::Table>,
     ) -> Result<Plan, Error> {
         let input = |m: String| Error::Input(format!("{origin}: {m}"));
-        let raw: RawPlan = toml::from_str(text).map_err(|e| input(e.to_string()))?;
+        let plan = Document::parse(text.to_string(), origin)?;
+        let raw: RawPlan = plan.deserialize()?;
         let (base_text, base_origin, base_dir) = match &raw.base {
             Some(p) => {
                 let p = dir.join(p);
-                let text = std::fs::read_to_string(&p)
-                    .map_err(|e| input(format!("base: cannot read {}: {e}", p.display())))?;
+                let text = crate::config_file::read(&p, "scenario")
+                    .map_err(|e| input(format!("base: {e}")))?;
                 let base_dir = p.parent().unwrap_or(Path::new("")).to_path_buf();
                 (text, p.display().to_string(), base_dir)
             }
@@ -156,8 +157,13 @@ impl Plan {
                 dir.to_path_buf(),
             ),
         };
-        let mut base: toml::Table =
-            toml::from_str(&base_text).map_err(|e| Error::Input(format!("{base_origin}: {e}")))?;
+        let base_doc = Document::parse(base_text, &base_origin)?;
+        let mut base: toml::Table = base_doc.deserialize()?;
+        // A run's values come from the plan and the base file: its errors are located there.
+        let written = match raw.base {
+            Some(_) => vec![&plan, &base_doc],
+            None => vec![&plan],
+        };
         if let Some(costs) = costs {
             base.insert("costs".into(), toml::Value::Table(costs));
         }
@@ -206,7 +212,8 @@ impl Plan {
             table.insert("seed".into(), toml::Value::Integer(seed as i64));
             let label = format!("{origin}, run {index}");
             let text = toml::to_string(&table).map_err(|e| input(e.to_string()))?;
-            let mut raw = RawScenario::parse(&text, &label)?;
+            let mut raw =
+                RawScenario::parse_built(&text, &label, &format!("run {index}"), &written)?;
             if let Some(spec) = raw.workload.as_trace_mut()
                 && spec.path.is_relative()
             {
@@ -636,5 +643,11 @@ seeds = [4, 5]
         assert!(e.contains("forever"), "{e}");
         let e = err("base = \"missing.toml\"\n");
         assert!(e.contains("missing.toml"), "{e}");
+        // A bad grid value is reported at its place in the plan, with its run.
+        let e = err("seeds = [1]\n[grid]\n\"workload.duration\" = [\"5m\", \"1m1m\"]\n");
+        assert!(
+            e.contains(", line 3, column 30: run 1: invalid duration \"1m1m\""),
+            "{e}"
+        );
     }
 }

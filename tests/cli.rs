@@ -471,7 +471,7 @@ fn import_caches_run_from_scenario_files_and_bad_ones_are_named() {
     fs::write(&file, scenario("{ kind = \"dynamic\", capacity_mb = 0 }")).unwrap();
     fails_with(
         &["run", "--config", &path],
-        &["packages.import_cache.capacity_mb", "got 0"],
+        &["[packages] import_cache.capacity_mb", "got 0"],
     );
     fs::write(&file, scenario("{ kind = \"zygotes\" }")).unwrap();
     fails_with(
@@ -862,4 +862,259 @@ fn a_scenario_sets_real_modes_invocation_timeout_and_the_simulator_ignores_it() 
     let o = lambdasim(&["run", "--config", &unknown]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("timeout"), "{}", stderr(&o));
+}
+
+// Bad scenario input: each case stops with exit code 2 and a message naming the file, the line
+// and the field.
+
+/// Writes `text` to `name` in `dir` and returns the path as an argument.
+fn scenario_file(dir: &TempDir, name: &str, text: &str) -> String {
+    let path = dir.path().join(name);
+    fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn durations_have_a_strict_syntax_in_files_and_flags() {
+    let dir = TempDir::new("strict-durations");
+    for (value, why) in [
+        ("1m1m", "the unit \"m\" appears twice"),
+        ("30m1h", "\"h\" comes after the smaller unit \"m\""),
+        (" 1m", "it contains a space"),
+        ("1m ", "it contains a space"),
+        ("", "it is empty"),
+    ] {
+        let config = scenario_file(
+            &dir,
+            "bad.toml",
+            &format!("[policies]\nkeep_alive = {{ kind = \"ttl\", idle = {value:?} }}\n"),
+        );
+        fails_with(
+            &["run", "--config", &config],
+            &[
+                "bad.toml",
+                "line 2",
+                &format!("invalid duration {value:?}"),
+                why,
+            ],
+        );
+        fails_with(
+            &["run", "--duration", value],
+            &[&format!("invalid duration {value:?}"), why],
+        );
+    }
+    let config = scenario_file(
+        &dir,
+        "ok.toml",
+        "[workload]\nkind = \"synthetic\"\nfunctions = 4\napps = 2\nduration = \"1h30m\"\n\
+         [policies]\nkeep_alive = { kind = \"ttl\", idle = \"1m30s\" }\n",
+    );
+    let o = lambdasim(&["run", "--config", &config, "--duration", "1m0.5s"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
+fn config_files_must_be_utf8_and_the_error_says_where_it_is_not() {
+    let dir = TempDir::new("utf8");
+    let path = dir.path().join("latin1.toml");
+    fs::write(&path, b"seed = 1\n[cluster]\nname = \"caf\xe9\"\n").unwrap();
+    let arg = path.display().to_string();
+    let place = "latin1.toml, line 3, column 12: invalid UTF-8 at byte 30";
+    fails_with(
+        &["run", "--config", &arg],
+        &[place, "a scenario must be UTF-8 text"],
+    );
+    fails_with(
+        &["sweep", "--plan", &arg, "--list"],
+        &[place, "a plan must be UTF-8 text"],
+    );
+    #[cfg(target_os = "linux")]
+    fails_with(
+        &["run", "--costs", &arg],
+        &[place, "a cost profile must be UTF-8 text"],
+    );
+    let plan = dir.path().join("plan.toml");
+    fs::write(&plan, "base = \"latin1.toml\"\n").unwrap();
+    fails_with(
+        &["sweep", "--plan", &plan.display().to_string(), "--list"],
+        &["plan.toml: base: ", place],
+    );
+}
+
+#[test]
+fn config_files_larger_than_64_mib_are_refused_without_being_read() {
+    let dir = TempDir::new("huge-config");
+    // A sparse 2 GB file is refused by its size, an endless one after 64 MiB.
+    let huge = dir.path().join("huge.toml");
+    fs::File::create(&huge).unwrap().set_len(2 << 30).unwrap();
+    let huge = huge.display().to_string();
+    fails_with(
+        &["run", "--config", &huge],
+        &["huge.toml: a scenario may be at most 64 MiB, got 2147483648 bytes"],
+    );
+    fails_with(
+        &["sweep", "--plan", &huge, "--list"],
+        &["huge.toml: a plan may be at most 64 MiB"],
+    );
+    #[cfg(unix)]
+    for (args, what) in [
+        (&["run", "--config", "/dev/zero"][..], "a scenario"),
+        (&["sweep", "--plan", "/dev/zero", "--list"][..], "a plan"),
+        #[cfg(target_os = "linux")]
+        (&["run", "--costs", "/dev/zero"][..], "a cost profile"),
+    ] {
+        fails_with(
+            args,
+            &[&format!(
+                "/dev/zero: {what} may be at most 64 MiB, got more than 64 MiB"
+            )],
+        );
+    }
+    #[cfg(target_os = "linux")]
+    fails_with(
+        &["run", "--costs", &huge],
+        &["huge.toml: a cost profile may be at most 64 MiB"],
+    );
+}
+
+#[test]
+fn a_bad_value_in_a_tagged_table_is_reported_at_its_own_line() {
+    // serde reads a table with a `kind` whole, and used to report its errors at the header.
+    let dir = TempDir::new("value-line");
+    for (preset, first) in [("", 1), ("preset = \"openlambda\"\n", 2)] {
+        let workload = scenario_file(
+            &dir,
+            "workload.toml",
+            &format!(
+                "{preset}[workload]\nkind = \"synthetic\"\nfunctions = 10\napps = 2\nduration = \"1m1m\"\n"
+            ),
+        );
+        fails_with(
+            &["run", "--config", &workload],
+            &[
+                &format!(
+                    "workload.toml, line {}, column 12: invalid duration \"1m1m\"",
+                    first + 4
+                ),
+                "duration = \"1m1m\"",
+            ],
+        );
+        let policy = scenario_file(
+            &dir,
+            "policy.toml",
+            &format!("{preset}[policies.keep_alive]\nkind = \"ttl\"\nidle = \"5x\"\n"),
+        );
+        fails_with(
+            &["run", "--config", &policy],
+            &[&format!(
+                "policy.toml, line {}, column 8: invalid duration \"5x\"",
+                first + 2
+            )],
+        );
+        let field = scenario_file(
+            &dir,
+            "field.toml",
+            &format!("{preset}[workload]\nkind = \"synthetic\"\nfuncs = 3\n"),
+        );
+        fails_with(
+            &["run", "--config", &field],
+            &[&format!(
+                "field.toml, line {}, column 1: unknown field `funcs`",
+                first + 2
+            )],
+        );
+    }
+}
+
+#[test]
+fn range_errors_name_the_file_and_the_line_of_the_field() {
+    let dir = TempDir::new("range-lines");
+    for (text, needle) in [
+        (
+            "seed = 1\n[cluster]\nworkers = 0\n",
+            "s.toml, line 3: [cluster] workers must be a positive integer, got 0",
+        ),
+        (
+            "preset = \"openlambda\"\n[cluster]\ncores = 2\nworkers = 0\n",
+            "s.toml, line 4: [cluster] workers must be a positive integer, got 0",
+        ),
+        (
+            "[workload]\nkind = \"synthetic\"\n\nfunctions = 0\n",
+            "s.toml, line 4: [workload] functions must be between 1 and",
+        ),
+        (
+            "[policies.keep_alive]\nkind = \"ttl\"\nidle = \"0s\"\n",
+            "s.toml, line 3: [policies] keep_alive.idle must be longer than 0s",
+        ),
+        (
+            "[policies]\nscheduler = { kind = \"power-of-two\", d = 0 }\n",
+            "s.toml, line 2: [policies] scheduler.d must be at least 1, got 0",
+        ),
+        (
+            "[packages]\ninstall_cache = { kind = \"lru\", disk_mb = 0 }\n",
+            "s.toml, line 2: [packages] install_cache.disk_mb must be at least 1, got 0",
+        ),
+        (
+            "[cluster]\nworkers = 2\n[[cluster.provisioned]]\nfunction = \"f0\"\ncount = 0\n",
+            "s.toml, line 5: [cluster] provisioned[0].count must be at least 1, got 0",
+        ),
+        (
+            "[validation]\ncold_start_pp = -1.0\n",
+            "s.toml, line 2: [validation] cold_start_pp must be a non-negative number",
+        ),
+    ] {
+        let config = scenario_file(&dir, "s.toml", text);
+        fails_with(&["run", "--config", &config], &[needle]);
+    }
+    // A value from a flag is the flag's, not the file's.
+    let config = scenario_file(&dir, "s.toml", "[cluster]\nworkers = 2\n");
+    let o = lambdasim(&["run", "--config", &config, "--workers", "0"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(
+        stderr(&o).trim(),
+        "error: cluster.workers must be a positive integer, got 0"
+    );
+}
+
+#[test]
+fn import_caches_need_a_node_and_a_runtime_that_fits_in_a_worker() {
+    let dir = TempDir::new("import-cache-bounds");
+    let scenario = |cache: &str| {
+        format!(
+            "[cluster]\nmemory_mb = 4096\n[packages]\ncatalog = {{ kind = \"synthetic\" }}\n\
+             import_cache = {cache}\n[workload]\nkind = \"synthetic\"\nduration = \"10m\"\n"
+        )
+    };
+    let nodes = scenario_file(
+        &dir,
+        "nodes.toml",
+        &scenario("{ kind = \"static-tree\", nodes = 0 }"),
+    );
+    fails_with(
+        &["run", "--config", &nodes],
+        &[
+            "nodes.toml, line 5: [packages] import_cache.nodes must be at least 1",
+            "got 0",
+        ],
+    );
+    for kind in ["dynamic", "static-tree"] {
+        let base = scenario_file(
+            &dir,
+            "base.toml",
+            &scenario(&format!("{{ kind = \"{kind}\", base_mb = 1000000000 }}")),
+        );
+        fails_with(
+            &["run", "--config", &base],
+            &[
+                "base.toml, line 5: [packages] import_cache.base_mb must be at most the memory of a worker (cluster.memory_mb = 4096), got 1000000000",
+            ],
+        );
+    }
+    let fits = scenario_file(
+        &dir,
+        "fits.toml",
+        &scenario("{ kind = \"dynamic\", base_mb = 4096 }"),
+    );
+    let o = lambdasim(&["run", "--config", &fits]);
+    assert!(o.status.success(), "{}", stderr(&o));
 }

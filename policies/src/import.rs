@@ -12,7 +12,8 @@
 //!   package sets cold starts need, within `capacity_mb` per worker.
 //!
 //! Both take `base_mb` (default 10), the memory of a zygote's runtime process before its own
-//! imports: about the resident size of a bare Python interpreter.
+//! imports: about the resident size of a bare Python interpreter. It may be at most a worker's
+//! memory, where a zygote has to fit.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -86,6 +87,13 @@ impl ImportCacheSpec {
                             .into(),
                     );
                 }
+                if *nodes == Some(0) {
+                    return Err(
+                        "import_cache.nodes must be at least 1 (a tree without zygotes \
+                         caches nothing), got 0"
+                            .into(),
+                    );
+                }
                 if let Some(s) = min_share
                     && !(0.0..=1.0).contains(s)
                 {
@@ -104,6 +112,25 @@ impl ImportCacheSpec {
                 }
                 Ok(())
             }
+        }
+    }
+
+    /// [`ImportCacheSpec::validate`], and that a zygote's runtime (`base_mb`) fits in a worker of
+    /// `worker_mb` MB: a bound generous for any real runtime that keeps a typo from sizing
+    /// zygotes beyond any memory.
+    pub fn validate_for(&self, worker_mb: u64) -> Result<(), String> {
+        self.validate()?;
+        match self {
+            ImportCacheSpec::StaticTree { base_mb, .. }
+            | ImportCacheSpec::Dynamic { base_mb, .. }
+                if *base_mb > worker_mb =>
+            {
+                Err(format!(
+                    "import_cache.base_mb must be at most the memory of a worker \
+                     (cluster.memory_mb = {worker_mb}), got {base_mb}"
+                ))
+            }
+            _ => Ok(()),
         }
     }
 
@@ -173,5 +200,54 @@ impl ImportCacheSpec {
             }
             ImportCacheSpec::Dynamic { capacity_mb, .. } => format!("dynamic({capacity_mb} MB)"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dynamic(base_mb: u64) -> ImportCacheSpec {
+        ImportCacheSpec::Dynamic {
+            capacity_mb: 1024,
+            base_mb,
+        }
+    }
+
+    fn generated(nodes: Option<u32>, base_mb: u64) -> ImportCacheSpec {
+        ImportCacheSpec::StaticTree {
+            tree: None,
+            nodes,
+            min_share: None,
+            capacity_mb: None,
+            base_mb,
+        }
+    }
+
+    #[test]
+    fn a_generated_tree_has_a_node_and_a_runtime_fits_in_a_worker() {
+        assert_eq!(
+            generated(Some(0), 10).validate_for(8192),
+            Err(
+                "import_cache.nodes must be at least 1 (a tree without zygotes caches \
+                 nothing), got 0"
+                    .into()
+            )
+        );
+        assert_eq!(generated(Some(1), 10).validate_for(8192), Ok(()));
+        assert_eq!(generated(None, 10).validate_for(8192), Ok(()));
+        for spec in [dynamic(1_000_000_000), generated(None, 1_000_000_000)] {
+            assert_eq!(
+                spec.validate_for(8192),
+                Err(
+                    "import_cache.base_mb must be at most the memory of a worker \
+                     (cluster.memory_mb = 8192), got 1000000000"
+                        .into()
+                )
+            );
+        }
+        assert_eq!(dynamic(8192).validate_for(8192), Ok(()));
+        assert_eq!(dynamic(0).validate_for(8192), Ok(()));
+        assert_eq!(ImportCacheSpec::default().validate_for(1), Ok(()));
     }
 }

@@ -17,9 +17,12 @@ pub const MICROS_PER_DAY: Time = 24 * MICROS_PER_HOUR;
 
 /// A span of time written with a unit, such as `"10m"`, `"250ms"`, `"1.5s"` or `"2h30m"`.
 ///
-/// Units: `us`, `ms`, `s`, `m` (minutes), `h`, `d`. Parts may be combined (`"1h30m"`) and may have
-/// a decimal fraction (`"0.5s"`); the result is rounded to the nearest microsecond. A bare number
-/// is rejected because the unit would be a guess.
+/// Units: `us` (or `µs`), `ms`, `s`, `m` (or `min`, minutes), `h`, `d`. Parts may be combined
+/// (`"1h30m"`) and may have a decimal fraction (`"0.5s"`); the result is rounded to the nearest
+/// microsecond. The syntax is strict, so that a typo is not read as something else: every unit
+/// follows a number, each unit appears at most once and from the largest to the smallest
+/// (`"1h30m"`, not `"30m1h"` or `"1m1m"`), and there is no space anywhere. A bare number is
+/// rejected because the unit would be a guess.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Duration(pub Time);
 
@@ -59,21 +62,36 @@ impl fmt::Display for DurationError {
 
 impl std::error::Error for DurationError {}
 
+/// The units of a duration, from the largest: the names each is written with and its size.
+const UNITS: [(&[&str], Time); 6] = [
+    (&["d"], MICROS_PER_DAY),
+    (&["h"], MICROS_PER_HOUR),
+    (&["m", "min"], MICROS_PER_MIN),
+    (&["s"], MICROS_PER_SEC),
+    (&["ms"], MICROS_PER_MS),
+    (&["us", "µs"], 1),
+];
+
 impl FromStr for Duration {
     type Err = DurationError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let err = |why: &str| {
             DurationError(format!(
-                "invalid duration {s:?}: {why}; write a number with a unit (us, ms, s, m, h, d), e.g. \"10m\" or \"1.5s\""
+                "invalid duration {s:?}: {why}; write a number with a unit (us, ms, s, m, h, d), \
+                 units from the largest, each once and without spaces, e.g. \"10m\", \"1.5s\" or \"1h30m\""
             ))
         };
-        let text = s.trim();
-        if text.is_empty() {
+        if s.is_empty() {
             return Err(err("it is empty"));
         }
+        if s.contains(char::is_whitespace) {
+            return Err(err("it contains a space"));
+        }
         let mut total: f64 = 0.0;
-        let mut rest = text;
+        let mut rest = s;
+        // The index in `UNITS` of the previous part's unit: each part's must come after it.
+        let mut previous: Option<(usize, &str)> = None;
         while !rest.is_empty() {
             let num_len = rest
                 .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -86,19 +104,27 @@ impl FromStr for Duration {
             let unit_len = rest
                 .find(|c: char| c.is_ascii_digit() || c == '.')
                 .unwrap_or(rest.len());
-            let unit = rest[..unit_len].trim();
-            rest = rest[unit_len..].trim_start();
-            let scale = match unit {
-                "us" | "µs" => 1,
-                "ms" => MICROS_PER_MS,
-                "s" => MICROS_PER_SEC,
-                "m" | "min" => MICROS_PER_MIN,
-                "h" => MICROS_PER_HOUR,
-                "d" => MICROS_PER_DAY,
-                "" => return Err(err("a unit is missing")),
-                _ => return Err(err(&format!("unknown unit {unit:?}"))),
+            let unit = &rest[..unit_len];
+            rest = &rest[unit_len..];
+            if unit.is_empty() {
+                return Err(err("a unit is missing"));
+            }
+            let Some(index) = UNITS.iter().position(|(names, _)| names.contains(&unit)) else {
+                return Err(err(&format!("unknown unit {unit:?}")));
             };
-            total += value * scale as f64;
+            match previous {
+                Some((p, _)) if p == index => {
+                    return Err(err(&format!("the unit {unit:?} appears twice")));
+                }
+                Some((p, before)) if p > index => {
+                    return Err(err(&format!(
+                        "{unit:?} comes after the smaller unit {before:?}"
+                    )));
+                }
+                _ => {}
+            }
+            previous = Some((index, unit));
+            total += value * UNITS[index].1 as f64;
         }
         if !total.is_finite() || total > u64::MAX as f64 / 2.0 {
             return Err(err("it is too large"));
@@ -177,11 +203,11 @@ mod tests {
                 .contains("unit is missing")
         );
         assert!(
-            "10 weeks"
+            "10weeks"
                 .parse::<Duration>()
                 .unwrap_err()
                 .0
-                .contains("unknown unit")
+                .contains("unknown unit \"weeks\"")
         );
         assert!("".parse::<Duration>().is_err());
         assert!("-5s".parse::<Duration>().is_err());
@@ -193,6 +219,57 @@ mod tests {
             let d: Duration = text.parse().unwrap();
             assert_eq!(d.to_string(), text);
             assert_eq!(d.to_string().parse::<Duration>().unwrap(), d);
+        }
+    }
+
+    #[test]
+    fn every_unit_and_its_other_name_still_parses() {
+        for (text, us) in [
+            ("2d", 2 * MICROS_PER_DAY),
+            ("3h", 3 * MICROS_PER_HOUR),
+            ("4m", 4 * MICROS_PER_MIN),
+            ("4min", 4 * MICROS_PER_MIN),
+            ("5s", 5 * MICROS_PER_SEC),
+            ("6ms", 6 * MICROS_PER_MS),
+            ("7us", 7),
+            ("7µs", 7),
+            ("0s", 0),
+            (".5s", 500_000),
+            ("1d2h3m4s5ms6us", 93_784_005_006),
+            ("1h0.5m", MICROS_PER_HOUR + 30 * MICROS_PER_SEC),
+            ("1min30s", 90 * MICROS_PER_SEC),
+        ] {
+            assert_eq!(text.parse(), Ok(Duration(us)), "{text}");
+        }
+    }
+
+    #[test]
+    fn the_syntax_is_strict_and_the_message_shows_the_value() {
+        for (text, why) in [
+            ("1m1m", "the unit \"m\" appears twice"),
+            ("1m2min", "the unit \"min\" appears twice"),
+            ("1s1s", "the unit \"s\" appears twice"),
+            ("30m1h", "\"h\" comes after the smaller unit \"m\""),
+            ("1ms1s", "\"s\" comes after the smaller unit \"ms\""),
+            ("1s2m3s", "\"m\" comes after the smaller unit \"s\""),
+            (" 1m", "it contains a space"),
+            ("1m ", "it contains a space"),
+            ("1 m", "it contains a space"),
+            ("1h 30m", "it contains a space"),
+            ("1m\t", "it contains a space"),
+            ("", "it is empty"),
+            ("m", "expected a number"),
+            ("1hm", "unknown unit \"hm\""),
+            ("1h5", "a unit is missing"),
+            ("1..5s", "bad number"),
+            ("+1s", "expected a number"),
+        ] {
+            let e = text.parse::<Duration>().unwrap_err().to_string();
+            assert!(e.contains(why), "{text:?}: {e}");
+            assert!(
+                e.starts_with(&format!("invalid duration {text:?}: ")),
+                "{text:?}: {e}"
+            );
         }
     }
 }
