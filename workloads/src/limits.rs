@@ -152,9 +152,9 @@ fn open_regular(path: &Path) -> io::Result<std::fs::File> {
 /// reading it (and, for a file whose size the system does not know, once that much is read).
 pub fn read_to_string(path: &Path) -> io::Result<String> {
     let file = open_regular(path)?;
-    let mut text = String::new();
-    file.take(MAX_FILE_BYTES + 1).read_to_string(&mut text)?;
-    if text.len() as u64 > MAX_FILE_BYTES {
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
             format!(
@@ -163,7 +163,16 @@ pub fn read_to_string(path: &Path) -> io::Result<String> {
             ),
         ));
     }
-    Ok(text)
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let before = &e.as_bytes()[..at];
+        let line = memchr::memchr_iter(b'\n', before).count() + 1;
+        let column = at - memchr::memrchr(b'\n', before).map_or(0, |p| p + 1) + 1;
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("line {line}, column {column}: invalid UTF-8 at byte {at}"),
+        )
+    })
 }
 
 #[cfg(test)]
@@ -212,6 +221,15 @@ mod tests {
         for bad in [f64::NAN, f64::INFINITY, -1.0, 1e300] {
             assert!(duration_from_ms(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn invalid_utf8_in_a_whole_file_is_reported_where_it_is() {
+        let path = std::env::temp_dir().join(format!("lambdasim-utf8-{}", std::process::id()));
+        std::fs::write(&path, b"{\n  \"a\": \"x\xffy\"\n}\n").unwrap();
+        let e = read_to_string(&path).unwrap_err();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(e.to_string(), "line 2, column 10: invalid UTF-8 at byte 11");
     }
 
     #[test]

@@ -799,6 +799,9 @@ mod tests {
         let fs: Arc<dyn CgroupFs> = Arc::new(fs);
         let mut pool = Pool::new(Arc::clone(&fs), "lambdasim/1/w0".to_string(), 2);
         assert!(pool.is_empty());
+        // The parent must exist: a pool does not make it (again, without its limits).
+        assert!(matches!(pool.fill(1), Err(CgroupError::Vanished(_))));
+        fs.create("lambdasim/1/w0").expect("parent");
         pool.fill(5).expect("fill");
         assert_eq!(pool.len(), 2, "capped at capacity");
         assert_eq!(
@@ -1092,6 +1095,7 @@ mod tests {
         let fs: Arc<dyn CgroupFs> = Arc::new(V1::new(&mounts).expect("v1"));
         let top = guard.top.clone();
 
+        fs.create(&top).expect("parent");
         let mut pool = Pool::new(Arc::clone(&fs), top.clone(), 1);
         pool.fill(1).expect("fill");
         let (group, pooled) = pool.take(&LIMITS).expect("take");
