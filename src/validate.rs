@@ -28,6 +28,14 @@ pub struct Tolerances {
     pub latency_p99_pct: f64,
     /// Kolmogorov-Smirnov distance between the latency distributions, if checked.
     pub latency_ks: Option<f64>,
+    /// Wasserstein-1 distance between the latency distributions, as a percent of the real mean
+    /// latency, if checked.
+    pub latency_w1_pct: Option<f64>,
+    /// Kolmogorov-Smirnov distance between the startup-delay distributions, if checked.
+    pub startup_ks: Option<f64>,
+    /// Share of the invocations that started the same way (warm, cold, unpaused, forked, not
+    /// at all) in both runs, in percent, if checked (a floor).
+    pub start_kind_agreement_pct: Option<f64>,
 }
 
 impl Default for Tolerances {
@@ -37,6 +45,9 @@ impl Default for Tolerances {
             latency_p50_pct: 10.0,
             latency_p99_pct: 25.0,
             latency_ks: None,
+            latency_w1_pct: None,
+            startup_ks: None,
+            start_kind_agreement_pct: None,
         }
     }
 }
@@ -52,6 +63,12 @@ impl Tolerances {
             ("latency_p50_pct", self.latency_p50_pct),
             ("latency_p99_pct", self.latency_p99_pct),
             ("latency_ks", self.latency_ks.unwrap_or(0.0)),
+            ("latency_w1_pct", self.latency_w1_pct.unwrap_or(0.0)),
+            ("startup_ks", self.startup_ks.unwrap_or(0.0)),
+            (
+                "start_kind_agreement_pct",
+                self.start_kind_agreement_pct.unwrap_or(0.0),
+            ),
         ] {
             if !(v.is_finite() && v >= 0.0) {
                 return Err(format!(
@@ -175,6 +192,58 @@ pub fn ks_distance(a: &[f64], b: &[f64]) -> f64 {
     d
 }
 
+/// The Wasserstein-1 (earth mover's) distance between two samples, sorted: the area between
+/// their quantile functions, in the samples' unit. A shift of every value by `c` gives `c`.
+pub fn wasserstein1(a: &[f64], b: &[f64]) -> f64 {
+    if a.is_empty() || b.is_empty() {
+        return 0.0;
+    }
+    let (n, m) = (a.len() as f64, b.len() as f64);
+    let (mut i, mut j) = (0, 0);
+    let (mut at, mut area) = (0.0f64, 0.0f64);
+    // Walk the probability axis through both samples' steps: on each stretch, both quantile
+    // functions are flat.
+    while i < a.len() && j < b.len() {
+        let next = ((i + 1) as f64 / n).min((j + 1) as f64 / m);
+        area += (next - at) * (a[i] - b[j]).abs();
+        at = next;
+        if (i + 1) as f64 / n <= next {
+            i += 1;
+        }
+        if (j + 1) as f64 / m <= next {
+            j += 1;
+        }
+    }
+    area
+}
+
+/// Startup delays (start − arrival) of started invocations in ms, sorted.
+fn startup_delays(records: &[Record]) -> Vec<f64> {
+    let mut v: Vec<f64> = records
+        .iter()
+        .filter(|r| r.start_kind.is_some())
+        .map(|r| (r.start - r.arrival) as f64 / 1000.0)
+        .collect();
+    v.sort_by(f64::total_cmp);
+    v
+}
+
+/// A distance row, checked against `tolerance` (a ceiling) when there is one.
+fn distance_row(metric: &str, value: f64, shown: String, tolerance: Option<f64>) -> Row {
+    Row {
+        metric: metric.into(),
+        real: 0.0,
+        simulated: 0.0,
+        difference: shown,
+        tolerance: tolerance.map_or(String::new(), |t| format!("≤{t}")),
+        verdict: match tolerance {
+            None => Verdict::Info,
+            Some(t) if value <= t => Verdict::Pass,
+            Some(_) => Verdict::Fail,
+        },
+    }
+}
+
 fn kind(r: &Record) -> &'static str {
     r.start_kind.map_or("not started", StartKind::as_str)
 }
@@ -272,18 +341,46 @@ pub fn compare(real: &Side, sim: &Side, tol: &Tolerances) -> Validation {
     rows.push(p90);
     rows.push(relative("latency p99 ms", 0.99, tol.latency_p99_pct));
     let ks = ks_distance(&rl, &sl);
-    rows.push(Row {
-        metric: "latency KS distance".into(),
-        real: 0.0,
-        simulated: 0.0,
-        difference: format!("{ks:.4}"),
-        tolerance: tol.latency_ks.map_or(String::new(), |t| format!("≤{t}")),
-        verdict: match tol.latency_ks {
-            None => Verdict::Info,
-            Some(t) if ks <= t => Verdict::Pass,
-            Some(_) => Verdict::Fail,
-        },
-    });
+    rows.push(distance_row(
+        "latency KS distance",
+        ks,
+        format!("{ks:.4}"),
+        tol.latency_ks,
+    ));
+    // Wasserstein-1 in ms, checked as a percent of the real mean latency.
+    let w1 = wasserstein1(&rl, &sl);
+    let real_mean = if rl.is_empty() {
+        0.0
+    } else {
+        rl.iter().sum::<f64>() / rl.len() as f64
+    };
+    let w1_pct = if real_mean > 0.0 {
+        100.0 * w1 / real_mean
+    } else if w1 > 0.0 {
+        f64::INFINITY
+    } else {
+        0.0
+    };
+    let mut w1_row = distance_row(
+        "latency W1 distance ms",
+        w1_pct,
+        format!("{w1:.3} ({w1_pct:.1}% of the mean)"),
+        tol.latency_w1_pct,
+    );
+    w1_row.tolerance = tol
+        .latency_w1_pct
+        .map_or(String::new(), |t| format!("≤{t}% of the mean"));
+    rows.push(w1_row);
+    let (rd, sd) = (startup_delays(&real.records), startup_delays(&sim.records));
+    let startup_ks = ks_distance(&rd, &sd);
+    rows.push(distance_row(
+        "startup delay KS distance",
+        startup_ks,
+        format!("{startup_ks:.4}"),
+        tol.startup_ks,
+    ));
+    let startup_w1 = wasserstein1(&rd, &sd);
+    rows.push(info("startup delay W1 distance ms", 0.0, startup_w1));
     rows.push(info(
         "used memory GB-s",
         rs.memory.used_gb_s,
@@ -299,6 +396,7 @@ pub fn compare(real: &Side, sim: &Side, tol: &Tolerances) -> Validation {
     by_id.sort_unstable_by_key(|(id, _)| *id);
     let mut differences = Vec::new();
     let mut differing = 0;
+    let mut matched = 0;
     let mut real_sorted: Vec<&Record> = real.records.iter().collect();
     real_sorted.sort_unstable_by_key(|r| r.id);
     for r in real_sorted {
@@ -306,6 +404,7 @@ pub fn compare(real: &Side, sim: &Side, tol: &Tolerances) -> Validation {
             continue;
         };
         let s = by_id[i].1;
+        matched += 1;
         if r.start_kind != s.start_kind {
             differing += 1;
             if differences.len() < MAX_DIFFERENCES {
@@ -319,6 +418,25 @@ pub fn compare(real: &Side, sim: &Side, tol: &Tolerances) -> Validation {
             }
         }
     }
+    let agreement = if matched > 0 {
+        100.0 * (matched - differing) as f64 / matched as f64
+    } else {
+        100.0
+    };
+    rows.push(Row {
+        metric: "start kind agreement %".into(),
+        real: matched as f64,
+        simulated: (matched - differing) as f64,
+        difference: format!("{agreement:.2}% of {matched}"),
+        tolerance: tol
+            .start_kind_agreement_pct
+            .map_or(String::new(), |t| format!("≥{t}%")),
+        verdict: match tol.start_kind_agreement_pct {
+            None => Verdict::Info,
+            Some(t) if agreement >= t => Verdict::Pass,
+            Some(_) => Verdict::Fail,
+        },
+    });
     Validation {
         rows,
         differences,
@@ -438,6 +556,20 @@ pub fn write(v: &Validation, heading: &str, dir: &Path) -> Result<Vec<PathBuf>, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn w1_is_the_area_between_the_quantile_functions() {
+        assert_eq!(wasserstein1(&[1.0, 2.0, 3.0], &[1.0, 2.0, 3.0]), 0.0);
+        // A shift by 5 everywhere.
+        assert!((wasserstein1(&[1.0, 2.0, 3.0], &[6.0, 7.0, 8.0]) - 5.0).abs() < 1e-12);
+        // Half the mass moved by 2.
+        assert!((wasserstein1(&[0.0, 1.0], &[0.0, 3.0]) - 1.0).abs() < 1e-12);
+        // Unequal sizes: {0} against {0, 2} moves half the mass by 2.
+        assert!((wasserstein1(&[0.0], &[0.0, 2.0]) - 1.0).abs() < 1e-12);
+        // {0, 0, 3} against {0, 3}: a sixth of the mass moves by 3.
+        assert!((wasserstein1(&[0.0, 0.0, 3.0], &[0.0, 3.0]) - 0.5).abs() < 1e-12);
+        assert_eq!(wasserstein1(&[], &[1.0]), 0.0);
+    }
 
     #[test]
     fn ks_is_the_largest_gap_between_the_cdfs() {

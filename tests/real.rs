@@ -930,6 +930,23 @@ fn a_small_validation_compares_real_and_simulated_runs() {
         all_ok &= ok;
     }
     assert_eq!(out.status.code(), Some(if all_ok { 0 } else { 4 }));
+    // The distances and the agreement are reported (not checked by default): the agreement
+    // counts every invocation matched in both runs, less those that differ.
+    for metric in [
+        "latency KS distance",
+        "latency W1 distance ms",
+        "startup delay KS distance",
+        "startup delay W1 distance ms",
+    ] {
+        assert_eq!(row(metric)["verdict"], "info", "{metric}");
+    }
+    let agreement = row("start kind agreement %");
+    assert_eq!(agreement["real"], invocations["real"], "{agreement}");
+    assert_eq!(
+        num(&agreement, "real") - num(&agreement, "simulated"),
+        v["differing"].as_f64().unwrap(),
+        "{agreement}"
+    );
     // With the host's profile, every verdict passes.
     for metric in ["cold-start ratio %", "latency p50 ms", "latency p99 ms"] {
         assert_eq!(row(metric)["verdict"], "pass", "{stdout}");
