@@ -24,6 +24,7 @@ use real::cgroup::CgroupFs;
 
 use crate::cli::TempDir;
 use crate::real::{CONFINED, confinement, gone, host, leftovers, run_procs, runner, signal};
+use crate::util::{Rng, env_number};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Fault {
@@ -55,31 +56,6 @@ const FAULTS: [Fault; 12] = [
     Fault::CgroupRemoved,
     Fault::PidNamespaces,
 ];
-
-/// xorshift64*: enough to shuffle faults reproducibly.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
-fn env_number(name: &str, default: u64) -> u64 {
-    match std::env::var(name) {
-        Ok(v) => v
-            .parse()
-            .unwrap_or_else(|_| panic!("{name} must be a whole number, got {v:?}")),
-        Err(_) => default,
-    }
-}
 
 /// A scenario of two workers whose invocations run 1 to 2 s, long enough to be caught by any
 /// fault, and few enough at once (about 2) for a 2-core host; with `packages`, sandboxes are
@@ -422,7 +398,7 @@ fn no_fault_leaves_anything_of_a_run_behind() {
     let Some(fs) = host() else { return };
     let count = env_number("LAMBDASIM_FAULTS", FAULTS.len() as u64) as usize;
     let seed = env_number("LAMBDASIM_FAULT_SEED", 1);
-    let mut rng = Rng(seed.max(1));
+    let mut rng = Rng::new(seed);
     let dir = TempDir::new("faults");
     let mounts = mount_count();
     let mut order = FAULTS.to_vec();

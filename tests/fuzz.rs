@@ -28,34 +28,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use lambdasim::scenario::RawScenario;
 
 use crate::cli::TempDir;
-
-/// xorshift64*: a reproducible stream per input.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        // SplitMix64 of the seed, so that neighbouring seeds start far apart.
-        let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        Rng((z ^ (z >> 31)).max(1))
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        if n == 0 {
-            0
-        } else {
-            (self.next() % n as u64) as usize
-        }
-    }
-}
+use crate::util::{Rng, env_number};
 
 /// Values that break readers that trust their input.
 const TOKENS: &[&[u8]] = &[
@@ -386,13 +359,6 @@ fn run_one(target: &Target, seed: u64, index: u64, dir: &Path) -> Result<(), (St
             )
         })
         .map_or(Ok(()), Err)
-}
-
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name).map_or(default, |v| {
-        v.parse()
-            .unwrap_or_else(|_| panic!("{name} must be a whole number, got {v:?}"))
-    })
 }
 
 /// Peak resident memory of this process, in kB.
