@@ -178,15 +178,12 @@ struct RealArgs {
 /// How a scenario runs on real sandboxes.
 #[derive(Args)]
 struct RealModeArgs {
-    /// Trace time per unit of wall-clock time: 60 replays a trace minute in a second.
-    #[arg(
-        long,
-        value_name = "K",
-        default_value_t = 1.0,
-        help_heading = "Real mode"
-    )]
-    time_scale: f64,
+    /// Trace time per unit of wall-clock time: 60 replays a trace minute in a second. Overrides
+    /// the scenario's `[real] time_scale`; 1 when neither is given.
+    #[arg(long, value_name = "K", help_heading = "Real mode")]
+    time_scale: Option<f64>,
     /// Execution and initialization times are divided by this (default: the time scale).
+    /// Overrides the scenario's `[real] duration_scale`.
     #[arg(long, value_name = "K", help_heading = "Real mode")]
     duration_scale: Option<f64>,
     #[command(flatten)]
@@ -196,13 +193,14 @@ struct RealModeArgs {
 /// How real sandboxes are made and what they do, in a real run and in a calibration.
 #[derive(Args)]
 struct SandboxArgs {
-    /// A sandbox's memory limit is its function's memory times this (plus the runner's own).
-    #[arg(long, value_name = "F", default_value_t = 1.0 / 16.0, help_heading = "Real mode")]
-    memory_scale: f64,
+    /// A sandbox's memory limit is its function's memory times this (plus the runner's own);
+    /// 1/16 by default.
+    #[arg(long, value_name = "F", help_heading = "Real mode")]
+    memory_scale: Option<f64>,
     /// How invocations, initializations and package imports spend their time: busy (spinning on
-    /// a core) or sleep.
-    #[arg(long, value_name = "MODE", default_value = "busy", value_parser = ["busy", "sleep"], help_heading = "Real mode")]
-    exec: String,
+    /// a core, the default) or sleep.
+    #[arg(long, value_name = "MODE", value_parser = ["busy", "sleep"], help_heading = "Real mode")]
+    exec: Option<String>,
     /// CPU limit of each sandbox, in cores.
     #[arg(long, value_name = "CORES", help_heading = "Real mode")]
     cpu_limit: Option<f64>,
@@ -216,30 +214,15 @@ struct SandboxArgs {
     #[arg(long, help_heading = "Real mode")]
     unconfined: bool,
     /// Share of its memory a sandbox fills as it initializes and holds while it lives (above 1:
-    /// past the sandbox's limit, which the kernel enforces by killing it).
-    #[arg(
-        long,
-        value_name = "F",
-        default_value_t = 0.5,
-        help_heading = "Real mode"
-    )]
-    touch: f64,
-    /// Child cgroups each worker keeps ready.
-    #[arg(
-        long,
-        value_name = "N",
-        default_value_t = 8,
-        help_heading = "Real mode"
-    )]
-    pool: usize,
-    /// Package files on disk are the catalogue's sizes times this.
-    #[arg(
-        long,
-        value_name = "F",
-        default_value_t = 0.01,
-        help_heading = "Real mode"
-    )]
-    disk_scale: f64,
+    /// past the sandbox's limit, which the kernel enforces by killing it); 0.5 by default.
+    #[arg(long, value_name = "F", help_heading = "Real mode")]
+    touch: Option<f64>,
+    /// Child cgroups each worker keeps ready; 8 by default.
+    #[arg(long, value_name = "N", help_heading = "Real mode")]
+    pool: Option<usize>,
+    /// Package files on disk are the catalogue's sizes times this; 0.01 by default.
+    #[arg(long, value_name = "F", help_heading = "Real mode")]
+    disk_scale: Option<f64>,
     /// How long past its expected end (its scaled duration, stretched by --cpu-limit) an
     /// invocation may go unanswered before its sandbox is killed and it fails as `timeout`.
     /// Overrides the scenario's `[real] invocation_timeout`; 60s when neither is given.
@@ -962,54 +945,113 @@ fn real_options(
     args: &RealModeArgs,
     scenario: &lambdasim::scenario::Scenario,
 ) -> Result<lambdasim::real_mode::RealOptions, Error> {
-    let mut backend = real_config(&args.sandboxes)?;
-    if args.sandboxes.invocation_timeout.is_none()
-        && let Some(timeout) = scenario.raw.real.invocation_timeout
-    {
-        if timeout.micros() == 0 {
-            // Only a scenario file sets it: the message names the file and the line.
+    let real = &scenario.raw.real;
+    let backend = real_config(&args.sandboxes, real, &scenario.raw.source)?;
+    // A flag wins over the scenario's `[real]` value, which wins over the default.
+    let time_scale = args.time_scale.or(real.time_scale);
+    let duration_scale = args.duration_scale.or(real.duration_scale);
+    for (flag, key, given, value) in [
+        (
+            "--time-scale",
+            "real.time_scale",
+            args.time_scale,
+            time_scale,
+        ),
+        (
+            "--duration-scale",
+            "real.duration_scale",
+            args.duration_scale,
+            duration_scale,
+        ),
+    ] {
+        if let Some(v) = value
+            && !(v.is_finite() && v > 0.0)
+        {
+            let name = if given.is_some() { flag } else { key };
             return Err(input(
                 scenario
                     .raw
                     .source
-                    .locate("real.invocation_timeout must be longer than 0s, got 0s"),
+                    .locate(&format!("{name} must be a positive number, got {v}")),
             ));
         }
-        backend.invocation_timeout = std::time::Duration::from_micros(timeout.micros());
     }
+    let time_scale = time_scale.unwrap_or(1.0);
     Ok(lambdasim::real_mode::RealOptions {
-        time_scale: args.time_scale,
-        duration_scale: args.duration_scale.unwrap_or(args.time_scale),
+        time_scale,
+        duration_scale: duration_scale.unwrap_or(time_scale),
         backend,
     })
 }
 
+/// The sandboxes' settings: each flag given, else the scenario's `[real]` value, else the
+/// default. An impossible value is reported under the name it was given by (`--touch`, or
+/// `real.touch` at its line in the scenario file).
 #[cfg(target_os = "linux")]
-fn real_config(args: &SandboxArgs) -> Result<real::RealConfig, Error> {
+fn real_config(
+    args: &SandboxArgs,
+    real: &lambdasim::scenario::RawReal,
+    source: &lambdasim::scenario::Source,
+) -> Result<real::RealConfig, Error> {
+    use lambdasim::scenario::ExecKind;
     let exe = std::env::current_exe()
         .map_err(|e| Error::Host(format!("cannot find the lambdasim executable: {e}")))?;
+    let defaults = real::RealConfig::default();
+    let exec = match args.exec.as_deref() {
+        Some("sleep") => ExecKind::Sleep,
+        Some(_) => ExecKind::Busy,
+        None => real.exec.unwrap_or(ExecKind::Busy),
+    };
     let config = real::RealConfig {
         runner: exe,
-        memory_scale: args.memory_scale,
-        mode: if args.exec == "sleep" {
-            real::ExecMode::Sleep
-        } else {
-            real::ExecMode::Busy
+        memory_scale: args
+            .memory_scale
+            .or(real.memory_scale)
+            .unwrap_or(defaults.memory_scale),
+        mode: match exec {
+            ExecKind::Sleep => real::ExecMode::Sleep,
+            ExecKind::Busy => real::ExecMode::Busy,
         },
-        cpu_cores: args.cpu_limit,
+        cpu_cores: args.cpu_limit.or(real.cpu_limit),
         net: args.net,
         confine: !args.unconfined,
-        touch_fraction: args.touch,
-        pool: args.pool,
-        disk_scale: args.disk_scale,
-        invocation_timeout: args
-            .invocation_timeout
-            .map_or(real::RealConfig::default().invocation_timeout, |t| {
-                std::time::Duration::from_micros(t.micros())
-            }),
-        ..real::RealConfig::default()
+        touch_fraction: args.touch.or(real.touch).unwrap_or(defaults.touch_fraction),
+        pool: args.pool.or(real.pool).unwrap_or(defaults.pool),
+        disk_scale: args
+            .disk_scale
+            .or(real.disk_scale)
+            .unwrap_or(defaults.disk_scale),
+        invocation_timeout: match args.invocation_timeout.or(real.invocation_timeout) {
+            Some(t) => std::time::Duration::from_micros(t.micros()),
+            None => defaults.invocation_timeout,
+        },
+        ..defaults
     };
-    config.validate().map_err(Error::Input)?;
+    config.validate().map_err(|message| {
+        // The message starts with the flag; a value from the scenario is named by its key.
+        let from_scenario = [
+            (
+                "--memory-scale",
+                "real.memory_scale",
+                args.memory_scale.is_none(),
+            ),
+            ("--touch", "real.touch", args.touch.is_none()),
+            ("--disk-scale", "real.disk_scale", args.disk_scale.is_none()),
+            ("--cpu-limit", "real.cpu_limit", args.cpu_limit.is_none()),
+            ("--pool", "real.pool", args.pool.is_none()),
+            (
+                "--invocation-timeout",
+                "real.invocation_timeout",
+                args.invocation_timeout.is_none(),
+            ),
+        ]
+        .into_iter()
+        .find(|(flag, _, not_given)| *not_given && message.starts_with(flag));
+        match from_scenario {
+            Some((flag, key, _)) => input(source.locate(&message.replacen(flag, key, 1))),
+            None => input(message),
+        }
+    })?;
     Ok(config)
 }
 
@@ -1296,7 +1338,11 @@ fn calibrate(args: &CalibrateArgs) -> Result<(), Error> {
         std::sync::Arc::from(real::cgroup::detect().map_err(|e| host(&e))?);
     real::cgroup::check_privileges(fs.as_ref()).map_err(|e| host(&e))?;
     real::spawn::become_reaper().map_err(|e| host(&e))?;
-    let config = real_config(&args.sandboxes)?;
+    let config = real_config(
+        &args.sandboxes,
+        &lambdasim::scenario::RawReal::default(),
+        &lambdasim::scenario::Source::default(),
+    )?;
     let work = std::env::temp_dir().join(format!("lambdasim-calibrate-{}", std::process::id()));
     let kind = fs.kind();
     let report = real::measure::measure(fs.clone(), &config.runner, &work, args.trials)

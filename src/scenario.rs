@@ -191,10 +191,36 @@ impl Source {
     }
 }
 
-/// `[real]`: settings of real mode that belong with the scenario rather than the host.
+/// `[real]`: settings of real mode (`lambdasim real` and `validate`). Each is optional: the
+/// command-line flag of the same name overrides it, and the flag's default applies when neither
+/// is given. A `validate --matrix` plan varies them like any other key (`"real.exec"`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawReal {
+    /// Trace time per wall-clock time (`--time-scale`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_scale: Option<f64>,
+    /// Execution and initialization times are divided by this (`--duration-scale`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_scale: Option<f64>,
+    /// A sandbox's memory limit is its function's memory times this (`--memory-scale`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_scale: Option<f64>,
+    /// `"busy"` or `"sleep"` (`--exec`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exec: Option<ExecKind>,
+    /// CPU limit of each sandbox, in cores (`--cpu-limit`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_limit: Option<f64>,
+    /// Share of its memory a sandbox fills as it initializes (`--touch`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub touch: Option<f64>,
+    /// Package files on disk are the catalogue's sizes times this (`--disk-scale`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disk_scale: Option<f64>,
+    /// Child cgroups each worker keeps ready (`--pool`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pool: Option<usize>,
     /// How long past its expected end (its scaled duration, stretched by a CPU limit) an
     /// invocation may go unanswered before its sandbox is killed and it fails as `timeout`
     /// (`--invocation-timeout` overrides it; 60 s when neither is given).
@@ -206,6 +232,16 @@ impl RawReal {
     pub fn is_default(&self) -> bool {
         *self == RawReal::default()
     }
+}
+
+/// How real sandboxes spend an invocation's time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExecKind {
+    /// Spinning on a core.
+    Busy,
+    /// Sleeping.
+    Sleep,
 }
 
 /// `[model]`: modelling choices where peers' simulators differ. lambdasim's own are the

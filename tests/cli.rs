@@ -858,6 +858,25 @@ fn a_scenario_sets_real_modes_invocation_timeout_and_the_simulator_ignores_it() 
         "{}",
         stderr(&o)
     );
+    // Every sandbox setting has a key; an impossible value is named by its key and line.
+    for (real, needle) in [
+        ("touch = -1.0", "line 7: [real] touch must be"),
+        (
+            "time_scale = 0.0",
+            "line 7: [real] time_scale must be a positive number",
+        ),
+        ("memory_scale = 1e9", "line 7: [real] memory_scale must be"),
+        ("exec = \"spin\"", "expected `busy` or `sleep`"),
+    ] {
+        let bad = write("bad.toml", real);
+        let o = lambdasim(&["real", "--config", &bad]);
+        assert_eq!(o.status.code(), Some(2), "{real}: {}", stderr(&o));
+        assert!(stderr(&o).contains(needle), "{real}: {}", stderr(&o));
+    }
+    // A flag overrides the key: the file's impossible touch is never used.
+    let bad = write("bad.toml", "touch = -1.0");
+    let o = lambdasim(&["real", "--config", &bad, "--touch=-2"]);
+    assert!(stderr(&o).contains("--touch must be"), "{}", stderr(&o));
     let unknown = write("unknown.toml", "timeout = \"1m\"");
     let o = lambdasim(&["run", "--config", &unknown]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
