@@ -236,12 +236,19 @@ struct ValidateArgs {
     scenario: ScenarioArgs,
     #[command(flatten)]
     mode: RealModeArgs,
-    /// Directory for validation.md, validation.json, differences.csv and the latency CDFs.
+    /// Directory for validation.md, validation.json, differences.csv and the latency CDFs; with
+    /// --matrix, for the report and a directory per cell.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
-    /// Print the comparison as JSON.
+    /// Print the comparison as JSON (with --matrix, every cell's result).
     #[arg(long)]
     json: bool,
+    /// Validate every cell of a matrix plan (a sweep plan with `[validation]` and `[saturation]`
+    /// tables), one after another, into --out (required); cells already there are not rerun.
+    /// The scenarios come from the plan: of the scenario flags only --costs applies, to every
+    /// cell; real-mode flags override each cell's `[real]` table.
+    #[arg(long, value_name = "PLAN")]
+    matrix: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -1058,6 +1065,9 @@ fn real_config(
 #[cfg(target_os = "linux")]
 fn validate(args: &ValidateArgs) -> Result<(), Error> {
     use lambdasim::validate::{Collected, Side, compare, render_table, write};
+    if let Some(plan) = &args.matrix {
+        return validate_matrix(args, plan);
+    }
     let scenario = raw_scenario(&args.scenario)?.validate()?;
     let options = real_options(&args.mode, &scenario)?;
     if let Some(path) = &args.scenario.costs {
@@ -1144,6 +1154,117 @@ fn validate(args: &ValidateArgs) -> Result<(), Error> {
     }
 }
 
+/// `validate --matrix`: every cell of the plan, then the report.
+#[cfg(target_os = "linux")]
+fn validate_matrix(args: &ValidateArgs, plan: &std::path::Path) -> Result<(), Error> {
+    use lambdasim::matrix::{CellVerdict, Matrix, Progress, counts, summary_lines};
+    let Some(out) = &args.out else {
+        return Err(input(
+            "--matrix needs --out DIR for its cells and report".into(),
+        ));
+    };
+    // The plan gives the scenarios: a scenario flag other than --costs would be ignored.
+    let mut unchanged = RawScenario::default_scenario();
+    if let Some(path) = &args.scenario.costs {
+        unchanged.costs = lambdasim::profile::load(path)?;
+    }
+    if raw_scenario(&args.scenario)? != unchanged {
+        return Err(input(
+            "--matrix takes its scenarios from the plan: set them in its base or grid, not with \
+             scenario flags (only --costs applies, to every cell)"
+                .into(),
+        ));
+    }
+    let costs = args
+        .scenario
+        .costs
+        .as_deref()
+        .map(lambdasim::profile::load_table)
+        .transpose()?;
+    let matrix = Matrix::load(plan, costs)?;
+    std::fs::create_dir_all(out)
+        .map_err(|e| Error::Output(format!("creating {}: {e}", out.display())))?;
+    let bar = indicatif::ProgressBar::new(0);
+    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} cells, {elapsed} so far, about {eta} left: {msg}",
+        )
+        .expect("the progress template is valid"),
+    );
+    let started = std::time::Instant::now();
+    let cells = lambdasim::matrix::run(
+        &matrix,
+        out,
+        &mut |scenario| real_options(&args.mode, scenario),
+        &mut |event| match event {
+            Progress::Start { run, kept } => {
+                bar.set_length(run as u64);
+                if kept > 0 {
+                    eprintln!(
+                        "{kept} cell(s) kept from an earlier run in {}; {run} to run",
+                        out.display()
+                    );
+                }
+            }
+            Progress::Cell { label, .. } => bar.set_message(label),
+            Progress::Done { result } => {
+                bar.suspend(|| {
+                    eprintln!(
+                        "cell {}: {} ({:.0} s)",
+                        result.index,
+                        result.verdict.as_str(),
+                        result.wall_s
+                    )
+                });
+                bar.inc(1);
+            }
+        },
+    );
+    bar.finish_and_clear();
+    let cells = cells?;
+    let cgroups = real::cgroup::detect()
+        .map(|fs| fs.kind())
+        .unwrap_or("unknown");
+    let ctx = lambdasim::matrix_report::Context {
+        axes: &matrix.axes,
+        tolerances: &matrix.tolerances,
+        limits: &matrix.limits,
+        host: format!(
+            "Host: {} CPUs, cgroup {cgroups}, lambdasim {}.",
+            std::thread::available_parallelism().map_or(0, |n| n.get()),
+            env!("CARGO_PKG_VERSION")
+        ),
+        command: std::env::args()
+            .map(|a| if a.contains(' ') { format!("'{a}'") } else { a })
+            .collect::<Vec<_>>()
+            .join(" "),
+    };
+    let files = lambdasim::matrix_report::write(&ctx, &cells, out)?;
+    let (pass, fail, invalid) = counts(&cells);
+    if args.json {
+        emit(&serde_json::to_string_pretty(&cells).map_err(|e| Error::Output(e.to_string()))?);
+    } else {
+        emit(&format!(
+            "lambdasim validate --matrix\n\n{}\n{} cells: {pass} pass, {fail} fail, {invalid} invalid, in {:.1} s\nreport: {}\n",
+            summary_lines(&matrix.axes, &cells),
+            cells.len(),
+            started.elapsed().as_secs_f64(),
+            files[0].display()
+        ));
+    }
+    if fail > 0 {
+        return Err(Error::Mismatch(format!(
+            "{fail} of {} cells miss a tolerance (see {})",
+            cells.len(),
+            files[0].display()
+        )));
+    }
+    Ok(())
+}
+
 #[cfg(not(target_os = "linux"))]
 fn validate(_args: &ValidateArgs) -> Result<(), Error> {
     Err(Error::Host(
@@ -1185,7 +1306,8 @@ fn real(args: RealArgs) -> Result<(), Error> {
     let d = &result.drive;
     let heading = format!(
         "lambdasim real\n\n{}real mode   cgroup {}, time scale x{}, durations / {}, memory x{}; \
-         {} arrivals, late by {:.3} ms at most ({:.3} ms on average)\n",
+         {} arrivals, late by {:.3} ms at most ({:.3} ms at p99, {:.3} ms on average); host \
+         {:.0}% busy, {:.1}% stolen, run queue {:.1} on average\n",
         scenario.describe(),
         result.cgroups,
         options.time_scale,
@@ -1193,7 +1315,11 @@ fn real(args: RealArgs) -> Result<(), Error> {
         options.backend.memory_scale,
         d.arrivals,
         d.max_late as f64 / 1000.0,
+        d.late_p99 as f64 / 1000.0,
         d.total_late as f64 / 1000.0 / d.arrivals.max(1) as f64,
+        result.host.busy_pct,
+        result.host.steal_pct,
+        result.host.run_queue_mean,
     );
     finish_run(&args.output, &result.summary, &result.metrics, &heading)?;
     result.interruption().map_or(Ok(()), Err)

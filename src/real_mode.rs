@@ -12,6 +12,7 @@ use std::sync::atomic::Ordering;
 
 use analysis::{CsvRecords, Metrics, Summary};
 use real::driver::{DriveStats, STOP, drive, signal_name, stop_on_signals};
+use real::host_load::{HostLoad, Sampler};
 use real::{RealBackend, RealConfig};
 use sim::record::{RecordSink, Tee};
 use workloads::Workload;
@@ -36,6 +37,8 @@ pub struct RealResult {
     /// The run's metrics, for what the summary leaves out (distributions, memory over time).
     pub metrics: Metrics,
     pub drive: DriveStats,
+    /// How busy the host was while the workload ran.
+    pub host: HostLoad,
     /// The cgroup layout used: v1 or v2.
     pub cgroups: &'static str,
     /// The signal that stopped the run early, if one did; every sandbox and cgroup is removed
@@ -151,6 +154,7 @@ pub fn run_real(
 
     let mut metrics = Metrics::new();
     let mut csv = records.map(CsvRecords::new);
+    let sampler = Sampler::start();
     let driven = drive(
         &mut controller,
         &mut backend,
@@ -158,6 +162,7 @@ pub fn run_real(
         &mut Tee(&mut metrics, Tee(csv.as_mut(), extra)),
         &STOP,
     );
+    let host = sampler.finish();
     if let Some(csv) = csv {
         csv.finish()
             .map_err(|e| Error::Output(format!("cannot write records: {e}")))?;
@@ -176,6 +181,7 @@ pub fn run_real(
         summary,
         metrics,
         drive: stats,
+        host,
         cgroups: kind,
         interrupted,
     })

@@ -140,10 +140,32 @@ impl Plan {
         dir: &Path,
         costs: Option<toml::Table>,
     ) -> Result<Plan, Error> {
-        let input = |m: String| Error::Input(format!("{origin}: {m}"));
         let plan = Document::parse(text.to_string(), origin)?;
         let raw: RawPlan = plan.deserialize()?;
-        let (base_text, base_origin, base_dir) = match &raw.base {
+        Plan::expand(
+            raw.base.as_deref(),
+            &raw.seeds,
+            &raw.grid,
+            &plan,
+            dir,
+            costs,
+        )
+    }
+
+    /// Expands a grid over a base scenario (the embedded default without one): the part of a
+    /// plan that `validate --matrix` shares. `plan` is the document the grid was read from.
+    pub(crate) fn expand(
+        base: Option<&Path>,
+        seeds: &[u64],
+        grid: &toml::Table,
+        plan: &Document,
+        dir: &Path,
+        costs: Option<toml::Table>,
+    ) -> Result<Plan, Error> {
+        let origin = plan.origin();
+        let input = |m: String| Error::Input(format!("{origin}: {m}"));
+        let base_path = base;
+        let (base_text, base_origin, base_dir) = match base {
             Some(p) => {
                 let p = dir.join(p);
                 let text = crate::config_file::read(&p, "scenario")
@@ -160,15 +182,15 @@ impl Plan {
         let base_doc = Document::parse(base_text, &base_origin)?;
         let mut base: toml::Table = base_doc.deserialize()?;
         // A run's values come from the plan and the base file: its errors are located there.
-        let written = match raw.base {
-            Some(_) => vec![&plan, &base_doc],
-            None => vec![&plan],
+        let written = match base_path {
+            Some(_) => vec![plan, &base_doc],
+            None => vec![plan],
         };
         if let Some(costs) = costs {
             base.insert("costs".into(), toml::Value::Table(costs));
         }
         let mut axes = Vec::new();
-        for (key, values) in &raw.grid {
+        for (key, values) in grid {
             let values = match values {
                 toml::Value::Array(a) if !a.is_empty() => a.clone(),
                 _ => {
@@ -182,10 +204,10 @@ impl Plan {
                 values,
             });
         }
-        let seeds = if raw.seeds.is_empty() {
+        let seeds = if seeds.is_empty() {
             vec![base.get("seed").and_then(|s| s.as_integer()).unwrap_or(0) as u64]
         } else {
-            raw.seeds.clone()
+            seeds.to_vec()
         };
         let combinations: usize = axes.iter().map(|a| a.values.len()).product();
         let total = combinations

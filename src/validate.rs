@@ -36,6 +36,8 @@ pub struct Tolerances {
     /// Share of the invocations that started the same way (warm, cold, unpaused, forked, not
     /// at all) in both runs, in percent, if checked (a floor).
     pub start_kind_agreement_pct: Option<f64>,
+    /// Wasted (idle and paused) memory-time: percent of the real one, if checked.
+    pub wasted_memory_pct: Option<f64>,
 }
 
 impl Default for Tolerances {
@@ -48,6 +50,7 @@ impl Default for Tolerances {
             latency_w1_pct: None,
             startup_ks: None,
             start_kind_agreement_pct: None,
+            wasted_memory_pct: None,
         }
     }
 }
@@ -69,6 +72,7 @@ impl Tolerances {
                 "start_kind_agreement_pct",
                 self.start_kind_agreement_pct.unwrap_or(0.0),
             ),
+            ("wasted_memory_pct", self.wasted_memory_pct.unwrap_or(0.0)),
         ] {
             if !(v.is_finite() && v >= 0.0) {
                 return Err(format!(
@@ -97,7 +101,7 @@ pub struct Side {
 }
 
 /// A verdict on one metric.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     Pass,
@@ -107,7 +111,7 @@ pub enum Verdict {
 }
 
 /// One line of the comparison.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Row {
     pub metric: String,
     pub real: f64,
@@ -128,6 +132,25 @@ pub struct Difference {
     pub simulated: &'static str,
 }
 
+/// How many matched invocations started one way in the real run and another in the simulated
+/// one.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Confusion {
+    pub real: String,
+    pub simulated: String,
+    pub count: u64,
+}
+
+/// A phase's mean over the invocations that started in both runs, real and simulated, in ms.
+/// Paired this way, the differences of the phases and of execution add up to the difference of
+/// the mean latency of those invocations.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PairedPhase {
+    pub phase: String,
+    pub real_ms: f64,
+    pub sim_ms: f64,
+}
+
 /// Everything a validation found.
 #[derive(Clone, Debug, Serialize)]
 pub struct Validation {
@@ -135,6 +158,12 @@ pub struct Validation {
     pub differences: Vec<Difference>,
     /// How many differences there are (the list may be cut).
     pub differing: usize,
+    /// The differing invocations by their pair of start kinds, most frequent first.
+    pub confusion: Vec<Confusion>,
+    /// Phases (and `exec`) of the invocations that started in both runs.
+    pub paired_phases: Vec<PairedPhase>,
+    /// How many invocations `paired_phases` covers.
+    pub paired: usize,
     #[serde(skip)]
     pub real_latency_ms: Vec<f64>,
     #[serde(skip)]
@@ -218,7 +247,7 @@ pub fn wasserstein1(a: &[f64], b: &[f64]) -> f64 {
 }
 
 /// Startup delays (start − arrival) of started invocations in ms, sorted.
-fn startup_delays(records: &[Record]) -> Vec<f64> {
+pub fn startup_delays(records: &[Record]) -> Vec<f64> {
     let mut v: Vec<f64> = records
         .iter()
         .filter(|r| r.start_kind.is_some())
@@ -239,6 +268,38 @@ fn distance_row(metric: &str, value: f64, shown: String, tolerance: Option<f64>)
         verdict: match tolerance {
             None => Verdict::Info,
             Some(t) if value <= t => Verdict::Pass,
+            Some(_) => Verdict::Fail,
+        },
+    }
+}
+
+/// The phases [`Validation::paired_phases`] compares, in the order of a record's life.
+pub const PAIRED_PHASES: [&str; 6] = ["queue", "create", "install", "import", "init", "exec"];
+
+fn phase_values(r: &Record) -> [u64; PAIRED_PHASES.len()] {
+    let p = &r.phases;
+    [p.queue, p.create, p.install, p.import, p.init, p.exec]
+}
+
+/// A row comparing `simulated` to `real` in percent of the real value, checked against
+/// `tolerance` (±percent) when there is one.
+fn relative_row(metric: &str, real: f64, simulated: f64, tolerance: Option<f64>) -> Row {
+    let pct = if real > 0.0 {
+        100.0 * (simulated - real) / real
+    } else if simulated > 0.0 {
+        f64::INFINITY
+    } else {
+        0.0
+    };
+    Row {
+        metric: metric.into(),
+        real,
+        simulated,
+        difference: format!("{pct:+.1}%"),
+        tolerance: tolerance.map_or(String::new(), |t| format!("±{t}%")),
+        verdict: match tolerance {
+            None => Verdict::Info,
+            Some(t) if pct.abs() <= t => Verdict::Pass,
             Some(_) => Verdict::Fail,
         },
     }
@@ -312,34 +373,12 @@ pub fn compare(real: &Side, sim: &Side, tol: &Tolerances) -> Validation {
         }
     }
     let (rl, sl) = (latencies(&real.records), latencies(&sim.records));
-    let relative = |metric: &str, q: f64, tolerance: f64| {
-        let (r, s) = (quantile(&rl, q), quantile(&sl, q));
-        let pct = if r > 0.0 {
-            100.0 * (s - r) / r
-        } else if s > 0.0 {
-            f64::INFINITY
-        } else {
-            0.0
-        };
-        Row {
-            metric: metric.into(),
-            real: r,
-            simulated: s,
-            difference: format!("{pct:+.1}%"),
-            tolerance: format!("±{tolerance}%"),
-            verdict: if pct.abs() <= tolerance {
-                Verdict::Pass
-            } else {
-                Verdict::Fail
-            },
-        }
+    let relative = |metric: &str, q: f64, tolerance: Option<f64>| {
+        relative_row(metric, quantile(&rl, q), quantile(&sl, q), tolerance)
     };
-    rows.push(relative("latency p50 ms", 0.50, tol.latency_p50_pct));
-    let mut p90 = relative("latency p90 ms", 0.90, f64::INFINITY);
-    p90.verdict = Verdict::Info;
-    p90.tolerance = String::new();
-    rows.push(p90);
-    rows.push(relative("latency p99 ms", 0.99, tol.latency_p99_pct));
+    rows.push(relative("latency p50 ms", 0.50, Some(tol.latency_p50_pct)));
+    rows.push(relative("latency p90 ms", 0.90, None));
+    rows.push(relative("latency p99 ms", 0.99, Some(tol.latency_p99_pct)));
     let ks = ks_distance(&rl, &sl);
     rows.push(distance_row(
         "latency KS distance",
@@ -386,10 +425,11 @@ pub fn compare(real: &Side, sim: &Side, tol: &Tolerances) -> Validation {
         rs.memory.used_gb_s,
         ss.memory.used_gb_s,
     ));
-    rows.push(info(
+    rows.push(relative_row(
         "wasted memory GB-s",
         rs.memory.wasted_gb_s,
         ss.memory.wasted_gb_s,
+        tol.wasted_memory_pct,
     ));
 
     let mut by_id: Vec<(u64, &Record)> = sim.records.iter().map(|r| (r.id, r)).collect();
@@ -397,6 +437,9 @@ pub fn compare(real: &Side, sim: &Side, tol: &Tolerances) -> Validation {
     let mut differences = Vec::new();
     let mut differing = 0;
     let mut matched = 0;
+    let mut paired = 0usize;
+    let mut sums = [(0f64, 0f64); PAIRED_PHASES.len()];
+    let mut pairs: std::collections::BTreeMap<(&str, &str), u64> = Default::default();
     let mut real_sorted: Vec<&Record> = real.records.iter().collect();
     real_sorted.sort_unstable_by_key(|r| r.id);
     for r in real_sorted {
@@ -405,7 +448,18 @@ pub fn compare(real: &Side, sim: &Side, tol: &Tolerances) -> Validation {
         };
         let s = by_id[i].1;
         matched += 1;
+        if r.start_kind.is_some() && s.start_kind.is_some() {
+            paired += 1;
+            for (sum, (a, b)) in sums
+                .iter_mut()
+                .zip(phase_values(r).into_iter().zip(phase_values(s)))
+            {
+                sum.0 += a as f64;
+                sum.1 += b as f64;
+            }
+        }
         if r.start_kind != s.start_kind {
+            *pairs.entry((kind(r), kind(s))).or_insert(0u64) += 1;
             differing += 1;
             if differences.len() < MAX_DIFFERENCES {
                 differences.push(Difference {
@@ -437,10 +491,38 @@ pub fn compare(real: &Side, sim: &Side, tol: &Tolerances) -> Validation {
             Some(_) => Verdict::Fail,
         },
     });
+    let mut confusion: Vec<Confusion> = pairs
+        .into_iter()
+        .map(|((real, simulated), count)| Confusion {
+            real: real.into(),
+            simulated: simulated.into(),
+            count,
+        })
+        .collect();
+    confusion.sort_by(|a, b| b.count.cmp(&a.count));
+    let per = |total: f64| {
+        if paired == 0 {
+            0.0
+        } else {
+            total / 1000.0 / paired as f64
+        }
+    };
+    let paired_phases = PAIRED_PHASES
+        .iter()
+        .zip(sums)
+        .map(|(phase, (r, s))| PairedPhase {
+            phase: phase.to_string(),
+            real_ms: per(r),
+            sim_ms: per(s),
+        })
+        .collect();
     Validation {
         rows,
         differences,
         differing,
+        confusion,
+        paired_phases,
+        paired,
         real_latency_ms: rl,
         sim_latency_ms: sl,
     }
@@ -485,7 +567,46 @@ pub fn render_table(v: &Validation) -> String {
             String::new()
         }
     );
+    if !v.confusion.is_empty() {
+        let pairs: Vec<String> = v
+            .confusion
+            .iter()
+            .map(|c| format!("{} real / {} simulated: {}", c.real, c.simulated, c.count))
+            .collect();
+        let _ = writeln!(out, "By start kind: {}.", pairs.join("; "));
+    }
+    if v.paired > 0 {
+        let _ = writeln!(
+            out,
+            "\nMean phases of the {} invocations that started in both runs (ms):\n\n\
+             | phase | real | simulated | difference |\n|---|---:|---:|---:|",
+            v.paired
+        );
+        for p in &v.paired_phases {
+            let _ = writeln!(
+                out,
+                "| {} | {:.3} | {:.3} | {:+.3} |",
+                p.phase,
+                p.real_ms,
+                p.sim_ms,
+                p.sim_ms - p.real_ms
+            );
+        }
+    }
     out
+}
+
+/// The invocations that started differently, as CSV: id, function, arrival, both start kinds.
+pub fn differences_csv(v: &Validation) -> String {
+    let mut csv = String::from("id,function,arrival_ms,real,simulated\n");
+    for d in &v.differences {
+        let _ = writeln!(
+            csv,
+            "{},{},{},{},{}",
+            d.id, d.function, d.arrival_ms, d.real, d.simulated
+        );
+    }
+    csv
 }
 
 /// Writes `validation.md`, `validation.json`, `differences.csv` and the latency CDFs overlaid
@@ -524,14 +645,7 @@ pub fn write(v: &Validation, heading: &str, dir: &Path) -> Result<Vec<PathBuf>, 
             front: None,
         },
     )?;
-    let mut csv = String::from("id,function,arrival_ms,real,simulated\n");
-    for d in &v.differences {
-        let _ = writeln!(
-            csv,
-            "{},{},{},{},{}",
-            d.id, d.function, d.arrival_ms, d.real, d.simulated
-        );
-    }
+    let csv = differences_csv(v);
     let md = format!(
         "# Validation\n\n```text\n{}\n```\n\n{}\n![latency CDFs](latency-cdf.png)\n\nThe \
          latency CDFs of completed invocations, real and simulated ([SVG](latency-cdf.svg)). \

@@ -23,9 +23,13 @@ pub struct DriveStats {
     pub arrivals: u64,
     pub completions: u64,
     pub timers: u64,
-    /// Largest and total lateness of arrivals, in µs.
+    /// Largest, 99th-percentile and total lateness of arrivals, in µs.
     pub max_late: Time,
+    pub late_p99: Time,
     pub total_late: Time,
+    /// Wall-clock time the driver spent waiting for a completion, in µs; the rest of
+    /// [`DriveStats::end`] it was busy (handling events, or late).
+    pub waiting: Time,
     /// The run was stopped before its end.
     pub stopped: bool,
     /// The host fault that stopped it, if one did (see [`RealBackend::fault`]).
@@ -59,6 +63,7 @@ pub fn drive<S: RecordSink + ?Sized>(
         .map_err(DriveError::Setup)?;
     let mut invocations = invocations.peekable();
     let mut last_arrival = 0;
+    let mut lateness: Vec<Time> = Vec::new();
     loop {
         if stop.load(Ordering::SeqCst) != 0 {
             stats.stopped = true;
@@ -98,6 +103,7 @@ pub fn drive<S: RecordSink + ?Sized>(
             let late = now - at;
             stats.max_late = stats.max_late.max(late);
             stats.total_late += late;
+            lateness.push(late);
             stats.arrivals += 1;
             controller.on_arrival(now, &inv, backend, sink);
             continue;
@@ -108,9 +114,12 @@ pub fn drive<S: RecordSink + ?Sized>(
             .min();
         // Wake up for the next arrival or timer, and at least every 50 ms to look at `stop`.
         let wait = due.map_or(50_000, |d| d.saturating_sub(now)).min(50_000);
-        if let Some(c) = backend.recv(Duration::from_micros(wait)) {
+        let received = backend.recv(Duration::from_micros(wait));
+        let after = backend.now();
+        stats.waiting += after.saturating_sub(now);
+        if let Some(c) = received {
             stats.completions += 1;
-            let now = backend.now();
+            let now = after;
             controller.on_completion(now, c, backend, sink);
         }
     }
@@ -120,6 +129,10 @@ pub fn drive<S: RecordSink + ?Sized>(
     }
     sink.end(now);
     stats.end = now;
+    if !lateness.is_empty() {
+        let rank = ((0.99 * lateness.len() as f64).ceil() as usize).clamp(1, lateness.len());
+        stats.late_p99 = *lateness.select_nth_unstable(rank - 1).1;
+    }
     Ok(stats)
 }
 

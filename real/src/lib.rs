@@ -6,7 +6,8 @@
 //!   zygote, talking to the backend over a [`channel`]; [`confine`]: what it may not do.
 //! - [`store`]: the package registry and the workers' install directories; imports for real.
 //! - [`backend`]: `RealBackend`, the [`sim::Backend`] that does all this.
-//! - [`driver`]: the wall-clock loop around the unchanged controller.
+//! - [`driver`]: the wall-clock loop around the unchanged controller; [`host_load`]: how busy
+//!   the host was meanwhile.
 //! - [`measure`] and [`probe`]: timings of the bare operations, and of the backend itself as a
 //!   run drives it, from which `lambdasim calibrate` writes a cost profile.
 //! - [`cleanup`]: removing what a crashed run left.
@@ -19,6 +20,7 @@ pub mod channel;
 pub mod cleanup;
 pub mod confine;
 pub mod driver;
+pub mod host_load;
 pub mod measure;
 pub mod probe;
 pub mod run_id;
