@@ -1157,7 +1157,7 @@ fn validate(args: &ValidateArgs) -> Result<(), Error> {
 /// `validate --matrix`: every cell of the plan, then the report.
 #[cfg(target_os = "linux")]
 fn validate_matrix(args: &ValidateArgs, plan: &std::path::Path) -> Result<(), Error> {
-    use lambdasim::matrix::{CellVerdict, Matrix, Progress, counts, summary_lines};
+    use lambdasim::matrix::{Matrix, Progress, counts, summary_lines};
     let Some(out) = &args.out else {
         return Err(input(
             "--matrix needs --out DIR for its cells and report".into(),
