@@ -55,6 +55,8 @@ pub struct Limits {
     pub driver_busy_pct: f64,
     /// Share of the host's CPU time stolen by a hypervisor.
     pub steal_pct: f64,
+    /// Mean run-queue length (runnable tasks, `procs_running`) per CPU.
+    pub run_queue_per_cpu: f64,
     /// Share of the host's CPU time that was busy, if limited (with `exec = "busy"` the
     /// invocations themselves keep the cores busy, so it is not limited by default).
     pub host_busy_pct: Option<f64>,
@@ -66,6 +68,7 @@ impl Default for Limits {
             late_p99_ms: 5.0,
             driver_busy_pct: 50.0,
             steal_pct: 5.0,
+            run_queue_per_cpu: 2.0,
             host_busy_pct: None,
         }
     }
@@ -77,6 +80,7 @@ impl Limits {
             ("late_p99_ms", self.late_p99_ms),
             ("driver_busy_pct", self.driver_busy_pct),
             ("steal_pct", self.steal_pct),
+            ("run_queue_per_cpu", self.run_queue_per_cpu),
             ("host_busy_pct", self.host_busy_pct.unwrap_or(1.0)),
         ] {
             if !(v.is_finite() && v > 0.0) {
@@ -327,6 +331,14 @@ impl Saturation {
             "%",
         );
         check("CPU steal", self.steal_pct, limits.steal_pct, "%");
+        if self.cpus > 0 {
+            check(
+                "run queue per CPU",
+                self.run_queue_mean / f64::from(self.cpus),
+                limits.run_queue_per_cpu,
+                "",
+            );
+        }
         if let Some(limit) = limits.host_busy_pct {
             check("host CPU busy", self.host_busy_pct, limit, "%");
         }
@@ -873,6 +885,12 @@ mod tests {
         s.driver_busy_pct = 10.0;
         s.assess(&Limits::default(), 4.0);
         assert!(s.reasons.is_empty() && s.safe_time_scale.is_none(), "{s:?}");
+        // A host busy with something else: 28 runnable tasks per CPU.
+        s.cpus = 2;
+        s.run_queue_mean = 56.0;
+        s.assess(&Limits::default(), 4.0);
+        assert!(s.reasons[0].contains("run queue per CPU 28.0 > 2"), "{s:?}");
+        s.run_queue_mean = 2.0;
         s.host_busy_pct = 99.0;
         s.assess(
             &Limits {

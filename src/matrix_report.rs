@@ -48,8 +48,9 @@ fn tolerance_text(t: &Tolerances) -> String {
 
 fn limits_text(l: &Limits) -> String {
     let mut s = format!(
-        "arrivals dispatched late ≤ {} ms at p99, driver busy ≤ {}%, CPU steal ≤ {}%",
-        l.late_p99_ms, l.driver_busy_pct, l.steal_pct
+        "arrivals dispatched late ≤ {} ms at p99, driver busy ≤ {}%, CPU steal ≤ {}%, mean run \
+         queue ≤ {} per CPU",
+        l.late_p99_ms, l.driver_busy_pct, l.steal_pct, l.run_queue_per_cpu
     );
     if let Some(b) = l.host_busy_pct {
         let _ = write!(s, ", host CPU busy ≤ {b}%");

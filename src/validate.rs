@@ -499,7 +499,7 @@ pub fn compare(real: &Side, sim: &Side, tol: &Tolerances) -> Validation {
             count,
         })
         .collect();
-    confusion.sort_by(|a, b| b.count.cmp(&a.count));
+    confusion.sort_by_key(|c| std::cmp::Reverse(c.count));
     let per = |total: f64| {
         if paired == 0 {
             0.0

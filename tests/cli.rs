@@ -1137,3 +1137,52 @@ fn import_caches_need_a_node_and_a_runtime_that_fits_in_a_worker() {
     let o = lambdasim(&["run", "--config", &fits]);
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+#[test]
+fn a_matrix_takes_its_scenarios_from_its_plan_and_needs_an_output_directory() {
+    let dir = TempDir::new("matrix-args");
+    // A tiny base, so that a check that let a case through would not run for long.
+    scenario_file(
+        &dir,
+        "base.toml",
+        "[workload]\nkind = \"synthetic\"\nfunctions = 2\napps = 1\nduration = \"2s\"\n[real]\nexec = \"sleep\"\n",
+    );
+    let plan = scenario_file(
+        &dir,
+        "plan.toml",
+        "base = \"base.toml\"\n[grid]\n\"policies.keep_alive\" = [{ kind = \"lru\" }]\n",
+    );
+    let out = dir.path().join("out").display().to_string();
+    let o = lambdasim(&["validate", "--matrix", &plan]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--matrix needs --out"),
+        "{}",
+        stderr(&o)
+    );
+    let o = lambdasim(&[
+        "validate",
+        "--matrix",
+        &plan,
+        "--out",
+        &out,
+        "--keep-alive",
+        "lru",
+    ]);
+    // (A flag that sets the default's own value changes nothing and is let through.)
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("takes its scenarios from the plan"),
+        "{}",
+        stderr(&o)
+    );
+    let bad = scenario_file(
+        &dir,
+        "bad.toml",
+        "base = \"base.toml\"\n[saturation]\nlate_p99 = 3.0\n",
+    );
+    let o = lambdasim(&["validate", "--matrix", &bad, "--out", &out]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("late_p99"), "{}", stderr(&o));
+    assert!(!std::path::Path::new(&out).join("cells").exists());
+}

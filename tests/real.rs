@@ -978,6 +978,114 @@ fn a_small_validation_compares_real_and_simulated_runs() {
 }
 
 #[test]
+fn a_two_cell_matrix_judges_each_cell_reports_them_and_keeps_them_for_the_next_run() {
+    let Some(fs) = host() else { return };
+    let dir = TempDir::new("matrix");
+    std::fs::write(
+        dir.path().join("base.toml"),
+        "seed = 3\n[cluster]\nworkers = 2\nmemory_mb = 2048\n[workload]\nkind = \"synthetic\"\n\
+         functions = 20\napps = 10\nduration = \"20s\"\nrate = 8.0\nexec_max = \"8s\"\n\
+         [real]\ntime_scale = 4.0\nexec = \"sleep\"\ntouch = 0.1\n",
+    )
+    .unwrap();
+    let plan = dir.path().join("plan.toml");
+    std::fs::write(
+        &plan,
+        "base = \"base.toml\"\n[grid]\n\"policies.keep_alive\" = [{ kind = \"ttl\", idle = \"2s\" }, { kind = \"lru\" }]\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let run = || {
+        lambdasim_child(
+            &["validate", "--json"],
+            &[("--matrix", &plan), ("--out", &out)],
+        )
+    };
+    let started = std::time::Instant::now();
+    let (pid, first) = run();
+    let first_took = started.elapsed();
+    let stdout = String::from_utf8_lossy(&first.stdout);
+    let cells: serde_json::Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("{e}: {stdout}{}", String::from_utf8_lossy(&first.stderr)));
+    let cells = cells.as_array().unwrap();
+    assert_eq!(cells.len(), 2, "{stdout}");
+    let mut any_fail = false;
+    for (i, c) in cells.iter().enumerate() {
+        assert_eq!(c["index"], i);
+        assert!(c["invocations"].as_u64().unwrap() > 50, "{c}");
+        assert_eq!(c["time_scale"], 4.0);
+        assert_eq!(c["exec"], "sleep");
+        // The verdict follows from the rows and the host's saturation.
+        let failed_rows = c["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["verdict"] == "fail")
+            .count();
+        let reasons = c["saturation"]["reasons"].as_array().unwrap().len();
+        let expected = if reasons > 0 {
+            "invalid"
+        } else if failed_rows > 0 {
+            "fail"
+        } else {
+            "pass"
+        };
+        assert_eq!(c["verdict"], expected, "{c}");
+        any_fail |= expected == "fail";
+        // The goals are the tolerances: 1 point of cold starts, KS checked.
+        let row = |m: &str| {
+            c["rows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["metric"] == m)
+                .unwrap()
+                .clone()
+        };
+        assert_eq!(row("cold-start ratio %")["tolerance"], "±1 pp");
+        assert_ne!(row("latency KS distance")["verdict"], "info");
+        assert!(
+            c["latency_cdf"]["real"].as_array().unwrap().len() > 2,
+            "{c}"
+        );
+        assert!(c["saturation"]["cpus"].as_u64().unwrap() >= 1, "{c}");
+        for f in [
+            "cell.json",
+            "real-records.csv",
+            "sim-records.csv",
+            "differences.csv",
+        ] {
+            assert!(out.join(format!("cells/{i:03}/{f}")).exists(), "{f}");
+        }
+    }
+    assert_eq!(first.status.code(), Some(if any_fail { 4 } else { 0 }));
+    let html = std::fs::read_to_string(out.join("validation.html")).unwrap();
+    assert_eq!(html.matches("<section id=\"cell-").count(), 2);
+    let md = std::fs::read_to_string(out.join("validation.md")).unwrap();
+    assert!(md.contains("## Heat map"), "{md}");
+    assert!(leftovers(fs.as_ref(), pid).is_empty());
+    // Run again: both cells are kept, nothing runs, the report is the same.
+    let json = std::fs::read_to_string(out.join("matrix.json")).unwrap();
+    let started = std::time::Instant::now();
+    let (_, second) = run();
+    assert!(
+        started.elapsed() < first_took / 4,
+        "{:?} {first_took:?}",
+        started.elapsed()
+    );
+    assert!(
+        String::from_utf8_lossy(&second.stderr).contains("2 cell(s) kept"),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    assert_eq!(second.status.code(), first.status.code());
+    assert_eq!(
+        std::fs::read_to_string(out.join("matrix.json")).unwrap(),
+        json
+    );
+}
+
+#[test]
 fn a_backend_whose_set_up_fails_leaves_no_cgroup_behind() {
     // The work directory cannot be made (a file is in the way), after the run's cgroups and
     // their pools were: the backend fails and removes them. Nine workers mark its groups

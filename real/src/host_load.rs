@@ -149,14 +149,11 @@ impl Sampler {
             .name("host-load".into())
             .spawn(move || {
                 let mut summary = Summarizer::default();
-                loop {
-                    match std::fs::read_to_string("/proc/stat")
-                        .ok()
-                        .and_then(|t| parse_stat(&t))
-                    {
-                        Some(r) => summary.add(r),
-                        None => break,
-                    }
+                while let Some(r) = std::fs::read_to_string("/proc/stat")
+                    .ok()
+                    .and_then(|t| parse_stat(&t))
+                {
+                    summary.add(r);
                     if flag.load(Ordering::Relaxed) {
                         break;
                     }
