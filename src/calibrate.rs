@@ -98,8 +98,9 @@ pub fn profile(
     let _ = writeln!(
         out,
         "# The real-mode settings of the measurement; `lambdasim validate` warns when a run's differ.\n\
-         [calibration]\nmemory_scale = {}\ntouch = {}\nexec = \"{mode}\"\ndisk_scale = {}\n",
-        config.memory_scale, config.touch_fraction, config.disk_scale
+         [calibration]\nmemory_scale = {}\ntouch = {}\nexec = \"{mode}\"\ndisk_scale = {}\n\
+         favor_dynmods = {}\n",
+        config.memory_scale, config.touch_fraction, config.disk_scale, config.favor_dynmods
     );
     let _ = writeln!(out, "[costs]");
     let _ = writeln!(

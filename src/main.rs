@@ -217,6 +217,11 @@ struct SandboxArgs {
     /// past the sandbox's limit, which the kernel enforces by killing it); 0.5 by default.
     #[arg(long, value_name = "F", help_heading = "Real mode")]
     touch: Option<f64>,
+    /// Leave the kernel's cgroup migration lock favouring forks: by default a run mounts a
+    /// private cgroup hierarchy with `favordynmods` (Linux 6.0+), which makes moving a new
+    /// sandbox into its cgroup take about a millisecond instead of up to an RCU grace period.
+    #[arg(long, help_heading = "Real mode")]
+    no_favor_dynmods: bool,
     /// Child cgroups each worker keeps ready; 8 by default.
     #[arg(long, value_name = "N", help_heading = "Real mode")]
     pool: Option<usize>,
@@ -1032,6 +1037,7 @@ fn real_config(
             Some(t) => std::time::Duration::from_micros(t.micros()),
             None => defaults.invocation_timeout,
         },
+        favor_dynmods: !args.no_favor_dynmods && real.favor_dynmods.unwrap_or(true),
         ..defaults
     };
     config.validate().map_err(|message| {
@@ -1307,7 +1313,7 @@ fn real(args: RealArgs) -> Result<(), Error> {
     let heading = format!(
         "lambdasim real\n\n{}real mode   cgroup {}, time scale x{}, durations / {}, memory x{}; \
          {} arrivals, late by {:.3} ms at most ({:.3} ms at p99, {:.3} ms on average); host \
-         {:.0}% busy, {:.1}% stolen, run queue {:.1} on average\n",
+         {:.0}% busy, {:.1}% stolen, run queue {:.1} on average; {}\n",
         scenario.describe(),
         result.cgroups,
         options.time_scale,
@@ -1320,6 +1326,7 @@ fn real(args: RealArgs) -> Result<(), Error> {
         result.host.busy_pct,
         result.host.steal_pct,
         result.host.run_queue_mean,
+        result.favor,
     );
     finish_run(&args.output, &result.summary, &result.metrics, &heading)?;
     result.interruption().map_or(Ok(()), Err)
@@ -1471,6 +1478,11 @@ fn calibrate(args: &CalibrateArgs) -> Result<(), Error> {
     )?;
     let work = std::env::temp_dir().join(format!("lambdasim-calibrate-{}", std::process::id()));
     let kind = fs.kind();
+    // Migrations are measured as runs will make them.
+    let favor = real::dynmods::favor(config.favor_dynmods);
+    if !favor.is_on() && config.favor_dynmods {
+        eprintln!("note: {}", favor.describe());
+    }
     let report = real::measure::measure(fs.clone(), &config.runner, &work, args.trials)
         .map_err(|e| host(&e))?;
     let probe = real::probe::probe(fs, config.clone(), args.trials).map_err(|e| host(&e))?;

@@ -66,6 +66,15 @@ pub fn settings_differ(path: &Path, config: &real::RealConfig) -> Vec<String> {
             ));
         }
     }
+    if let Some(measured) = cal.get("favor_dynmods").and_then(|v| v.as_bool())
+        && measured != config.favor_dynmods
+    {
+        out.push(format!(
+            "favordynmods is {} here but {} in the calibration (--no-favor-dynmods)",
+            if config.favor_dynmods { "on" } else { "off" },
+            if measured { "on" } else { "off" }
+        ));
+    }
     if let Some(measured) = cal.get("exec").and_then(|v| v.as_str())
         && measured != exec
     {

@@ -41,6 +41,8 @@ pub struct RealResult {
     pub host: HostLoad,
     /// The cgroup layout used: v1 or v2.
     pub cgroups: &'static str,
+    /// Whether cgroup migrations were cheap (`favordynmods`), and why not.
+    pub favor: String,
     /// The signal that stopped the run early, if one did; every sandbox and cgroup is removed
     /// all the same, and the summary covers the invocations that ended before it.
     pub interrupted: Option<i32>,
@@ -138,6 +140,8 @@ pub fn run_real(
     let kind = fs.kind();
     real::spawn::become_reaper().map_err(|e| host(&e))?;
     stop_on_signals().map_err(|e| host(&e))?;
+    // Held until the run's end: dropped after the backend has finished.
+    let favor = real::dynmods::favor(options.backend.favor_dynmods);
     let workers: Vec<u64> = scenario
         .controller
         .workers
@@ -182,6 +186,7 @@ pub fn run_real(
         metrics,
         drive: stats,
         host,
+        favor: favor.describe(),
         cgroups: kind,
         interrupted,
     })

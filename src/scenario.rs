@@ -226,6 +226,9 @@ pub struct RawReal {
     /// (`--invocation-timeout` overrides it; 60 s when neither is given).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub invocation_timeout: Option<workloads::Duration>,
+    /// Make cgroup migrations cheap while a run lasts (`--no-favor-dynmods` turns it off).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub favor_dynmods: Option<bool>,
 }
 
 impl RawReal {

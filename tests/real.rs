@@ -1086,6 +1086,25 @@ fn a_two_cell_matrix_judges_each_cell_reports_them_and_keeps_them_for_the_next_r
 }
 
 #[test]
+fn favordynmods_is_held_in_a_private_mount_namespace_and_goes_with_its_holder() {
+    let Some(_fs) = host() else { return };
+    match real::dynmods::favor(true) {
+        real::dynmods::Favor::Held(holder) => {
+            let pid = holder.pid();
+            // The hierarchy is mounted where the holder sees it, not where the host does.
+            let theirs = std::fs::read_to_string(format!("/proc/{pid}/mounts")).unwrap();
+            assert!(theirs.contains("lambdasim-dynmods"), "{theirs}");
+            let ours = std::fs::read_to_string("/proc/self/mounts").unwrap();
+            assert!(!ours.contains("lambdasim-dynmods"), "{ours}");
+            drop(holder);
+            assert!(gone(pid), "the holder outlived its guard");
+        }
+        real::dynmods::Favor::Host => eprintln!("the host mounts a hierarchy with favordynmods"),
+        real::dynmods::Favor::Off(why) => eprintln!("skipped: favordynmods is off: {why}"),
+    }
+}
+
+#[test]
 fn a_backend_whose_set_up_fails_leaves_no_cgroup_behind() {
     // The work directory cannot be made (a file is in the way), after the run's cgroups and
     // their pools were: the backend fails and removes them. Nine workers mark its groups

@@ -95,6 +95,8 @@ pub struct RealConfig {
     /// How long past its expected end (its duration, stretched by the CPU limit) an invocation
     /// may go unanswered before its sandbox is killed and it fails as `timeout`.
     pub invocation_timeout: Duration,
+    /// Make cgroup migrations cheap while the run lasts (see [`crate::dynmods`]).
+    pub favor_dynmods: bool,
 }
 
 /// How often the run's cgroups are looked at.
@@ -164,6 +166,7 @@ impl Default for RealConfig {
             import_memory_scale: 1.0,
             import_cpu_scale: 1.0,
             invocation_timeout: Duration::from_secs(60),
+            favor_dynmods: true,
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod channel;
 pub mod cleanup;
 pub mod confine;
 pub mod driver;
+pub mod dynmods;
 pub mod host_load;
 pub mod measure;
 pub mod probe;
