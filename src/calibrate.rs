@@ -7,6 +7,8 @@
 //! settings given (memory scale, memory filled, execution mode, disk scale), since that is what
 //! real mode runs:
 //! - `create`: from the create command to a ready sandbox, less its initialization;
+//! - `create_forked`: the same for a sandbox forked from a ready zygote, which replaces
+//!   `create` + `fork` for such a sandbox (a fork replaces starting a runner, not the cgroup);
 //! - `init_base` and `init_per_gb`: a new sandbox's initialization, which fills the memory it then
 //!   holds, split into a fixed part and a part per GB of the sandbox's memory (from sandboxes of
 //!   two sizes); `init` is 0, since real mode initializes only functions with an init time of
@@ -16,8 +18,9 @@
 //! - `[costs.packages]`: installs and imports per package and per GB of files (from packages of
 //!   two sizes), and imports per GB of memory filled.
 //!
-//! `fork`, `pause` and `unpause` come from the primitives ([`real::measure`]): forking a sandbox
-//! from a zygote and moving it into its cgroup, freezing and thawing a cgroup. Everything else
+//! `fork`, `pause` and `unpause` come from the primitives ([`real::measure`]): forking a process
+//! from a zygote and moving it into its cgroup (what a child zygote costs), freezing and thawing
+//! a cgroup. Everything else
 //! measured goes to a `[measured]` table, for reference, and the settings to `[calibration]`.
 
 use std::fmt::Write as _;
@@ -147,11 +150,18 @@ pub fn profile(
     } else {
         "fork"
     };
+    let _ = writeln!(
+        out,
+        "# a sandbox forked from a ready zygote, from the create command to its readiness, less\n\
+         # its initialization, through the backend: in place of create + fork\n\
+         create_forked = {}",
+        inline(&probe.create_forked, n)
+    );
     for (name, key, note) in [
         (
             "fork",
             fork_key,
-            "a sandbox forked from a zygote, moved into its cgroup",
+            "a zygote forked from another, moved into its cgroup",
         ),
         ("pause", "pause", "freezing a sandbox's cgroup"),
         ("unpause", "unpause", "thawing a sandbox's cgroup"),
@@ -236,6 +246,7 @@ mod tests {
         // Initialization: 400 µs at 128 MB and 1,360 µs at 2,048 MB: 512 µs per GB, 336 µs base.
         let probe = Probe {
             create: series("create", (1..=100).map(|i| 2_000 + i * 10).collect()),
+            create_forked: series("create_forked", vec![1_700, 1_800, 1_900]),
             init_small: series("init_small", vec![390, 400, 410]),
             init_large: series("init_large", vec![1_350, 1_360, 1_370]),
             dispatch: series("dispatch", vec![30, 31, 33, 40]),
@@ -258,6 +269,10 @@ mod tests {
         assert_eq!(
             costs.create,
             measured(vec![2_010, 2_250, 2_500, 2_750, 3_000])
+        );
+        assert_eq!(
+            costs.create_forked,
+            Some(measured(vec![1_700, 1_700, 1_800, 1_900, 1_900]))
         );
         assert_eq!(costs.init, sim::Cost::ZERO);
         assert_eq!(costs.init_per_gb, workloads::Duration(512));

@@ -4,14 +4,15 @@
 //!
 //! Sandboxes are created one at a time, alternately with a small and a large memory size, so
 //! that the cost of filling memory can be told from the rest; each runs a few short invocations,
-//! each after a short idle time, and is destroyed. Then packages are installed and imported, one per sandbox: small ones,
+//! each after a short idle time, and is destroyed. Then as many sandboxes are forked from one
+//! zygote, one at a time. Then packages are installed and imported, one per sandbox: small ones,
 //! large ones, and small ones that fill memory as they import.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sim::WorkerId;
-use sim::backend::{Backend, Completion, CreateRequest, InvocationHandle};
+use sim::backend::{Backend, Completion, CreateRequest, InvocationHandle, ZygoteId, ZygoteSpawn};
 use sim::platform::SandboxId;
 use workloads::packages::{Package, PackageCatalog, PackageId};
 use workloads::{FunctionId, Time};
@@ -41,6 +42,8 @@ const IDLE: Duration = Duration::from_millis(10);
 pub struct Probe {
     /// From the create command to the sandbox's readiness, less its initialization.
     pub create: Series,
+    /// The same for a sandbox forked from a ready zygote (that imported nothing).
+    pub create_forked: Series,
     /// Initialization (filling memory) of small and large sandboxes.
     pub init_small: Series,
     pub init_large: Series,
@@ -139,6 +142,10 @@ fn create(
 fn run(backend: &mut RealBackend, trials: usize, packages: usize) -> Result<Probe, String> {
     let mut p = Probe {
         create: Series::new("create", "sandbox create, through the backend"),
+        create_forked: Series::new(
+            "create_forked",
+            "sandbox forked from a zygote, through the backend",
+        ),
         init_small: Series::new("init_small", "initialization, small sandbox"),
         init_large: Series::new("init_large", "initialization, large sandbox"),
         dispatch: Series::new("dispatch", "invocation overhead, through the backend"),
@@ -181,6 +188,28 @@ fn run(backend: &mut RealBackend, trials: usize, packages: usize) -> Result<Prob
         backend.destroy(backend.now(), SandboxId(id));
         id += 1;
     }
+    // Sandboxes forked from one zygote, started fresh by the first of them (not counted).
+    let spawn = [ZygoteSpawn {
+        zygote: ZygoteId(0),
+        parent: None,
+        import: Vec::new(),
+    }];
+    for i in 0..=trials.max(2) {
+        let request = CreateRequest {
+            spawn: if i == 0 { &spawn } else { &[] },
+            fork: Some(ZygoteId(0)),
+            ..CreateRequest::plain(FunctionId(0), WorkerId(0), SMALL_MB, Some(0))
+        };
+        let (wall, _, import, init) = create(backend, id, &request)?;
+        if i > 0 {
+            p.create_forked
+                .micros
+                .push(wall.saturating_sub(import + init));
+        }
+        backend.destroy(backend.now(), SandboxId(id));
+        id += 1;
+    }
+    backend.destroy_zygote(backend.now(), WorkerId(0), ZygoteId(0));
     for i in 0..packages {
         let package = [PackageId(i as u32)];
         let request = CreateRequest {
@@ -208,9 +237,10 @@ fn run(backend: &mut RealBackend, trials: usize, packages: usize) -> Result<Prob
 
 impl Probe {
     /// Every series, in the order of the table.
-    pub fn series(&self) -> [&Series; 9] {
+    pub fn series(&self) -> [&Series; 10] {
         [
             &self.create,
+            &self.create_forked,
             &self.init_small,
             &self.init_large,
             &self.dispatch,

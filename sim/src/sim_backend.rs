@@ -65,6 +65,12 @@ pub struct CostModel {
     pub init_per_gb: Duration,
     /// Forking a process from a zygote: a sandbox's runtime, or a child zygote.
     pub fork: Cost,
+    /// Creating a sandbox whose runtime is forked from a zygote, in place of `create` + `fork`.
+    /// Where a fork replaces starting the runtime (as in real mode, where a forked sandbox takes
+    /// a cgroup and a fork, not a fresh runner too), this is what `lambdasim calibrate` measures
+    /// through the backend. Without it, a forked sandbox costs `create` and then `fork`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub create_forked: Option<Cost>,
     /// Handing a request to a ready sandbox.
     pub dispatch: Cost,
     /// Freezing a sandbox.
@@ -155,6 +161,7 @@ impl Default for CostModel {
             create: Duration::from_millis(10).into(),
             init: Duration::from_millis(25).into(),
             fork: Duration::from_millis(2).into(),
+            create_forked: None,
             dispatch: Duration::from_millis(1).into(),
             pause: Duration::from_millis(1).into(),
             unpause: Duration::from_millis(1).into(),
@@ -528,7 +535,11 @@ impl Backend for SimBackend {
         slot.ready_at = now;
         slot.busy_until = 0;
         slot.worker = request.worker.0;
-        let base = self.costs.create.sample(&mut self.rng);
+        let forked_cost = request.fork.and(self.costs.create_forked.as_ref());
+        let priced = forked_cost.is_some();
+        let base = forked_cost
+            .unwrap_or(&self.costs.create)
+            .sample(&mut self.rng);
         let init = request
             .init
             .unwrap_or_else(|| self.costs.init.sample(&mut self.rng))
@@ -536,9 +547,10 @@ impl Backend for SimBackend {
             + per_gb(self.costs.init_per_gb, f64::from(request.memory_mb));
         let (install, import) = self.packages(now + base, request);
         let create = base
-            + request
-                .fork
-                .map_or(0, |_| self.costs.fork.sample(&mut self.rng));
+            + match request.fork {
+                Some(_) if !priced => self.costs.fork.sample(&mut self.rng),
+                _ => 0,
+            };
         let ready = self.sequence(now, sandbox, create + install + import + init);
         self.queue.push(
             ready,
@@ -633,6 +645,7 @@ impl Backend for SimBackend {
 mod tests {
     use super::*;
     use crate::WorkerId;
+    use crate::backend::ZygoteId;
     use crate::engine::EventQueue;
     use workloads::FunctionId;
 
@@ -769,6 +782,55 @@ mod tests {
             ..costs
         };
         assert_eq!(catalogue.package_times(&package), (9_999_000, 20_000));
+    }
+
+    #[test]
+    fn a_forked_sandbox_costs_create_and_fork_unless_the_model_prices_a_forked_create() {
+        let costs = CostModel {
+            create: Cost::micros_fixed(4_000),
+            fork: Cost::micros_fixed(1_000),
+            ..zero_costs()
+        };
+        let spawn = [crate::backend::ZygoteSpawn {
+            zygote: ZygoteId(0),
+            parent: None,
+            import: Vec::new(),
+        }];
+        // The first fork waits for its zygote, started fresh (4,000 µs, counted as import).
+        let first = CreateRequest {
+            spawn: &spawn,
+            fork: Some(ZygoteId(0)),
+            ..request(0)
+        };
+        let forked = CreateRequest {
+            fork: Some(ZygoteId(0)),
+            ..request(0)
+        };
+        let mut b = SimBackend::new(costs.clone());
+        assert_eq!(ready_phases(&mut b, &first), (9_000, 5_000, 0, 4_000, 0));
+        b.destroy(9_000, SandboxId(0));
+        b.create_sandbox(9_000, SandboxId(1), &forked);
+        let ready = b.pop().unwrap();
+        assert!(
+            matches!(
+                ready.1,
+                Completion::SandboxReady {
+                    create: 5_000,
+                    import: 0,
+                    ..
+                }
+            ),
+            "{ready:?}"
+        );
+        // A measured forked create replaces both: 1,500 µs, and the zygote still starts fresh.
+        let costs = CostModel {
+            create_forked: Some(Cost::micros_fixed(1_500)),
+            ..costs
+        };
+        let mut b = SimBackend::new(costs);
+        assert_eq!(ready_phases(&mut b, &first), (5_500, 1_500, 0, 4_000, 0));
+        let plain = ready_phases(&mut SimBackend::new(zero_costs()), &request(0));
+        assert_eq!(plain, (0, 0, 0, 0, 0));
     }
 
     #[test]
