@@ -1230,7 +1230,8 @@ fn validate_matrix(args: &ValidateArgs, plan: &std::path::Path) -> Result<(), Er
         },
     );
     bar.finish_and_clear();
-    let cells = cells?;
+    let mut cells = cells?;
+    lambdasim::matrix::note_time_scales_kept_up(&matrix.axes, &mut cells);
     let cgroups = real::cgroup::detect()
         .map(|fs| fs.kind())
         .unwrap_or("unknown");
@@ -1313,7 +1314,7 @@ fn real(args: RealArgs) -> Result<(), Error> {
     let heading = format!(
         "lambdasim real\n\n{}real mode   cgroup {}, time scale x{}, durations / {}, memory x{}; \
          {} arrivals, late by {:.3} ms at most ({:.3} ms at p99, {:.3} ms on average); host \
-         {:.0}% busy, {:.1}% stolen, run queue {:.1} on average; {}\n",
+         {:.0}% busy, {:.1}% stolen, run queue {:.1} on average; {}; {}\n",
         scenario.describe(),
         result.cgroups,
         options.time_scale,
@@ -1327,6 +1328,7 @@ fn real(args: RealArgs) -> Result<(), Error> {
         result.host.steal_pct,
         result.host.run_queue_mean,
         result.favor,
+        result.cpu,
     );
     finish_run(&args.output, &result.summary, &result.metrics, &heading)?;
     result.interruption().map_or(Ok(()), Err)

@@ -643,6 +643,41 @@ pub fn counts(cells: &[CellResult]) -> (usize, usize, usize) {
     )
 }
 
+/// Adds to each invalid cell's explanation the highest time scale at which the same cell (the
+/// same values on every other axis, the same seed) kept up, where the plan has a
+/// `real.time_scale` axis: what the host showed it can do, next to the estimate.
+pub fn note_time_scales_kept_up(axes: &[Axis], cells: &mut [CellResult]) {
+    let Some(axis) = axes.iter().position(|a| a.key == "real.time_scale") else {
+        return;
+    };
+    let same = |a: &CellResult, b: &CellResult| {
+        a.seed == b.seed
+            && a.values
+                .iter()
+                .zip(&b.values)
+                .enumerate()
+                .all(|(i, (x, y))| i == axis || x == y)
+    };
+    let notes: Vec<(usize, f64)> = cells
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.verdict == CellVerdict::Invalid)
+        .filter_map(|(i, c)| {
+            cells
+                .iter()
+                .filter(|o| o.verdict != CellVerdict::Invalid && same(c, o))
+                .map(|o| o.time_scale)
+                .reduce(f64::max)
+                .map(|k| (i, k))
+        })
+        .collect();
+    for (i, k) in notes {
+        cells[i].explanation.push(format!(
+            "The same cell kept up at time scale {k} in this matrix."
+        ));
+    }
+}
+
 /// One line per cell: index, values and verdict, with the misses.
 pub fn summary_lines(matrix_axes: &[Axis], cells: &[CellResult]) -> String {
     let mut out = String::new();

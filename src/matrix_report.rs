@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use crate::Error;
 use crate::matrix::{Cdf, CellResult, CellVerdict, Limits, counts, label};
 use crate::sweep::Axis;
-use crate::validate::{Tolerances, Verdict};
+use crate::validate::{Tolerances, Verdict, shown_values};
 
 /// What the report is about, besides the cells.
 pub struct Context<'a> {
@@ -267,14 +267,11 @@ pub fn markdown(ctx: &Context, cells: &[CellResult]) -> String {
                 Verdict::Fail => "FAIL",
                 Verdict::Info => "",
             };
+            let (real, sim) = shown_values(r, number);
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {} | {verdict} |",
-                r.metric,
-                number(r.real),
-                number(r.simulated),
-                r.difference,
-                r.tolerance
+                "| {} | {real} | {sim} | {} | {} | {verdict} |",
+                r.metric, r.difference, r.tolerance
             );
         }
         if c.paired > 0 {
@@ -591,12 +588,11 @@ pub fn html(ctx: &Context, cells: &[CellResult]) -> String {
                 Verdict::Fail => (" class=\"fail\"", "FAIL"),
                 Verdict::Info => ("", ""),
             };
+            let (real, sim) = shown_values(r, number);
             let _ = write!(
                 out,
-                "<tr{class}><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td>{verdict}</td></tr>",
+                "<tr{class}><td>{}</td><td class=\"num\">{real}</td><td class=\"num\">{sim}</td><td class=\"num\">{}</td><td>{}</td><td>{verdict}</td></tr>",
                 esc(&r.metric),
-                number(r.real),
-                number(r.simulated),
                 esc(&r.difference),
                 esc(&r.tolerance)
             );
@@ -713,6 +709,67 @@ mod tests {
         c.saturation.assess(&Limits::default(), 4.0);
         c.judge();
         c
+    }
+
+    #[test]
+    fn an_invalid_cell_is_told_the_highest_time_scale_at_which_the_same_cell_kept_up() {
+        let axes = [
+            Axis {
+                key: "policies.keep_alive".into(),
+                values: Vec::new(),
+            },
+            Axis {
+                key: "real.time_scale".into(),
+                values: Vec::new(),
+            },
+        ];
+        let at = |index, ka: &str, k: f64, verdict| CellResult {
+            time_scale: k,
+            verdict,
+            ..cell(index, [ka, &format!("{k:.1}")], verdict)
+        };
+        let mut cells = vec![
+            at(0, "ttl", 4.0, CellVerdict::Pass),
+            at(1, "ttl", 16.0, CellVerdict::Fail),
+            at(2, "ttl", 32.0, CellVerdict::Invalid),
+            at(3, "lru", 8.0, CellVerdict::Pass),
+            at(4, "lru", 32.0, CellVerdict::Invalid),
+            at(5, "hybrid", 32.0, CellVerdict::Invalid),
+        ];
+        let before: Vec<usize> = cells.iter().map(|c| c.explanation.len()).collect();
+        crate::matrix::note_time_scales_kept_up(&axes, &mut cells);
+        assert_eq!(
+            cells[2].explanation.last().unwrap(),
+            "The same cell kept up at time scale 16 in this matrix."
+        );
+        assert!(
+            cells[4]
+                .explanation
+                .last()
+                .unwrap()
+                .contains("time scale 8 ")
+        );
+        let after: Vec<usize> = cells.iter().map(|c| c.explanation.len()).collect();
+        assert_eq!(
+            after,
+            [
+                before[0],
+                before[1],
+                before[2] + 1,
+                before[3],
+                before[4] + 1,
+                before[5]
+            ]
+        );
+        // Without a time-scale axis nothing is added.
+        crate::matrix::note_time_scales_kept_up(&axes[..1], &mut cells);
+        assert_eq!(
+            cells
+                .iter()
+                .map(|c| c.explanation.len())
+                .collect::<Vec<_>>(),
+            after
+        );
     }
 
     #[test]

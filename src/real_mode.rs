@@ -43,6 +43,8 @@ pub struct RealResult {
     pub cgroups: &'static str,
     /// Whether cgroup migrations were cheap (`favordynmods`), and why not.
     pub favor: String,
+    /// How the workers' CPUs were limited.
+    pub cpu: String,
     /// The signal that stopped the run early, if one did; every sandbox and cgroup is removed
     /// all the same, and the summary covers the invocations that ended before it.
     pub interrupted: Option<i32>,
@@ -87,6 +89,36 @@ pub fn scale_workload(workload: Workload, time_scale: f64, duration_scale: f64) 
         catalog,
         invocations: Box::new(invocations),
     }
+}
+
+/// The backend's settings for `scenario`, with each worker limited to its cores when the
+/// scenario models CPU, and a description of that limit for the run's heading.
+fn worker_cpu(scenario: &Scenario, config: &RealConfig) -> (RealConfig, String) {
+    let cores = scenario.controller.workers.first().map_or(0, |w| w.cores);
+    let workers = scenario.controller.workers.len() as u64;
+    if scenario.cpu == sim::CpuModel::Ignored {
+        let config = RealConfig {
+            worker_cores: None,
+            ..config.clone()
+        };
+        return (config, "workers' CPU unlimited (cpu ignored)".into());
+    }
+    let host = std::thread::available_parallelism().map_or(1, |n| n.get() as u64);
+    let total = workers * u64::from(cores);
+    let mut text = format!(
+        "workers limited to {cores} core{} each (CFS bandwidth)",
+        if cores == 1 { "" } else { "s" }
+    );
+    if total > host {
+        text.push_str(&format!(
+            "; their {total} cores exceed this host's {host} CPUs, so they also compete"
+        ));
+    }
+    let config = RealConfig {
+        worker_cores: Some(f64::from(cores)),
+        ..config.clone()
+    };
+    (config, text)
 }
 
 /// Runs `scenario` on this host; writes per-invocation records to `records` and reports
@@ -148,13 +180,9 @@ pub fn run_real(
         .iter()
         .map(|w| w.memory_mb)
         .collect();
-    let mut backend = RealBackend::new(
-        fs,
-        options.backend.clone(),
-        &workers,
-        &controller.catalog().packages,
-    )
-    .map_err(|e| host(&e))?;
+    let (config, cpu) = worker_cpu(scenario, &options.backend);
+    let mut backend = RealBackend::new(fs, config, &workers, &controller.catalog().packages)
+        .map_err(|e| host(&e))?;
 
     let mut metrics = Metrics::new();
     let mut csv = records.map(CsvRecords::new);
@@ -187,6 +215,7 @@ pub fn run_real(
         drive: stats,
         host,
         favor: favor.describe(),
+        cpu,
         cgroups: kind,
         interrupted,
     })

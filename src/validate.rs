@@ -273,6 +273,16 @@ fn distance_row(metric: &str, value: f64, shown: String, tolerance: Option<f64>)
     }
 }
 
+/// The real and simulated values of `r` as a table shows them, with `num`: blank for a distance
+/// between the two runs, which has only its difference.
+pub fn shown_values(r: &Row, num: impl Fn(f64) -> String) -> (String, String) {
+    if r.metric.contains("distance") {
+        (String::new(), String::new())
+    } else {
+        (num(r.real), num(r.simulated))
+    }
+}
+
 /// The phases [`Validation::paired_phases`] compares, in the order of a record's life.
 pub const PAIRED_PHASES: [&str; 6] = ["queue", "create", "install", "import", "init", "exec"];
 
@@ -541,11 +551,7 @@ pub fn render_table(v: &Validation) -> String {
                 format!("{x:.3}")
             }
         };
-        let (real, sim) = if r.metric == "latency KS distance" {
-            (String::new(), String::new())
-        } else {
-            (num(r.real), num(r.simulated))
-        };
+        let (real, sim) = shown_values(r, num);
         let verdict = match r.verdict {
             Verdict::Pass => "pass",
             Verdict::Fail => "FAIL",

@@ -318,6 +318,40 @@ fn a_sandbox_forked_from_a_zygote_has_its_own_cgroup_and_outlives_the_zygote() {
 }
 
 #[test]
+fn a_worker_limited_to_half_a_core_runs_a_busy_invocation_at_half_speed() {
+    let Some(fs) = host() else { return };
+    let dir = TempDir::new("real-worker-cpu");
+    // A sandbox limit above the worker's is held to the worker's (cgroup v1 refuses more).
+    let config = RealConfig {
+        worker_cores: Some(0.5),
+        cpu_cores: Some(2.0),
+        touch_fraction: 0.0,
+        ..config(dir.path())
+    };
+    let mut backend =
+        RealBackend::new(fs.clone(), config, &[2048], &PackageCatalog::default()).unwrap();
+    backend.create_sandbox(0, SandboxId(0), &request(128, &[], &[], None, &[]));
+    assert!(matches!(
+        next(&mut backend),
+        Completion::SandboxReady { .. }
+    ));
+    // 200 ms of CPU time at half a core: 400 ms of wall-clock time.
+    let t = Instant::now();
+    backend.start_invocation(0, SandboxId(0), InvocationHandle(0), 200_000);
+    assert!(matches!(
+        next(&mut backend),
+        Completion::InvocationDone { .. }
+    ));
+    let wall = t.elapsed();
+    assert!(
+        wall >= Duration::from_millis(360),
+        "a busy invocation of 200 ms took {wall:?} on half a core"
+    );
+    backend.destroy(0, SandboxId(0));
+    backend.finish().unwrap();
+}
+
+#[test]
 fn a_sandbox_exceeding_its_memory_limit_is_killed_and_reported() {
     let Some(fs) = host() else { return };
     let dir = TempDir::new("real-oom");

@@ -73,8 +73,14 @@ pub struct RealConfig {
     /// Share of its sandbox's (scaled) memory a sandbox fills when its handler initializes, and
     /// holds from then on.
     pub touch_fraction: f64,
-    /// CPU limit of a sandbox in cores (`None`: none).
+    /// CPU limit of a sandbox in cores (`None`: none); at most the worker's.
     pub cpu_cores: Option<f64>,
+    /// CPU limit of each worker in cores, shared by its sandboxes (`None`: none): the worker's
+    /// cgroup gets a CFS bandwidth quota of this many cores per [`WORKER_CPU_PERIOD_US`], so a
+    /// worker runs as many invocations at once as the simulator's CPU model lets it, however
+    /// many CPUs the host has. Real mode sets it from the scenario's cores when the scenario
+    /// models CPU (`cpu = "shared"` or `"isolated"`).
+    pub worker_cores: Option<f64>,
     /// Processes a sandbox may have.
     pub pids: u64,
     /// Child cgroups each worker keeps ready.
@@ -98,6 +104,11 @@ pub struct RealConfig {
     /// Make cgroup migrations cheap while the run lasts (see [`crate::dynmods`]).
     pub favor_dynmods: bool,
 }
+
+/// The CFS bandwidth period of a worker's CPU limit, in µs: short, so that the kernel shares a
+/// worker's cores among its sandboxes in steps of milliseconds (as processor sharing does),
+/// rather than letting them all run for part of a long period and then stopping them all.
+pub const WORKER_CPU_PERIOD_US: u64 = 10_000;
 
 /// How often the run's cgroups are looked at.
 const FAULT_CHECK: Duration = Duration::from_millis(250);
@@ -134,6 +145,14 @@ impl RealConfig {
                 ));
             }
         }
+        if let Some(cores) = self.worker_cores {
+            // The kernel's least quota is 1 ms, a tenth of the worker's period.
+            if !(cores.is_finite() && (0.1..=1_000_000.0).contains(&cores)) {
+                return Err(format!(
+                    "a worker's cores must be a number from 0.1 to 1000000 in real mode, got {cores}"
+                ));
+            }
+        }
         if self.invocation_timeout.is_zero() {
             return Err("--invocation-timeout must be longer than 0s".to_string());
         }
@@ -157,6 +176,7 @@ impl Default for RealConfig {
             overhead_mb: 64,
             touch_fraction: 0.5,
             cpu_cores: None,
+            worker_cores: None,
             pids: 64,
             pool: 8,
             mode: ExecMode::Busy,
@@ -243,8 +263,11 @@ impl Shared {
     fn limits(&self, mb: u64) -> Limits {
         Limits {
             memory_bytes: Some(mb << 20),
+            // cgroup v1 refuses a child a larger share of a CPU than its parent has.
             cpu: self.config.cpu_cores.map(|cores| CpuQuota {
-                quota_us: (cores * 100_000.0).round().max(1000.0) as u64,
+                quota_us: (cores.min(self.config.worker_cores.unwrap_or(f64::INFINITY)) * 100_000.0)
+                    .round()
+                    .max(1000.0) as u64,
                 period_us: 100_000,
             }),
             pids: Some(self.config.pids),
@@ -408,6 +431,10 @@ impl RealBackend {
                     memory_bytes: Some(
                         ((memory_mb as f64 * config.memory_scale).ceil() as u64 + 256) << 20,
                     ),
+                    cpu: config.worker_cores.map(|cores| CpuQuota {
+                        quota_us: (cores * WORKER_CPU_PERIOD_US as f64).round() as u64,
+                        period_us: WORKER_CPU_PERIOD_US,
+                    }),
                     ..Limits::default()
                 },
             )
