@@ -267,7 +267,7 @@ pub fn markdown(ctx: &Context, cells: &[CellResult]) -> String {
                 Verdict::Fail => "FAIL",
                 Verdict::Info => "",
             };
-            let (real, sim) = shown_values(r, number);
+            let (real, sim) = shown_values(r);
             let _ = writeln!(
                 out,
                 "| {} | {real} | {sim} | {} | {} | {verdict} |",
@@ -295,14 +295,6 @@ pub fn markdown(ctx: &Context, cells: &[CellResult]) -> String {
         );
     }
     out
-}
-
-fn number(x: f64) -> String {
-    if x.fract() == 0.0 && x.abs() < 1e15 {
-        format!("{x:.0}")
-    } else {
-        format!("{x:.3}")
-    }
 }
 
 fn esc(text: &str) -> String {
@@ -588,7 +580,7 @@ pub fn html(ctx: &Context, cells: &[CellResult]) -> String {
                 Verdict::Fail => (" class=\"fail\"", "FAIL"),
                 Verdict::Info => ("", ""),
             };
-            let (real, sim) = shown_values(r, number);
+            let (real, sim) = shown_values(r);
             let _ = write!(
                 out,
                 "<tr{class}><td>{}</td><td class=\"num\">{real}</td><td class=\"num\">{sim}</td><td class=\"num\">{}</td><td>{}</td><td>{verdict}</td></tr>",

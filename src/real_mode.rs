@@ -97,11 +97,10 @@ fn worker_cpu(scenario: &Scenario, config: &RealConfig) -> (RealConfig, String) 
     let cores = scenario.controller.workers.first().map_or(0, |w| w.cores);
     let workers = scenario.controller.workers.len() as u64;
     if scenario.cpu == sim::CpuModel::Ignored {
-        let config = RealConfig {
-            worker_cores: None,
-            ..config.clone()
-        };
-        return (config, "workers' CPU unlimited (cpu ignored)".into());
+        return (
+            config.clone(),
+            "workers' CPU unlimited (cpu ignored)".into(),
+        );
     }
     let host = std::thread::available_parallelism().map_or(1, |n| n.get() as u64);
     let total = workers * u64::from(cores);

@@ -273,13 +273,22 @@ fn distance_row(metric: &str, value: f64, shown: String, tolerance: Option<f64>)
     }
 }
 
-/// The real and simulated values of `r` as a table shows them, with `num`: blank for a distance
-/// between the two runs, which has only its difference.
-pub fn shown_values(r: &Row, num: impl Fn(f64) -> String) -> (String, String) {
+/// A value as a table shows it: whole numbers without decimals, others with three.
+fn number(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.3}")
+    }
+}
+
+/// The real and simulated values of `r` as a table shows them: blank for a distance between the
+/// two runs, which has only its difference.
+pub fn shown_values(r: &Row) -> (String, String) {
     if r.metric.contains("distance") {
         (String::new(), String::new())
     } else {
-        (num(r.real), num(r.simulated))
+        (number(r.real), number(r.simulated))
     }
 }
 
@@ -544,14 +553,7 @@ pub fn render_table(v: &Validation) -> String {
         "| metric | real | simulated | difference | tolerance | verdict |\n|---|---:|---:|---:|---:|---|\n",
     );
     for r in &v.rows {
-        let num = |x: f64| {
-            if x.fract() == 0.0 && x.abs() < 1e15 {
-                format!("{x:.0}")
-            } else {
-                format!("{x:.3}")
-            }
-        };
-        let (real, sim) = shown_values(r, num);
+        let (real, sim) = shown_values(r);
         let verdict = match r.verdict {
             Verdict::Pass => "pass",
             Verdict::Fail => "FAIL",

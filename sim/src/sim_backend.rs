@@ -535,11 +535,10 @@ impl Backend for SimBackend {
         slot.ready_at = now;
         slot.busy_until = 0;
         slot.worker = request.worker.0;
-        let forked_cost = request.fork.and(self.costs.create_forked.as_ref());
-        let priced = forked_cost.is_some();
-        let base = forked_cost
-            .unwrap_or(&self.costs.create)
-            .sample(&mut self.rng);
+        // A forked sandbox costs `create_forked` where the model has it, else `create` + `fork`
+        // (drawn after the rest, in the order of the model without `create_forked`).
+        let forked = request.fork.and(self.costs.create_forked.as_ref());
+        let base = forked.unwrap_or(&self.costs.create).sample(&mut self.rng);
         let init = request
             .init
             .unwrap_or_else(|| self.costs.init.sample(&mut self.rng))
@@ -547,8 +546,8 @@ impl Backend for SimBackend {
             + per_gb(self.costs.init_per_gb, f64::from(request.memory_mb));
         let (install, import) = self.packages(now + base, request);
         let create = base
-            + match request.fork {
-                Some(_) if !priced => self.costs.fork.sample(&mut self.rng),
+            + match (request.fork, &self.costs.create_forked) {
+                (Some(_), None) => self.costs.fork.sample(&mut self.rng),
                 _ => 0,
             };
         let ready = self.sequence(now, sandbox, create + install + import + init);
