@@ -222,27 +222,47 @@ pub const KEEP_ALIVES: [&str; 14] = [
 /// Every scheduler, with its default parameters.
 pub const SCHEDULERS: &[&str] = SchedulerConfig::KINDS;
 
-fn measure(
-    kind: &str,
+/// A benchmark scenario for a trace of `length`, with the keep-alive policy and scheduler given
+/// as `--keep-alive` and `--scheduler` write them, and with packages if `packages`: exactly what
+/// one measurement of `lambdasim bench` simulates, before validation.
+pub fn scenario_with(
     name: &str,
     length: Duration,
-    policies: &PolicyOverride,
-) -> Result<Sample, Error> {
+    keep_alive: Option<&str>,
+    scheduler: Option<&str>,
+    packages: bool,
+) -> Result<RawScenario, Error> {
     let mut raw = scenario(name, length);
-    if let Some(text) = &policies.keep_alive {
+    if let Some(text) = keep_alive {
         raw.policies.keep_alive = crate::spec::parse_policy("--keep-alive", text)?;
     }
-    if let Some(text) = &policies.scheduler {
+    if let Some(text) = scheduler {
         raw.policies.scheduler = crate::spec::parse_policy("--scheduler", text)?;
     }
-    if policies.packages {
+    if packages {
         raw.packages.catalog = crate::scenario::CatalogSource::Synthetic(Default::default());
         raw.packages.import_cache = policies::ImportCacheSpec::Dynamic {
             capacity_mb: 1024,
             base_mb: 10,
         };
     }
-    let scenario = raw.validate()?;
+    Ok(raw)
+}
+
+fn measure(
+    kind: &str,
+    name: &str,
+    length: Duration,
+    policies: &PolicyOverride,
+) -> Result<Sample, Error> {
+    let scenario = scenario_with(
+        name,
+        length,
+        policies.keep_alive.as_deref(),
+        policies.scheduler.as_deref(),
+        policies.packages,
+    )?
+    .validate()?;
     match kind {
         "generate" => {
             let (workload, _) = load_workload(&scenario)?;

@@ -2,6 +2,7 @@
 
 mod baseline;
 mod cli;
+mod digests;
 #[cfg(target_os = "linux")]
 mod faults;
 mod fuzz;
