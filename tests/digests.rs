@@ -62,7 +62,7 @@ fn scenarios() -> Vec<(String, Scenario)> {
         out.push((format!("azure400 30m {keep_alive} {scheduler}"), s));
     }
     for &(keep_alive, scheduler) in &rows {
-        let mut s = scenario_with(
+        let s = scenario_with(
             "stress",
             Duration::from_mins(2),
             Some(keep_alive),
