@@ -66,11 +66,13 @@ impl Timeline {
     }
 
     /// Credits `state` for `[from, to)`.
+    #[inline]
     pub fn add(&mut self, from: Time, to: Time, state: &MemoryState) {
         if to <= from {
             return;
         }
-        while to.div_ceil(self.width) > MAX_BUCKETS as u64 {
+        // `to.div_ceil(width) > MAX_BUCKETS`, without a division.
+        while to > self.width * MAX_BUCKETS as Time {
             self.coarsen();
         }
         let mb = [
@@ -84,13 +86,20 @@ impl Timeline {
         if mb.iter().all(|&v| v == 0) {
             return;
         }
+        let first = (from / self.width) as usize;
         let last = ((to - 1) / self.width) as usize;
         if self.buckets.len() <= last {
             self.buckets.resize(last + 1, [0; KINDS]);
         }
+        if first == last {
+            let lasted = u128::from(to - from);
+            for (sum, v) in self.buckets[first].iter_mut().zip(mb) {
+                *sum += v * lasted;
+            }
+            return;
+        }
         let mut t = from;
-        while t < to {
-            let b = (t / self.width) as usize;
+        for b in first..=last {
             let end = ((b as Time + 1) * self.width).min(to);
             let lasted = u128::from(end - t);
             for (sum, v) in self.buckets[b].iter_mut().zip(mb) {
