@@ -203,8 +203,6 @@ pub struct Metrics {
     latency: Distribution,
     startup_delay: Distribution,
     cold_start: Distribution,
-    /// Microseconds per phase, in the order of [`PhaseStats`]' fields.
-    phase_us: [u128; 6],
     /// Each phase of cold starts (exec left out: it is not part of startup).
     cold_phases: [Distribution; 5],
     /// Microseconds per start kind and phase, in the order of [`PhaseStats`]' fields.
@@ -285,7 +283,6 @@ impl Metrics {
             latency: Distribution::new(),
             startup_delay: Distribution::new(),
             cold_start: Distribution::new(),
-            phase_us: [0; 6],
             cold_phases: std::array::from_fn(|_| Distribution::new()),
             kind_phase_us: [[0; 6]; StartKind::ALL.len()],
             timeline: Timeline::new(),
@@ -404,7 +401,8 @@ impl Metrics {
 
     fn phase_stats(&self, started: u64) -> PhaseStats {
         let stat = |i: usize| {
-            let total = self.phase_us[i] as f64 / MICROS_PER_MS as f64;
+            let total_us: u128 = self.kind_phase_us.iter().map(|k| k[i]).sum();
+            let total = total_us as f64 / MICROS_PER_MS as f64;
             let cold = self.cold_phases.get(i).map(Distribution::stats);
             PhaseStat {
                 total,
@@ -586,9 +584,7 @@ impl RecordSink for Metrics {
         self.startup_delay.record(record.startup_delay());
         let p = &record.phases;
         let phases = [p.queue, p.create, p.install, p.import, p.init, p.exec];
-        let by_kind = &mut self.kind_phase_us[kind as usize];
-        for ((total, of_kind), us) in self.phase_us.iter_mut().zip(by_kind).zip(phases) {
-            *total += u128::from(us);
+        for (of_kind, us) in self.kind_phase_us[kind as usize].iter_mut().zip(phases) {
             *of_kind += u128::from(us);
         }
         if kind.is_cold() {
