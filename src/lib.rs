@@ -184,8 +184,9 @@ fn attach_packages(workload: &mut Workload, scenario: &Scenario) -> Result<(), E
     Ok(())
 }
 
-/// Builds the scenario's workload: generates it, or opens, samples and shapes the trace; then
-/// attaches packages.
+/// Builds the scenario's workload: generates it, or opens, samples and shapes the trace (read on
+/// a thread of its own when the scenario's `reader_thread` is set; a synthetic workload is
+/// generated on the caller's thread); then attaches packages.
 pub fn load_workload(scenario: &Scenario) -> Result<(Workload, Option<TraceLoad>), Error> {
     let (mut workload, load) = load_workload_only(scenario)?;
     attach_packages(&mut workload, scenario)?;
@@ -205,7 +206,11 @@ fn load_workload_only(scenario: &Scenario) -> Result<(Workload, Option<TraceLoad
             let trace = workloads::trace::open(format, spec, scenario.seed).map_err(input)?;
             let (functions, apps) = (trace.catalog.functions.len(), trace.catalog.apps.len());
             let report = trace.report.clone();
-            let (workload, selection) = trace.into_workload(spec, scenario.seed).map_err(input)?;
+            let (mut workload, selection) =
+                trace.into_workload(spec, scenario.seed).map_err(input)?;
+            if scenario.reader_thread {
+                workload.invocations = workloads::prefetch::prefetch(workload.invocations);
+            }
             Ok((
                 workload,
                 Some(TraceLoad {

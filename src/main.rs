@@ -585,6 +585,16 @@ struct RunArgs {
     scenario: ScenarioArgs,
     #[command(flatten)]
     output: RunOutput,
+    /// Read and parse a replayed trace on a thread of its own, overlapping the simulation;
+    /// false reads it on the simulation's thread (the results are the same).
+    #[arg(
+        long,
+        value_name = "BOOL",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        help_heading = "Trace options"
+    )]
+    reader_thread: bool,
 }
 
 /// What a run (simulated or real) writes besides its printed summary.
@@ -807,7 +817,8 @@ fn finish_run(
 }
 
 fn run(args: RunArgs) -> Result<(), Error> {
-    let scenario = raw_scenario(&args.scenario)?.validate()?;
+    let mut scenario = raw_scenario(&args.scenario)?.validate()?;
+    scenario.reader_thread = args.reader_thread;
     let result = with_outputs(
         &scenario,
         args.output.out.as_deref(),

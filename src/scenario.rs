@@ -449,6 +449,10 @@ pub struct Scenario {
     pub tolerances: Tolerances,
     /// The raw form, for writing the effective scenario next to the results.
     pub raw: RawScenario,
+    /// Read and parse a replayed trace on a thread of its own, overlapping the simulation (see
+    /// [`workloads::prefetch`]); `true` unless `run --reader-thread false` turns it off. Not part
+    /// of the scenario file: it changes how fast a run goes, never what it gives.
+    pub reader_thread: bool,
 }
 
 impl RawScenario {
@@ -747,6 +751,7 @@ impl RawScenario {
             workload: self.workload.clone(),
             tolerances: self.validation.clone(),
             raw: self,
+            reader_thread: true,
         })
     }
 

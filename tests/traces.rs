@@ -739,3 +739,66 @@ fn trace_info_percentiles_stay_between_min_and_max() {
         assert!(latency[p].as_f64().unwrap() <= max, "{p}: {latency}");
     }
 }
+
+#[test]
+fn reader_thread_replays_native_traces_byte_identically() {
+    // A native trace of about 12,000 invocations: a few batches of the reader thread.
+    let dir = TempDir::new("reader-thread");
+    let trace = dir.path().join("trace");
+    let o = lambdasim(&[
+        "generate",
+        "--duration",
+        "10m",
+        "--seed",
+        "3",
+        "--out",
+        trace.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows = fs::read_to_string(trace.join("invocations.csv"))
+        .unwrap()
+        .lines()
+        .count() as u64
+        - 1;
+    assert!(rows > 2 * 4096, "{rows} invocations");
+    let trace = format!("native:{}", trace.display());
+    let shaped: &[&str] = &["--sample", "top,n=50", "--scale", "1.5", "--start", "1m"];
+    for (i, options) in [&[][..], shaped].into_iter().enumerate() {
+        let mut outputs = Vec::new();
+        for on in ["true", "false"] {
+            let out = dir.path().join(format!("out-{i}-{on}"));
+            let mut args = vec![
+                "run",
+                "--trace",
+                &trace,
+                "--reader-thread",
+                on,
+                "--out",
+                out.to_str().unwrap(),
+                "--records",
+                "--json",
+            ];
+            args.extend_from_slice(options);
+            let o = lambdasim(&args);
+            let total = json(&o)["invocations"]["total"].as_u64().unwrap();
+            if options.is_empty() {
+                assert_eq!(total, rows, "every row replayed");
+            } else {
+                assert!(total > 0 && total != rows, "{total} of {rows}");
+            }
+            let summary = fs::read(out.join("summary.json")).unwrap();
+            let records = fs::read(out.join("records.csv")).unwrap();
+            outputs.push((o.stdout, summary, records));
+        }
+        let [with, without] = &outputs[..] else {
+            unreachable!()
+        };
+        assert!(with.0 == without.0, "stdout differs for {options:?}");
+        assert!(with.1 == without.1, "summary.json differs for {options:?}");
+        assert!(with.2 == without.2, "records.csv differs for {options:?}");
+    }
+    fails_with(
+        &["run", "--trace", &trace, "--reader-thread", "maybe"],
+        &["--reader-thread", "maybe"],
+    );
+}

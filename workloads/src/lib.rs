@@ -12,6 +12,7 @@ pub mod huawei2023;
 pub mod limits;
 pub mod native;
 pub mod packages;
+pub mod prefetch;
 pub mod sample;
 #[cfg(test)]
 mod scratch;
@@ -146,4 +147,7 @@ pub enum WorkloadError {
     File { path: String, message: String },
     #[error("{0}")]
     Parameter(String),
+    /// A bug in lambdasim rather than a problem with the input (a reader thread panicked).
+    #[error("{0}")]
+    Internal(String),
 }

@@ -13,6 +13,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -189,7 +190,7 @@ pub fn open(spec: &TraceSpec, _seed: u64) -> Result<Trace, WorkloadError> {
 
 struct NativeSource {
     invocations: PathBuf,
-    ids: HashMap<String, FunctionId>,
+    ids: FunctionIds,
 }
 
 impl TraceSource for NativeSource {
@@ -253,7 +254,7 @@ fn finish(mut out: csv::Writer<File>, path: &Path) -> Result<(), WorkloadError> 
 }
 
 /// The functions, with the package catalogue of `packages.json` when the directory has one.
-fn read_catalog(dir: &Path) -> Result<(Catalog, HashMap<String, FunctionId>), WorkloadError> {
+fn read_catalog(dir: &Path) -> Result<(Catalog, FunctionIds), WorkloadError> {
     let packages_path = dir.join(PACKAGES_FILE);
     let packages = if packages_path.exists() {
         PackageCatalog::read_native(&packages_path)?
@@ -268,7 +269,7 @@ fn read_catalog(dir: &Path) -> Result<(Catalog, HashMap<String, FunctionId>), Wo
 fn read_functions(
     path: &Path,
     packages: &PackageCatalog,
-) -> Result<(Catalog, HashMap<String, FunctionId>), WorkloadError> {
+) -> Result<(Catalog, FunctionIds), WorkloadError> {
     let mut reader = csv_reader(path)?;
     let header = reader.headers().map_err(|e| csv_error(path, e))?.clone();
     let name_col = column(path, &header, "function")?;
@@ -280,7 +281,7 @@ fn read_functions(
     let keys = packages.key_index();
 
     let mut catalog = Catalog::default();
-    let mut ids: HashMap<String, FunctionId> = HashMap::new();
+    let mut ids = FunctionIds::default();
     let mut first_line: Vec<u64> = Vec::new();
     let mut app_ids: HashMap<String, AppId> = HashMap::new();
     let mut record = StringRecord::new();
@@ -297,7 +298,7 @@ fn read_functions(
                 "function is empty; every function needs a name".into(),
             ));
         }
-        if let Some(id) = ids.get(name) {
+        if let Some(id) = ids.get(name.as_bytes()) {
             return Err(row_error(format!(
                 "function {name:?} is defined twice, first on line {}",
                 first_line[id.index()]
@@ -363,7 +364,10 @@ fn read_functions(
                 id
             }
         };
-        ids.insert(name.to_owned(), FunctionId(catalog.functions.len() as u32));
+        ids.insert(
+            name.as_bytes().into(),
+            FunctionId(catalog.functions.len() as u32),
+        );
         first_line.push(line);
         catalog.functions.push(Function {
             name: name.to_owned(),
@@ -385,13 +389,62 @@ fn read_functions(
     Ok((catalog, ids))
 }
 
+/// Function ids by name, keyed by the name's bytes so that a row's name is looked up as it lies
+/// in the CSV record: no UTF-8 check, no copy, one hash.
+type FunctionIds = HashMap<Box<[u8]>, FunctionId, BuildHasherDefault<NameHasher>>;
+
+/// A fast hash of short byte strings (function names), eight bytes at a time with FxHash's
+/// multiply, then mixed so that names differing only in their last bytes spread over the whole
+/// table. Not resistant to chosen collisions: the names come from the user's own trace.
+#[derive(Clone, Copy, Default)]
+struct NameHasher(u64);
+
+impl NameHasher {
+    const K: u64 = 0xf135_7aea_2e62_a9c5;
+
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(26) ^ word).wrapping_mul(Self::K);
+    }
+}
+
+impl Hasher for NameHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut words = bytes.chunks_exact(8);
+        for w in &mut words {
+            self.add(u64::from_le_bytes(w.try_into().expect("8 bytes")));
+        }
+        let rest = words.remainder();
+        if !rest.is_empty() {
+            let mut last = [0u8; 8];
+            last[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(last));
+        }
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        // The low bits of a product depend only on the low bits of its factors: mix the high
+        // ones down (the finalizer of MurmurHash3).
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^ (h >> 33)
+    }
+}
+
 /// Streams `invocations.csv`, checking each row as it is read. After the first error the stream
 /// ends, so a consumer never sees rows past a problem.
+///
+/// Rows are read into one reused byte record and their fields parsed where they lie: reading a
+/// row allocates nothing.
 struct InvocationReader {
     path: String,
     reader: csv::Reader<crate::limits::LineLimit<File>>,
     record: ByteRecord,
-    ids: HashMap<String, FunctionId>,
+    ids: FunctionIds,
     function_col: usize,
     arrival_col: usize,
     duration_col: usize,
@@ -400,7 +453,7 @@ struct InvocationReader {
 }
 
 impl InvocationReader {
-    fn open(path: &Path, ids: HashMap<String, FunctionId>) -> Result<Self, WorkloadError> {
+    fn open(path: &Path, ids: FunctionIds) -> Result<Self, WorkloadError> {
         let mut reader = csv_reader(path)?;
         let header = reader.headers().map_err(|e| csv_error(path, e))?.clone();
         Ok(InvocationReader {
@@ -424,50 +477,59 @@ impl InvocationReader {
         if !more {
             return Ok(None);
         }
-        let line = self.record.position().map_or(0, |p| p.line());
+        let record = &self.record;
+        let field = |col: usize| record.get(col).unwrap_or_default().trim_ascii();
+        let (name, arrival, duration) = (
+            field(self.function_col),
+            field(self.arrival_col),
+            field(self.duration_col),
+        );
+        let function = self.ids.get(name).copied();
+        let (arrival_us, duration_us) = (parse_u64(arrival), parse_u64(duration));
+        // Checked together so that a good row takes one branch; the errors, in the order of
+        // the fields, are worded below.
+        if let (Some(function), Some(arrival_us), Some(duration_us)) =
+            (function, arrival_us, duration_us)
+            && arrival_us <= crate::limits::MAX_ARRIVAL_US
+            && duration_us <= crate::limits::MAX_DURATION_US
+            && arrival_us >= self.previous
+        {
+            self.previous = arrival_us;
+            return Ok(Some(Invocation {
+                function,
+                arrival: arrival_us,
+                duration: duration_us,
+            }));
+        }
+        let line = record.position().map_or(0, |p| p.line());
         let row_error = |message: String| WorkloadError::Row {
             path: self.path.clone(),
             line,
             message,
         };
-        let field = |col: usize| self.record.get(col).unwrap_or_default().trim_ascii();
-        let name = field(self.function_col);
-        let function = std::str::from_utf8(name)
-            .ok()
-            .and_then(|n| self.ids.get(n))
-            .copied()
-            .ok_or_else(|| {
-                row_error(format!(
-                    "function {:?} is not in {FUNCTIONS_FILE}",
-                    String::from_utf8_lossy(name)
-                ))
-            })?;
-        let number = |col: usize, column: &str| {
-            let text = field(col);
-            parse_u64(text).ok_or_else(|| {
+        if function.is_none() {
+            return Err(row_error(format!(
+                "function {:?} is not in {FUNCTIONS_FILE}",
+                String::from_utf8_lossy(name)
+            )));
+        }
+        let number = |value: Option<u64>, text: &[u8], column: &str| {
+            value.ok_or_else(|| {
                 row_error(format!(
                     "{column} must be a non-negative whole number of microseconds, got {:?}",
                     String::from_utf8_lossy(text)
                 ))
             })
         };
-        let arrival = crate::limits::check_arrival(number(self.arrival_col, "arrival_us")?)
+        let arrival = crate::limits::check_arrival(number(arrival_us, arrival, "arrival_us")?)
             .map_err(|e| row_error(format!("arrival_us: {e}")))?;
-        let duration = crate::limits::check_duration(number(self.duration_col, "duration_us")?)
+        crate::limits::check_duration(number(duration_us, duration, "duration_us")?)
             .map_err(|e| row_error(format!("duration_us: {e}")))?;
-        if arrival < self.previous {
-            return Err(row_error(format!(
-                "arrival_us {arrival} comes after {} on the previous row; {INVOCATIONS_FILE} must \
-                 be sorted by arrival_us",
-                self.previous
-            )));
-        }
-        self.previous = arrival;
-        Ok(Some(Invocation {
-            function,
-            arrival,
-            duration,
-        }))
+        Err(row_error(format!(
+            "arrival_us {arrival} comes after {} on the previous row; {INVOCATIONS_FILE} must \
+             be sorted by arrival_us",
+            self.previous
+        )))
     }
 }
 
@@ -486,11 +548,13 @@ impl Iterator for InvocationReader {
 
 /// Fields are trimmed by the callers rather than by the csv crate, whose trimming allocates a new
 /// record for every row and, for string records, trims Unicode spaces where byte records trim
-/// ASCII ones.
+/// ASCII ones. The buffer is larger than the csv crate's 8 KiB so that a long trace is read in
+/// fewer system calls.
 fn csv_reader(path: &Path) -> Result<csv::Reader<crate::limits::LineLimit<File>>, WorkloadError> {
     let file = crate::limits::open_lines(path).map_err(|e| io_error(path, e))?;
     Ok(csv::ReaderBuilder::new()
         .trim(csv::Trim::Headers)
+        .buffer_capacity(1 << 16)
         .from_reader(file))
 }
 
@@ -507,12 +571,33 @@ fn column(path: &Path, header: &StringRecord, name: &str) -> Result<usize, Workl
         })
 }
 
-/// Parses digits only: `str::parse` would also accept a leading `+`.
+/// Parses ASCII digits only (no sign, no spaces), `None` when there are none, when anything else
+/// is there, or when the number does not fit in a `u64`.
 fn parse_u64(text: &[u8]) -> Option<u64> {
-    if text.is_empty() || !text.iter().all(u8::is_ascii_digit) {
+    // 19 digits always fit in a u64; only longer numbers need checked arithmetic.
+    const SAFE_DIGITS: usize = 19;
+    if text.is_empty() {
         return None;
     }
-    std::str::from_utf8(text).ok()?.parse().ok()
+    let mut n = 0u64;
+    if text.len() <= SAFE_DIGITS {
+        for &b in text {
+            let digit = b.wrapping_sub(b'0');
+            if digit > 9 {
+                return None;
+            }
+            n = n * 10 + u64::from(digit);
+        }
+    } else {
+        for &b in text {
+            let digit = b.wrapping_sub(b'0');
+            if digit > 9 {
+                return None;
+            }
+            n = n.checked_mul(10)?.checked_add(u64::from(digit))?;
+        }
+    }
+    Some(n)
 }
 
 fn positive(text: &str) -> Option<u32> {
@@ -776,6 +861,76 @@ mod tests {
             &stream.next().unwrap().unwrap_err().to_string(),
             &["invocations.csv", "line 3 is longer than 16 MiB"],
         );
+    }
+
+    #[test]
+    fn numbers_are_digits_that_fit_in_u64() {
+        let max = u64::MAX.to_string();
+        assert_eq!(parse_u64(max.as_bytes()), Some(u64::MAX));
+        assert_eq!(
+            parse_u64(b"18446744073709551616"),
+            None,
+            "one past u64::MAX"
+        );
+        assert_eq!(parse_u64(b"99999999999999999999"), None);
+        assert_eq!(
+            parse_u64(b"9999999999999999999"),
+            Some(9_999_999_999_999_999_999)
+        );
+        assert_eq!(parse_u64(b"00000000000000000000042"), Some(42));
+        assert_eq!(parse_u64(b"0"), Some(0));
+        assert_eq!(parse_u64(b"120"), Some(120));
+        for bad in [
+            &b""[..],
+            b"+1",
+            b"-1",
+            b" 1",
+            b"1 ",
+            b"1.5",
+            b"1e3",
+            b"x",
+            b"1/",
+            b"1:",
+        ] {
+            assert_eq!(parse_u64(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn names_of_every_length_find_their_function() {
+        // Names sharing long prefixes and differing in one byte, at every position of an
+        // eight-byte word, including non-ASCII ones.
+        let mut names: Vec<String> = (1..40)
+            .flat_map(|len| {
+                (0..3).map(move |k| {
+                    let mut n = String::new();
+                    for c in "fünction-".chars().cycle() {
+                        if n.len() >= len {
+                            break;
+                        }
+                        n.push(c);
+                    }
+                    n.push(char::from(b'a' + k));
+                    n
+                })
+            })
+            .collect();
+        // "fü" is 3 bytes long: lengths 2 and 3 give the same names.
+        names.sort();
+        names.dedup();
+        assert!(names.len() > 100, "{}", names.len());
+        let mut ids = FunctionIds::default();
+        for (i, n) in names.iter().enumerate() {
+            assert!(
+                ids.insert(n.as_bytes().into(), FunctionId(i as u32))
+                    .is_none()
+            );
+        }
+        for (i, n) in names.iter().enumerate() {
+            assert_eq!(ids.get(n.as_bytes()), Some(&FunctionId(i as u32)), "{n:?}");
+        }
+        assert_eq!(ids.get(&b"fxa"[..]), None);
+        assert_eq!(ids.get(&b""[..]), None);
     }
 
     #[test]
