@@ -213,9 +213,17 @@ impl Ord for Scheduled {
 /// in O(1) and never enters the heap; only out-of-order timers do. The heap then holds mostly
 /// invocation ends, a few per running invocation, instead of one entry per idle sandbox. Keys are
 /// unique, so events leave in exactly the order one heap would give.
+///
+/// Popping the heap's head only marks it taken (`taken`): the next push overwrites it and sifts
+/// the new event down from the root, one pass instead of a pop's pass to the bottom and back up
+/// plus a push's pass up; the next pop (or a lookup at the head) removes it for real if no push
+/// came first. While it is marked, the smallest event left in the heap is the smaller of the
+/// root's two children.
 #[derive(Default)]
 struct Queue {
     heap: BinaryHeap<Scheduled>,
+    /// The heap's root was popped and is waiting to be overwritten or removed.
+    taken: bool,
     timers: VecDeque<Scheduled>,
     next_seq: u64,
 }
@@ -224,7 +232,7 @@ impl Queue {
     #[inline]
     fn push(&mut self, time: Time, event: Completion) {
         let key = event_key(time, &mut self.next_seq);
-        self.heap.push(Scheduled { key, event });
+        self.heap_push(Scheduled { key, event });
     }
 
     #[inline]
@@ -233,14 +241,41 @@ impl Queue {
         if self.timers.back().is_none_or(|last| last.key < key) {
             self.timers.push_back(Scheduled { key, event });
         } else {
-            self.heap.push(Scheduled { key, event });
+            self.heap_push(Scheduled { key, event });
+        }
+    }
+
+    #[inline]
+    fn heap_push(&mut self, s: Scheduled) {
+        if self.taken {
+            self.taken = false;
+            // Dropping the `PeekMut` sifts the new root down to its place.
+            *self
+                .heap
+                .peek_mut()
+                .expect("a taken root is still in the heap") = s;
+        } else {
+            self.heap.push(s);
+        }
+    }
+
+    /// The heap's smallest event that is not taken.
+    #[inline]
+    fn heap_head(&self) -> Option<&Scheduled> {
+        if !self.taken {
+            return self.heap.peek();
+        }
+        match self.heap.as_slice() {
+            [_, a, b, ..] => Some(if a.key < b.key { a } else { b }),
+            [_, a] => Some(a),
+            _ => None,
         }
     }
 
     /// The next event: the heap's head or the timer lane's, whichever key is smaller.
     #[inline]
     fn head(&self) -> Option<&Scheduled> {
-        match (self.heap.peek(), self.timers.front()) {
+        match (self.heap_head(), self.timers.front()) {
             (Some(h), Some(t)) => Some(if t.key < h.key { t } else { h }),
             (h, t) => h.or(t),
         }
@@ -262,17 +297,24 @@ impl Queue {
 
     #[inline]
     fn pop(&mut self) -> Option<(Time, Completion)> {
+        if self.taken {
+            self.taken = false;
+            self.heap.pop();
+        }
         let from_timers = match (self.heap.peek(), self.timers.front()) {
             (Some(h), Some(t)) => t.key < h.key,
             (None, Some(_)) => true,
             _ => false,
         };
-        let s = if from_timers {
-            self.timers.pop_front()
+        let (key, event) = if from_timers {
+            let s = self.timers.pop_front()?;
+            (s.key, s.event)
         } else {
-            self.heap.pop()
-        }?;
-        Some(((s.key >> 64) as Time, s.event))
+            let s = self.heap.peek()?;
+            self.taken = true;
+            (s.key, s.event)
+        };
+        Some(((key >> 64) as Time, event))
     }
 }
 
@@ -1037,6 +1079,60 @@ mod tests {
                 (T0 + 10 * SEC, 1, 1, T0, 0),
             ]
         );
+    }
+
+    #[test]
+    fn the_queue_gives_events_in_key_order_whatever_the_mix_of_operations() {
+        // Pushes to the heap and to the timer lane (in and out of order), pops and peeks in
+        // bursts of every size, including pushes right after a pop (which overwrite the taken
+        // root) and peeks while it is taken; every peek and pop must give the smallest
+        // (time, insertion) pair left.
+        let mut q = Queue::default();
+        let mut reference: Vec<(Time, u64)> = Vec::new();
+        let mut x: u64 = 99;
+        let mut rand = || {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            x >> 33
+        };
+        let timer = |n: u64| Completion::InvocationDone {
+            sandbox: SandboxId(n as u32),
+            invocation: InvocationHandle(0),
+            started: 0,
+            cpu_wait: 0,
+        };
+        let seq_of = |c: &Completion| match c {
+            Completion::InvocationDone { sandbox, .. } => u64::from(sandbox.0),
+            _ => unreachable!(),
+        };
+        let (mut seq, mut now) = (0u64, 0);
+        for round in 0..3_000u64 {
+            for _ in 0..rand() % 5 {
+                let t = now + rand() % 50;
+                if rand() % 3 == 0 {
+                    q.push_timer(t, timer(seq));
+                } else {
+                    q.push(t, timer(seq));
+                }
+                reference.push((t, seq));
+                seq += 1;
+            }
+            for _ in 0..(round + rand()) % 4 {
+                reference.sort_unstable();
+                let expected = (!reference.is_empty()).then(|| reference.remove(0));
+                assert_eq!(q.peek_time(), expected.map(|e| e.0), "round {round}");
+                let got = q.pop().map(|(t, c)| (t, seq_of(&c)));
+                assert_eq!(got, expected, "round {round}");
+                if let Some((t, _)) = got {
+                    now = t;
+                }
+            }
+        }
+        reference.sort_unstable();
+        let rest: Vec<_> = std::iter::from_fn(|| q.pop().map(|(t, c)| (t, seq_of(&c)))).collect();
+        assert_eq!(rest, reference);
+        assert!(q.peek().is_none());
     }
 
     /// The backend as it was before CPU models, for comparison.
