@@ -238,14 +238,51 @@ struct AppStarts {
     cold: u64,
 }
 
+/// A distribution of durations in µs, counted in the buckets of an HDR histogram of three
+/// significant digits.
+///
+/// Recording a value is the hot path of every run (two or more per invocation), so the counts are
+/// kept here, indexed as `hdrhistogram` indexes them, without the histogram's per-value range and
+/// overflow checks; a [`Histogram`] is built from them when a percentile or the CDF is asked
+/// for. It holds the same counts in the same buckets, and the same min and max, as one that
+/// recorded every value itself, so it gives the same percentiles.
 #[derive(Clone, Debug)]
 struct Distribution {
-    histogram: Histogram<u64>,
+    /// Values per bucket, by the histogram's index; as long as the largest value needs.
+    counts: Vec<u64>,
+    count: u64,
     /// Exact, because a histogram's mean is only as precise as its buckets.
     sum_us: u128,
     /// Exact, because the histogram rounds values to its buckets; percentiles are clamped to them.
     min_us: u64,
     max_us: u64,
+}
+
+/// The significant digits of [`Distribution`]'s histogram, and what `hdrhistogram` derives from
+/// them for a lowest discernible value of 1: 2048 sub-buckets per bucket (the least power of two
+/// at least 2 × 10^3), half of them new in each bucket after the first.
+const HDR_SIGFIG: u8 = 3;
+const HDR_SUB_BUCKET_MASK: u64 = 2047;
+const HDR_HALF_MAGNITUDE: u32 = 10;
+const HDR_LEADING_ZERO_BASE: u32 = 64 - 11;
+
+/// The index of `us` in the counts of a histogram of [`HDR_SIGFIG`] digits (`index_for` in
+/// `hdrhistogram`).
+fn hdr_index(us: u64) -> usize {
+    let bucket = HDR_LEADING_ZERO_BASE - (us | HDR_SUB_BUCKET_MASK).leading_zeros();
+    let sub_bucket = (us >> bucket) as usize;
+    ((bucket as usize + 1) << HDR_HALF_MAGNITUDE) + sub_bucket - (1 << HDR_HALF_MAGNITUDE)
+}
+
+/// The lowest value in the bucket of `index` (`value_for` in `hdrhistogram`).
+fn hdr_lowest(index: usize) -> u64 {
+    let half = 1usize << HDR_HALF_MAGNITUDE;
+    let (bucket, sub_bucket) = match (index >> HDR_HALF_MAGNITUDE).checked_sub(1) {
+        // The lower half of the first bucket.
+        None => (0, index),
+        Some(bucket) => (bucket, (index & (half - 1)) + half),
+    };
+    (sub_bucket as u64) << bucket
 }
 
 /// Piecewise-constant integration of one worker's memory: `state` holds from `since` until the
@@ -488,8 +525,7 @@ impl Metrics {
     /// The distribution `of` at each quantile in `qs` (fractions in [0, 1]), in ms; 0 for an
     /// empty distribution. Quantile 0 is the smallest value and 1 the largest.
     pub fn quantiles(&self, of: Dist, qs: &[f64]) -> Vec<f64> {
-        let d = self.dist(of);
-        qs.iter().map(|&q| d.quantile(q)).collect()
+        self.dist(of).quantiles(qs)
     }
 
     fn dist(&self, of: Dist) -> &Distribution {
@@ -681,30 +717,96 @@ pub enum Dist {
 }
 
 impl Distribution {
-    fn quantile(&self, q: f64) -> f64 {
-        if self.histogram.is_empty() {
-            return 0.0;
+    fn new() -> Self {
+        Distribution {
+            counts: Vec::new(),
+            count: 0,
+            sum_us: 0,
+            min_us: u64::MAX,
+            max_us: 0,
         }
-        let us = if q <= 0.0 {
-            self.min_us
-        } else if q >= 1.0 {
-            self.max_us
-        } else {
-            self.clamp(self.histogram.value_at_quantile(q))
+    }
+
+    #[inline]
+    fn record(&mut self, us: Time) {
+        let i = hdr_index(us);
+        if i >= self.counts.len() {
+            self.counts.resize(i + 1, 0);
+        }
+        self.counts[i] += 1;
+        self.count += 1;
+        self.sum_us += u128::from(us);
+        self.min_us = self.min_us.min(us);
+        self.max_us = self.max_us.max(us);
+    }
+
+    /// The histogram of the values recorded: each bucket's count recorded at its lowest value,
+    /// except in the buckets of the min and the max, which are recorded at those exact values so
+    /// that the histogram's own min and max are the recorded ones.
+    fn histogram(&self) -> Histogram<u64> {
+        let mut h = Histogram::new(HDR_SIGFIG).expect("3 significant digits is a valid precision");
+        if self.count == 0 {
+            return h;
+        }
+        let mut record = |us: u64, n: u64| {
+            // Auto-resizing fails only beyond 2^62 µs (146,000 years); clamp rather than lose it.
+            if n > 0 && h.record_n(us, n).is_err() {
+                h.saturating_record_n(us, n);
+            }
         };
-        us as f64 / MICROS_PER_MS as f64
+        let (min_index, max_index) = (hdr_index(self.min_us), hdr_index(self.max_us));
+        for (i, &n) in self.counts.iter().enumerate().filter(|(_, n)| **n > 0) {
+            match (i == min_index, i == max_index) {
+                // One value at the min, the others at the max (there are two or more if they
+                // differ).
+                (true, true) => {
+                    record(self.min_us, 1);
+                    record(self.max_us, n - 1);
+                }
+                (true, false) => record(self.min_us, n),
+                (false, true) => record(self.max_us, n),
+                (false, false) => record(hdr_lowest(i), n),
+            }
+        }
+        h
+    }
+
+    #[cfg(test)]
+    fn quantile(&self, q: f64) -> f64 {
+        self.quantiles(&[q])[0]
+    }
+
+    /// The values at quantiles `qs` in ms: 0 for no values; quantile 0 is the exact min and 1 the
+    /// exact max.
+    fn quantiles(&self, qs: &[f64]) -> Vec<f64> {
+        if self.count == 0 {
+            return vec![0.0; qs.len()];
+        }
+        let h = self.histogram();
+        qs.iter()
+            .map(|&q| {
+                let us = if q <= 0.0 {
+                    self.min_us
+                } else if q >= 1.0 {
+                    self.max_us
+                } else {
+                    self.clamp(h.value_at_quantile(q))
+                };
+                us as f64 / MICROS_PER_MS as f64
+            })
+            .collect()
     }
 
     fn cdf(&self) -> Vec<(f64, f64)> {
-        let n = self.histogram.len();
+        let n = self.count;
         if n == 0 {
             return Vec::new();
         }
-        let mut out: Vec<(f64, f64)> = self
-            .histogram
+        let h = self.histogram();
+        let mut out: Vec<(f64, f64)> = h
             .iter_recorded()
             .map(|v| {
-                let us = self.clamp(self.histogram.highest_equivalent(v.value_iterated_to()));
+                let us = self.clamp(h.highest_equivalent(v.value_iterated_to()));
                 (
                     us as f64 / MICROS_PER_MS as f64,
                     v.count_since_last_iteration() as f64,
@@ -724,34 +826,14 @@ impl Distribution {
         us.max(self.min_us).min(self.max_us)
     }
 
-    fn new() -> Self {
-        Distribution {
-            histogram: Histogram::new(3).expect("3 significant digits is a valid precision"),
-            sum_us: 0,
-            min_us: u64::MAX,
-            max_us: 0,
-        }
-    }
-
-    fn record(&mut self, us: Time) {
-        // Auto-resizing fails only beyond 2^62 µs (146,000 years); clamp rather than lose it.
-        if self.histogram.record(us).is_err() {
-            self.histogram.saturating_record(us);
-        }
-        self.sum_us += u128::from(us);
-        self.min_us = self.min_us.min(us);
-        self.max_us = self.max_us.max(us);
-    }
-
     fn stats(&self) -> LatencyStats {
-        let count = self.histogram.len();
+        let count = self.count;
         let ms = |us: u64| us as f64 / MICROS_PER_MS as f64;
-        let at = |q: f64| {
-            if count == 0 {
-                0.0
-            } else {
-                ms(self.clamp(self.histogram.value_at_quantile(q)))
-            }
+        let [p50, p90, p99, p999] = if count == 0 {
+            [0.0; 4]
+        } else {
+            let h = self.histogram();
+            [0.50, 0.90, 0.99, 0.999].map(|q| ms(self.clamp(h.value_at_quantile(q))))
         };
         LatencyStats {
             count,
@@ -760,10 +842,10 @@ impl Distribution {
             } else {
                 self.sum_us as f64 / count as f64 / MICROS_PER_MS as f64
             },
-            p50: at(0.50),
-            p90: at(0.90),
-            p99: at(0.99),
-            p999: at(0.999),
+            p50,
+            p90,
+            p99,
+            p999,
             max: ms(self.max_us),
         }
     }
@@ -1055,6 +1137,77 @@ mod tests {
         assert!(close(q[0], 60.0) && q[1] == 200.0, "{q:?}");
         assert!(Metrics::new().cdf(Dist::StartupDelay).is_empty());
         assert_eq!(Metrics::new().quantiles(Dist::StartupDelay, &[0.5]), [0.0]);
+    }
+
+    /// Values at every edge of the histogram's buckets, and spread over its whole range.
+    fn edge_values() -> Vec<u64> {
+        let mut values: Vec<u64> = (0..5000).collect();
+        for shift in 11..62 {
+            let p = 1u64 << shift;
+            values.extend([p - 1, p, p + 1, p + (p >> 11), p + p / 3]);
+        }
+        let mut x = 7u64;
+        for _ in 0..20_000 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            values.push(x >> (2 + x % 60));
+        }
+        values
+    }
+
+    #[test]
+    fn counts_are_indexed_as_hdrhistogram_indexes_them() {
+        let h = Histogram::<u64>::new(HDR_SIGFIG).unwrap();
+        for v in edge_values() {
+            let i = hdr_index(v);
+            assert_eq!(hdr_lowest(i), h.lowest_equivalent(v), "{v}");
+            assert_eq!(hdr_index(h.highest_equivalent(v)), i, "{v}");
+            assert_eq!(hdr_index(h.highest_equivalent(v) + 1), i + 1, "{v}");
+        }
+    }
+
+    #[test]
+    fn the_built_histogram_is_the_one_that_records_every_value() {
+        let values = edge_values();
+        // Every value, one value, one repeated, two in one bucket, a few in the same bucket.
+        let sets: Vec<Vec<u64>> = vec![
+            values.clone(),
+            values.iter().map(|v| v % 1_000_000_007).collect(),
+            vec![12_345],
+            vec![0; 3],
+            vec![4096, 4097],
+            vec![4097, 4096, 4097, 4096],
+            vec![0, 1, 2048, 2049, 2050, 1 << 40],
+        ];
+        for set in sets {
+            let mut d = Distribution::new();
+            let mut direct = Histogram::<u64>::new(HDR_SIGFIG).unwrap();
+            for &v in &set {
+                d.record(v);
+                direct.record(v).unwrap();
+            }
+            let built = d.histogram();
+            let entries = |h: &Histogram<u64>| -> Vec<(u64, u64)> {
+                h.iter_recorded()
+                    .map(|v| (v.value_iterated_to(), v.count_at_value()))
+                    .collect()
+            };
+            assert_eq!(entries(&built), entries(&direct), "{set:?}");
+            assert_eq!(
+                (built.len(), built.min(), built.max(), built.min_nz()),
+                (direct.len(), direct.min(), direct.max(), direct.min_nz()),
+                "{:?}",
+                &set[..set.len().min(8)]
+            );
+            for q in [0.0, 0.001, 0.1, 0.25, 0.5, 0.9, 0.99, 0.999, 0.9999, 1.0] {
+                assert_eq!(
+                    built.value_at_quantile(q),
+                    direct.value_at_quantile(q),
+                    "{q}"
+                );
+            }
+        }
     }
 
     #[test]
