@@ -49,32 +49,28 @@ fn scenarios() -> Vec<(String, Scenario)> {
         .map(|k| (*k, "least-loaded"))
         .chain(SCHEDULERS.iter().map(|s| ("ttl,idle=10m", *s)))
         .collect();
-    for &(keep_alive, scheduler) in &rows {
-        let s = scenario_with(
-            "azure400",
-            Duration::from_mins(30),
-            Some(keep_alive),
-            Some(scheduler),
-            false,
-        )
-        .and_then(RawScenario::validate)
-        .expect("valid");
-        out.push((format!("azure400 30m {keep_alive} {scheduler}"), s));
-    }
-    for &(keep_alive, scheduler) in &rows {
-        let s = scenario_with(
+    // Every policy row on azure400, and again on small workers under eviction pressure.
+    let settings: [(&str, Duration, Option<u64>, &str); 2] = [
+        ("azure400", Duration::from_mins(30), None, "azure400 30m"),
+        (
             "stress",
             Duration::from_mins(2),
-            Some(keep_alive),
-            Some(scheduler),
-            false,
-        )
-        .and_then(|mut raw| {
-            raw.cluster.memory_mb = 768;
-            raw.validate()
-        })
-        .expect("valid");
-        out.push((format!("stress 2m 768MB {keep_alive} {scheduler}"), s));
+            Some(768),
+            "stress 2m 768MB",
+        ),
+    ];
+    for (name, length, memory_mb, label) in settings {
+        for &(keep_alive, scheduler) in &rows {
+            let s = scenario_with(name, length, Some(keep_alive), Some(scheduler), false)
+                .and_then(|mut raw| {
+                    if let Some(mb) = memory_mb {
+                        raw.cluster.memory_mb = mb;
+                    }
+                    raw.validate()
+                })
+                .expect("valid");
+            out.push((format!("{label} {keep_alive} {scheduler}"), s));
+        }
     }
     out
 }
