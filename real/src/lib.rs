@@ -11,6 +11,7 @@
 //! - [`measure`] and [`probe`]: timings of the bare operations, and of the backend itself as a
 //!   run drives it, from which `lambdasim calibrate` writes a cost profile.
 //! - [`cleanup`]: removing what a crashed run left.
+//! - [`functions`]: users' own functions, in a directory laid out as OpenLambda's registry.
 
 #![cfg(target_os = "linux")]
 
@@ -21,6 +22,7 @@ pub mod cleanup;
 pub mod confine;
 pub mod driver;
 pub mod dynmods;
+pub mod functions;
 pub mod host_load;
 pub mod measure;
 pub mod probe;
