@@ -11,7 +11,8 @@
 //! - [`measure`] and [`probe`]: timings of the bare operations, and of the backend itself as a
 //!   run drives it, from which `lambdasim calibrate` writes a cost profile.
 //! - [`cleanup`]: removing what a crashed run left.
-//! - [`functions`]: users' own functions, in a directory laid out as OpenLambda's registry.
+//! - [`functions`]: users' own functions, in a directory laid out as OpenLambda's registry;
+//!   [`http`]: the HTTP/1.1 and the routes that serve them.
 
 #![cfg(target_os = "linux")]
 
@@ -24,6 +25,7 @@ pub mod driver;
 pub mod dynmods;
 pub mod functions;
 pub mod host_load;
+pub mod http;
 pub mod measure;
 pub mod probe;
 pub mod run_id;
