@@ -1371,3 +1371,80 @@ fn a_run_whose_cgroups_vanish_stops_with_an_error_and_removes_the_rest() {
     );
     assert!(leftovers(fs.as_ref(), pid).is_empty());
 }
+
+/// A Python zygote (the runtime of users' handlers) forks a sandbox into namespaces of its own:
+/// it sees its own processes only, its own host name, the host's root read-only and its scratch
+/// directory writable, and it keeps the modules the zygote imported.
+#[test]
+fn a_python_zygote_forks_sandboxes_into_namespaces_of_their_own() {
+    use real::python::{Answer, CallKind, PythonProcess, call, import, interpreter, load_handler};
+    if host().is_none() {
+        return;
+    }
+    let python = interpreter(None).expect("real-mode tests need python3 (.ci/run installs it)");
+    let dir = TempDir::new("python-zygote");
+    let scratch = dir.path().join("scratch");
+    let root = dir.path().join("root");
+    std::fs::create_dir_all(&scratch).unwrap();
+    std::fs::create_dir_all(&root).unwrap();
+    let handler = dir.path().join("probe/f.py");
+    std::fs::create_dir_all(handler.parent().unwrap()).unwrap();
+    std::fs::write(
+        &handler,
+        "import os, socket, sys\n\
+         def writable(path):\n    try:\n        open(path, 'w').write('x')\n        os.remove(path)\n        return True\n    except OSError:\n        return False\n\
+         def f(event):\n    return {'pid': os.getpid(), 'procs': sum(p.isdigit() for p in os.listdir('/proc')),\n\
+         \x20           'host': socket.gethostname(), 'cwd': os.getcwd(), 'json_inherited': 'json' in sys.modules,\n\
+         \x20           'scratch': writable('x'), 'root': writable(event)}\n",
+    )
+    .unwrap();
+    let zygote = PythonProcess::start(&python, Duration::from_secs(30)).unwrap();
+    zygote.channel.accept_credentials().unwrap();
+    assert!(matches!(
+        import(&zygote.channel, "json").unwrap(),
+        Answer::Done(_)
+    ));
+    let view = real::runner::View {
+        scratch: Some(scratch.clone()),
+        root: Some(root.clone()),
+        net: true,
+    };
+    let (pid, sandbox) = real::spawn::fork_from_zygote(&zygote.channel, Some(&view)).unwrap();
+    assert!(matches!(
+        load_handler(&sandbox, &handler).unwrap(),
+        Answer::Done(_)
+    ));
+    let outside = dir.path().join("outside");
+    let r = call(
+        &sandbox,
+        1,
+        format!("{:?}", outside.display().to_string()).as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(
+        r.kind,
+        CallKind::Ok,
+        "{}",
+        String::from_utf8_lossy(&r.output)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&r.output).unwrap();
+    assert_eq!(v["pid"], 1, "{v}");
+    assert_eq!(v["procs"], 1, "{v}");
+    assert_eq!(v["host"], "lambdasim-sandbox");
+    assert_eq!(v["cwd"], scratch.display().to_string());
+    assert_eq!(v["json_inherited"], true);
+    assert_eq!(v["scratch"], true, "{v}");
+    assert_eq!(
+        v["root"], false,
+        "the host's root is writable from the sandbox: {v}"
+    );
+    assert!(!outside.exists());
+    drop(sandbox);
+    wait_until("the sandbox exits", || gone(pid.as_raw()));
+    // The zygote goes on: it forks again.
+    let (pid2, again) = real::spawn::fork_from_zygote(&zygote.channel, Some(&view)).unwrap();
+    again.send("procs").unwrap();
+    assert_eq!(again.expect("procs").unwrap(), "procs\t1");
+    drop(again);
+    wait_until("the second sandbox exits", || gone(pid2.as_raw()));
+}

@@ -152,6 +152,52 @@ impl Channel {
         }
     }
 
+    /// Sends `text`, then `payload` in messages of at most [`MAX_MESSAGE`] bytes (none when
+    /// it is empty); the receiver learns the payload's length from `text`.
+    pub fn send_payload(&self, text: &str, payload: &[u8]) -> io::Result<()> {
+        self.send(text)?;
+        for chunk in payload.chunks(MAX_MESSAGE) {
+            let iov = [IoSlice::new(chunk)];
+            loop {
+                match sendmsg::<()>(self.fd.as_raw_fd(), &iov, &[], MsgFlags::MSG_NOSIGNAL, None) {
+                    Ok(_) => break,
+                    Err(nix::Error::EINTR) => continue,
+                    Err(e) => return Err(io_err(e)),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Receives a payload of `len` bytes sent with [`Channel::send_payload`].
+    pub fn recv_payload(&self, len: usize) -> io::Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(len);
+        let mut buf = [0u8; MAX_MESSAGE];
+        while out.len() < len {
+            let n = loop {
+                match nix::sys::socket::recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::empty()) {
+                    Ok(n) => break n,
+                    Err(nix::Error::EINTR) => continue,
+                    Err(nix::Error::EAGAIN) => {
+                        return Err(io::Error::new(
+                            io::ErrorKind::WouldBlock,
+                            "no answer from the sandbox in time",
+                        ));
+                    }
+                    Err(e) => return Err(io_err(e)),
+                }
+            };
+            if n == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the sandbox exited in the middle of a payload",
+                ));
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+        Ok(out)
+    }
+
     /// The next message; `None` when the other end is closed (its process exited). A timeout
     /// is an error of kind `WouldBlock`.
     pub fn recv(&self) -> io::Result<Option<Message>> {

@@ -12,7 +12,8 @@
 //!   run drives it, from which `lambdasim calibrate` writes a cost profile.
 //! - [`cleanup`]: removing what a crashed run left.
 //! - [`functions`]: users' own functions, in a directory laid out as OpenLambda's registry;
-//!   [`http`]: the HTTP/1.1 and the routes that serve them.
+//!   [`http`]: the HTTP/1.1 and the routes that serve them; [`python`]: the Python runtime
+//!   that runs them (real imports, a zygote that forks sandboxes).
 
 #![cfg(target_os = "linux")]
 
@@ -28,9 +29,52 @@ pub mod host_load;
 pub mod http;
 pub mod measure;
 pub mod probe;
+pub mod python;
 pub mod run_id;
 pub mod runner;
 pub mod spawn;
 pub mod store;
 
 pub use backend::{ExecMode, RealBackend, RealConfig, RealError};
+
+/// What the crate's unit tests share.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::path::{Path, PathBuf};
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    /// A unique directory under the system's temporary directory, removed when dropped.
+    pub struct TempDir(pub PathBuf);
+
+    impl TempDir {
+        pub fn new(name: &str) -> TempDir {
+            static N: AtomicU64 = AtomicU64::new(0);
+            let dir = std::env::temp_dir().join(format!(
+                "lambdasim-real-{name}-{}-{}",
+                std::process::id(),
+                N.fetch_add(1, Ordering::Relaxed)
+            ));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).expect("create test directory");
+            TempDir(dir)
+        }
+
+        pub fn path(&self) -> &Path {
+            &self.0
+        }
+
+        /// Writes `text` to `relative`, creating its directory.
+        pub fn write(&self, relative: &str, text: &str) -> PathBuf {
+            let path = self.0.join(relative);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, text).unwrap();
+            path
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}

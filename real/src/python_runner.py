@@ -1,0 +1,350 @@
+"""lambdasim's Python runtime: the process inside a sandbox that runs users' Python handlers.
+
+It speaks the backend's line protocol on a Unix SOCK_SEQPACKET socket (descriptor 3, or the
+number given as the first argument), one message per command, tab-separated fields:
+
+  path  DIR                          ok                  DIR goes first on sys.path (an install
+                                                         cache directory)
+  import  NAME                       ok  US | error  MSG  imports a module for real
+  handler  FILE                      ok  US | error  MSG  loads FILE (f.py) as module `f`; it must
+                                                         define a callable `f`
+  call  ID  LEN  + LEN bytes         result  ID  KIND  US  LEN  + LEN bytes
+                                     KIND: ok (the JSON result), bad-request (the body is not
+                                     JSON), error (the handler raised: "Type: message"),
+                                     not-json (the result cannot be written as JSON)
+  fork  sandbox|zygote  SCRATCH  ROOT  NET  with a socket    forked | error  MSG
+  procs                              procs  N
+  exit                               (exits)
+
+A payload of LEN bytes follows its command in messages of at most 4096 bytes each (none when
+LEN is 0). A zygote imports packages and forks: a sandbox forked from it starts with every module
+the zygote imported (SOCK's design). The fork goes through an intermediate process that exits at
+once, so that the child is re-parented to the driver and outlives the zygote; a sandbox gets PID,
+mount, UTS and IPC namespaces of its own (and a network namespace when asked), a private /proc,
+and, with a ROOT, the host's root bound read-only with its scratch directory writable.
+
+Only the standard library is used; Python 3.9 or later.
+"""
+
+import ctypes
+import importlib
+import importlib.util
+import json
+import os
+import platform
+import select
+import socket
+import struct
+import sys
+import threading
+import time
+
+CHUNK = 4096
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+MS_NOSUID, MS_NODEV, MS_NOEXEC = 2, 4, 8
+MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
+MNT_DETACH = 2
+AT_FDCWD = -100
+AT_RECURSIVE = 0x8000
+MOUNT_ATTR_RDONLY, MOUNT_ATTR_NOSUID = 0x1, 0x2
+# System call numbers that glibc has no wrapper for in every version.
+SYSCALLS = {
+    "x86_64": {"pivot_root": 155, "mount_setattr": 442},
+    "aarch64": {"pivot_root": 41, "mount_setattr": 442},
+}
+
+_libc = None
+
+
+def libc():
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(None, use_errno=True)
+    return _libc
+
+
+def check(result, what):
+    if result != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, "%s: %s" % (what, os.strerror(err)))
+
+
+def unshare(flags, what="unshare"):
+    check(libc().unshare(ctypes.c_int(flags)), what)
+
+
+def mount(source, target, fstype, flags, what):
+    enc = lambda s: None if s is None else os.fsencode(s)
+    check(
+        libc().mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), None),
+        what,
+    )
+
+
+def syscall(name):
+    numbers = SYSCALLS.get(platform.machine())
+    if numbers is None:
+        raise OSError("no %s on %s" % (name, platform.machine()))
+    return numbers[name]
+
+
+def read_only_tree(path):
+    # struct mount_attr { u64 attr_set, attr_clr, propagation, userns_fd; }
+    attr = struct.pack("QQQQ", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, 0, 0, 0)
+    buf = ctypes.create_string_buffer(attr, len(attr))
+    r = libc().syscall(
+        ctypes.c_long(syscall("mount_setattr")),
+        ctypes.c_int(AT_FDCWD),
+        os.fsencode(path),
+        ctypes.c_uint(AT_RECURSIVE),
+        buf,
+        ctypes.c_size_t(len(attr)),
+    )
+    check(r, "making %s read-only (mount_setattr, Linux 5.12 or later)" % path)
+
+
+def private_view(scratch, root):
+    """The sandbox's own view of the file system; as the Rust runner's `private_view`."""
+    mount(None, "/", None, MS_REC | MS_PRIVATE, "making / private")
+    if root is not None:
+        mount("/", root, None, MS_BIND | MS_REC, "binding the root")
+        read_only_tree(root)
+        if scratch is not None:
+            inside = os.path.join(root, scratch.lstrip("/"))
+            mount(scratch, inside, None, MS_BIND, "binding the scratch directory")
+        os.chdir(root)
+        r = libc().syscall(ctypes.c_long(syscall("pivot_root")), b".", b".")
+        if r == 0:
+            check(libc().umount2(b".", ctypes.c_int(MNT_DETACH)), "detaching the host's root")
+        elif ctypes.get_errno() == 22:  # EINVAL: a root on the initial ramfs cannot pivot
+            os.chroot(".")
+        else:
+            check(r, "pivot_root")
+        os.chdir("/")
+    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mounting /proc")
+    if scratch is not None:
+        os.chdir(scratch)
+    name = b"lambdasim-sandbox"
+    check(libc().sethostname(name, ctypes.c_size_t(len(name))), "setting the host name")
+
+
+class Link:
+    """The runner's end of its socket."""
+
+    def __init__(self, sock):
+        self.sock = sock
+
+    def send(self, text):
+        self.sock.send(text.encode("utf-8", "replace"))
+
+    def send_payload(self, text, data):
+        self.send(text)
+        for i in range(0, len(data), CHUNK):
+            self.sock.send(data[i : i + CHUNK])
+
+    def send_credentials(self, text):
+        creds = struct.pack("iII", os.getpid(), os.getuid(), os.getgid())
+        self.sock.sendmsg(
+            [text.encode()], [(socket.SOL_SOCKET, socket.SCM_CREDENTIALS, creds)]
+        )
+
+    def recv(self):
+        """The next command as (fields, descriptor or None); None when the socket closed."""
+        msg, fds, _, _ = socket.recv_fds(self.sock, CHUNK, 1)
+        if not msg and not fds:
+            return None
+        return msg.decode("utf-8", "replace").split("\t"), (fds[0] if fds else None)
+
+    def recv_payload(self, length):
+        parts, got = [], 0
+        while got < length:
+            part = self.sock.recv(CHUNK)
+            if not part:
+                raise EOFError("the socket closed in a payload")
+            parts.append(part)
+            got += len(part)
+        return b"".join(parts)
+
+    def close(self):
+        self.sock.close()
+
+
+def micros(since):
+    return int((time.perf_counter() - since) * 1e6)
+
+
+def describe(e):
+    text = str(e)
+    return "%s: %s" % (type(e).__name__, text) if text else type(e).__name__
+
+
+def one_line(text):
+    return text.replace("\t", " ").replace("\n", " ").replace("\r", " ")
+
+
+def watch_lifeline(fd):
+    """Exits the process as soon as the backend's end of the socket closes, whatever the
+    handler is doing (a runner whose driver died must not live on)."""
+
+    def watch():
+        p = select.poll()
+        p.register(fd, select.POLLRDHUP)
+        while True:
+            for _, ev in p.poll():
+                if ev & (select.POLLHUP | select.POLLRDHUP | select.POLLERR):
+                    os._exit(0)
+
+    threading.Thread(target=watch, name="lifeline", daemon=True).start()
+
+
+class Runner:
+    def __init__(self, link):
+        self.link = link
+        self.handler = None
+        self.watching = False
+
+    def serve(self):
+        while True:
+            got = self.link.recv()
+            if got is None:
+                return
+            fields, fd = got
+            reply = self.command(fields, fd)
+            if reply is None:
+                return
+            if reply:
+                self.link.send(reply)
+
+    def command(self, fields, fd):
+        cmd = fields[0]
+        if cmd == "path" and len(fields) == 2:
+            if fields[1] not in sys.path:
+                sys.path.insert(0, fields[1])
+            importlib.invalidate_caches()
+            return "ok"
+        if cmd == "import" and len(fields) == 2:
+            t = time.perf_counter()
+            try:
+                importlib.import_module(fields[1])
+            except BaseException as e:  # a package's import may raise anything
+                return "error\t" + one_line("importing %s: %s" % (fields[1], describe(e)))
+            return "ok\t%d" % micros(t)
+        if cmd == "handler" and len(fields) == 2:
+            return self.load_handler(fields[1])
+        if cmd == "call" and len(fields) == 3:
+            self.call(fields[1], int(fields[2]))
+            return ""
+        if cmd == "fork" and len(fields) == 5:
+            if fd is None:
+                return "error\tfork needs a socket"
+            view = None
+            if fields[1] == "sandbox":
+                read = lambda s: None if s == "-" else s
+                view = (read(fields[2]), read(fields[3]), fields[4] == "net")
+            try:
+                child = self.fork_child(socket.socket(fileno=fd), view)
+            except OSError as e:
+                return "error\t" + one_line("fork: %s" % describe(e))
+            if child is not None:
+                # This is the new process: serve its own socket with the inherited modules.
+                self.link.close()
+                self.link = child
+                self.watching = False
+                return ""
+            return "forked"
+        if cmd == "procs":
+            n = sum(1 for e in os.listdir("/proc") if e.isdigit())
+            return "procs\t%d" % n
+        if cmd == "exit":
+            return None
+        return "error\t" + one_line("unknown command: %s" % "\t".join(fields))
+
+    def load_handler(self, path):
+        t = time.perf_counter()
+        try:
+            directory = os.path.dirname(os.path.abspath(path))
+            if directory not in sys.path:
+                sys.path.insert(0, directory)
+            spec = importlib.util.spec_from_file_location("f", path)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules["f"] = module
+            spec.loader.exec_module(module)
+        except BaseException as e:
+            return "error\t" + one_line("loading %s: %s" % (path, describe(e)))
+        handler = getattr(module, "f", None)
+        if not callable(handler):
+            return "error\t" + one_line("%s defines no function f(event)" % path)
+        self.handler = handler
+        return "ok\t%d" % micros(t)
+
+    def call(self, call_id, length):
+        body = self.link.recv_payload(length)
+        if not self.watching:
+            watch_lifeline(self.link.sock.fileno())
+            self.watching = True
+        t = time.perf_counter()
+        kind, out = "ok", b""
+        if self.handler is None:
+            kind, out = "error", b"no handler loaded"
+        else:
+            try:
+                event = json.loads(body.decode("utf-8")) if body.strip() else None
+            except ValueError as e:
+                kind, out = "bad-request", ("the body is not JSON: %s" % e).encode()
+            else:
+                try:
+                    result = self.handler(event)
+                except BaseException as e:
+                    kind, out = "error", describe(e).encode("utf-8", "replace")
+                else:
+                    try:
+                        out = json.dumps(result).encode()
+                    except (TypeError, ValueError) as e:
+                        kind, out = "not-json", describe(e).encode("utf-8", "replace")
+        self.link.send_payload(
+            "result\t%s\t%s\t%d\t%d" % (call_id, kind, micros(t), len(out)), out
+        )
+
+    def fork_child(self, child_sock, view):
+        """Forks a sandbox (view = (scratch, root, net)) or a child zygote (view None); returns
+        the child's Link in the new process, None in this one."""
+        pid = os.fork()
+        if pid:
+            child_sock.close()
+            os.waitpid(pid, 0)
+            return None
+        child = Link(child_sock)
+        try:
+            if view is not None:
+                unshare(CLONE_NEWPID, "unshare (PID namespace)")
+            if os.fork():
+                os._exit(0)
+            if view is not None:
+                scratch, root, net = view
+                unshare(
+                    CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | (CLONE_NEWNET if net else 0)
+                )
+                private_view(scratch, root)
+            child.send_credentials("hello")
+        except BaseException as e:
+            try:
+                child.send("error\t" + one_line(describe(e)))
+            finally:
+                os._exit(1)
+        return child
+
+
+def main():
+    fd = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+    link = Link(socket.socket(fileno=fd))
+    link.send("ready")
+    Runner(link).serve()
+
+
+if __name__ == "__main__":
+    main()
