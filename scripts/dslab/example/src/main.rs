@@ -55,7 +55,10 @@ fn usage() -> ! {
   --header               print the CSV header line first
   --tie-report           print to stderr how many invocation ends (and keep-alive expiries, for
                          fixed keep-alive) fall exactly on an arrival in integer microseconds, and
-                         how DSLab's f64 times order them"
+                         how DSLab's f64 times order them
+  --speed                one pass with DSLab's own FIFOInvoker until no event is left (keep-alive
+                         expiries included), timed; prints invocations, cold starts, containers
+                         and the seconds spent reading and simulating (for speed comparisons)"
     );
     exit(2)
 }
@@ -351,6 +354,7 @@ struct Args {
     horizon_s: f64,
     header: bool,
     tie_report: bool,
+    speed: bool,
 }
 
 fn parse_duration_s(s: &str) -> f64 {
@@ -387,6 +391,7 @@ fn parse_args() -> Args {
         horizon_s: 1e6,
         header: false,
         tie_report: false,
+        speed: false,
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -417,6 +422,7 @@ fn parse_args() -> Args {
             "--horizon-s" => a.horizon_s = val().parse().unwrap_or_else(|_| usage()),
             "--header" => a.header = true,
             "--tie-report" => a.tie_report = true,
+            "--speed" => a.speed = true,
             _ => usage(),
         }
         i += 1;
@@ -597,8 +603,44 @@ fn tie_report(args: &Args, native: &NativeTrace, out: &Outcome) {
     );
 }
 
+/// One plain run, timed: DSLab's stock components only (no recording wrapper), every event
+/// processed. Prints `invocations,cold_starts,read_s,simulate_s`.
+fn speed(args: &Args) {
+    let t0 = std::time::Instant::now();
+    let native = read_native(&args.trace);
+    let trace = to_dslab(&native, args);
+    drop(native);
+    let read_s = t0.elapsed().as_secs_f64();
+    let t1 = std::time::Instant::now();
+    let hosts = (0..args.hosts)
+        .map(|_| HostConfig {
+            invoker: Box::new(FIFOInvoker::new()),
+            resources: vec![("mem".to_string(), args.memory_mb)],
+            cores: args.cores,
+        })
+        .collect();
+    let config = Config {
+        coldstart_policy: make_keepalive(&args.keepalive),
+        cpu_policy: Box::<IgnoredCpuPolicy>::default(),
+        scheduler: make_scheduler(&args.scheduler),
+        hosts,
+        ..Default::default()
+    };
+    let mut sim = ServerlessSimulation::new(Simulation::new(1), config);
+    sim.load_trace(&trace);
+    sim.step_until_no_events();
+    let simulate_s = t1.elapsed().as_secs_f64();
+    let stats = sim.invocation_stats();
+    println!("invocations,cold_starts,read_s,simulate_s");
+    println!("{},{},{:.3},{:.3}", stats.invocations, stats.cold_starts, read_s, simulate_s);
+}
+
 fn main() {
     let args = parse_args();
+    if args.speed {
+        speed(&args);
+        return;
+    }
     let native = read_native(&args.trace);
     if native.invocations.is_empty() {
         eprintln!("error: no invocations");
