@@ -1448,3 +1448,59 @@ fn a_python_zygote_forks_sandboxes_into_namespaces_of_their_own() {
     drop(again);
     wait_until("the second sandbox exits", || gone(pid2.as_raw()));
 }
+
+/// A sandbox started fresh becomes a Python runner in place: its namespaces and view stay.
+#[test]
+fn a_fresh_sandbox_becomes_a_python_runner_in_its_namespaces() {
+    use real::python::{Answer, call, interpreter, load_handler};
+    if host().is_none() {
+        return;
+    }
+    let python = interpreter(None).expect("real-mode tests need python3 (.ci/run installs it)");
+    let dir = TempDir::new("python-exec");
+    let handler = dir.path().join("count/f.py");
+    std::fs::create_dir_all(handler.parent().unwrap()).unwrap();
+    std::fs::write(
+        &handler,
+        "import os\ndef f(event):\n    return [os.getpid(), len([p for p in os.listdir('/proc') if p.isdigit()]), event]\n",
+    )
+    .unwrap();
+    let (pid, channel) = real::spawn::spawn_runner(
+        &runner(),
+        real::spawn::Namespaces {
+            pid: true,
+            net: false,
+        },
+        &real::runner::View::default(),
+    )
+    .unwrap();
+    channel.expect("ready").unwrap();
+    channel
+        .send(&format!("exec\tpython\t{}", python.display()))
+        .unwrap();
+    channel.expect("ready").unwrap();
+    assert!(matches!(
+        load_handler(&channel, &handler).unwrap(),
+        Answer::Done(_)
+    ));
+    let r = call(&channel, 1, b"\"hi\"").unwrap();
+    assert_eq!(r.output, b"[1, 1, \"hi\"]");
+    // A missing interpreter is an answer, not a dead runner.
+    let (pid2, other) = real::spawn::spawn_runner(
+        &runner(),
+        real::spawn::Namespaces {
+            pid: true,
+            net: false,
+        },
+        &real::runner::View::default(),
+    )
+    .unwrap();
+    other.expect("ready").unwrap();
+    other.send("exec\tpython\t/nonexistent/python3").unwrap();
+    let e = other.expect("ready").unwrap_err().to_string();
+    assert!(e.contains("cannot run /nonexistent/python3"), "{e}");
+    drop((channel, other));
+    wait_until("the runners exit", || {
+        gone(pid.as_raw()) && gone(pid2.as_raw())
+    });
+}

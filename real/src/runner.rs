@@ -11,6 +11,7 @@
 //! | `try  WHAT  [ARG]` (an escape attempt)  | `try  done\|refused  …` |
 //! | `procs`                                 | `procs  N`              |
 //! | `write  PATH`                           | `write  ok\|ERROR`      |
+//! | `exec  python  INTERPRETER`             | (the Python runner's `ready`) |
 //! | `exit`                                  | (exits)                 |
 //!
 //! `import` reads an installed package's files, allocates its import memory and burns its import
@@ -249,11 +250,46 @@ fn serve(mut channel: Channel, mut imported: Imported) -> io::Result<()> {
                 _ => format!("error\tbad confine command: {}", msg.text),
             },
             ["try", what] | ["try", what, _] => attempt(what, fields.get(2).copied()),
+            // Become another runtime's runner on the same socket (which answers `ready`).
+            ["exec", "python", interpreter] => {
+                format!("error\t{}", exec_python(&channel, interpreter))
+            }
             ["exit"] => return Ok(()),
             _ => format!("error\tunknown command: {}", msg.text),
         };
         channel.send(&reply)?;
     }
+}
+
+/// Replaces this runner by the Python runtime's ([`crate::python::RUNNER`] run by
+/// `interpreter`), with the socket as descriptor 3; everything this process set up (namespaces,
+/// view, confinement, cgroup) stays. Returns only if that fails, with why.
+fn exec_python(channel: &Channel, interpreter: &str) -> String {
+    use nix::libc;
+    use std::ffi::CString;
+    let (Ok(exe), Ok(program)) = (
+        CString::new(interpreter),
+        CString::new(crate::python::RUNNER),
+    ) else {
+        return "the interpreter's path contains a NUL byte".to_string();
+    };
+    let fd = channel.raw();
+    // SAFETY: plain system calls on descriptors this process owns.
+    unsafe {
+        if fd != 3 && libc::dup2(fd, 3) < 0 {
+            return format!("dup2: {}", io::Error::last_os_error());
+        }
+        let flags = libc::fcntl(3, libc::F_GETFD);
+        libc::fcntl(3, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
+    }
+    let args = [
+        exe.clone(),
+        CString::from(c"-c"),
+        program,
+        CString::from(c"3"),
+    ];
+    let e = nix::unistd::execv(&exe, &args).unwrap_err();
+    format!("cannot run {interpreter}: {e}")
 }
 
 /// Spends `us` µs sleeping, or spinning on the CPU, and exits the process as soon as the other
