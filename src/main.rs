@@ -258,6 +258,11 @@ struct ValidateArgs {
 
 #[derive(Subcommand)]
 enum RealAction {
+    /// Serve users' Python handlers over HTTP (OpenLambda's API: POST /run/<name>, GET /status,
+    /// GET /stats) with the scenario's cluster and policies, every request an invocation the
+    /// controller places, starts and records; Ctrl-C stops it, removes every sandbox and cgroup
+    /// and prints the summary.
+    Serve(Box<ServeArgs>),
     /// Remove the cgroups, processes and work directories of runs that did not end cleanly.
     Cleanup {
         /// Also remove cgroups under lambdasim/ that belong to no run.
@@ -268,6 +273,31 @@ enum RealAction {
         #[arg(long)]
         force: bool,
     },
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on (port 0: any free port, printed when listening).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:5000")]
+    listen: String,
+    /// The functions: DIR/<name>/f.py defining f(event), as OpenLambda lays its registry out.
+    #[arg(long, value_name = "DIR")]
+    registry: PathBuf,
+    /// The Python interpreter that runs the handlers (default: python3 on the PATH).
+    #[arg(long, value_name = "FILE")]
+    python: Option<PathBuf>,
+    /// Memory of every function's sandboxes, in MB (before --memory-scale).
+    #[arg(long, value_name = "MB", default_value_t = 256)]
+    function_memory_mb: u32,
+    /// Largest request body, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 6 << 20)]
+    max_body: usize,
+    #[command(flatten)]
+    scenario: ScenarioArgs,
+    #[command(flatten)]
+    sandboxes: SandboxArgs,
+    #[command(flatten)]
+    output: RunOutput,
 }
 
 #[derive(Args)]
@@ -1313,6 +1343,9 @@ fn real(args: RealArgs) -> Result<(), Error> {
         }
         return Ok(());
     }
+    if let Some(RealAction::Serve(serve)) = args.action {
+        return real_serve(*serve);
+    }
     let scenario = raw_scenario(&args.scenario)?.validate()?;
     let options = real_options(&args.mode, &scenario)?;
     let result = with_outputs(
@@ -1338,6 +1371,80 @@ fn real(args: RealArgs) -> Result<(), Error> {
         result.host.busy_pct,
         result.host.steal_pct,
         result.host.run_queue_mean,
+        result.favor,
+        result.cpu,
+    );
+    finish_run(&args.output, &result.summary, &result.metrics, &heading)?;
+    result.interruption().map_or(Ok(()), Err)
+}
+
+#[cfg(target_os = "linux")]
+fn real_serve(args: ServeArgs) -> Result<(), Error> {
+    use lambdasim::real_mode::{ServeOptions, run_serve};
+    let scenario = raw_scenario(&args.scenario)?.validate()?;
+    let registry = real::functions::FunctionRegistry::read(&args.registry)
+        .map_err(|e| Error::Input(e.to_string()))?;
+    let python = real::python::interpreter(args.python.as_deref())
+        .map_err(|e| Error::Host(e.to_string()))?;
+    let backend = real_config(&args.sandboxes, &scenario.raw.real, &scenario.raw.source)?;
+    if args.max_body == 0 {
+        return Err(Error::Input("--max-body must be at least 1 byte".into()));
+    }
+    if backend.confine {
+        let check = real::python::reachable_by_others(&python, true).and_then(|()| {
+            registry
+                .functions
+                .iter()
+                .try_for_each(|f| real::python::reachable_by_others(&f.handler, false))
+        });
+        check.map_err(|e| {
+            Error::Input(format!(
+                "{e}; give --python an interpreter every user can run (such as /usr/bin/python3), \
+                 make the registry readable, or run sandboxes --unconfined"
+            ))
+        })?;
+    }
+    let options = ServeOptions {
+        listen: args.listen.clone(),
+        registry,
+        python,
+        memory_mb: args.function_memory_mb,
+        limits: real::serve::ServerLimits {
+            max_body: args.max_body,
+            ..Default::default()
+        },
+        backend,
+    };
+    let names: Vec<&str> = options
+        .registry
+        .functions
+        .iter()
+        .map(|f| f.name.as_str())
+        .collect();
+    let names = names.join(", ");
+    let result = with_outputs(
+        &scenario,
+        args.output.out.as_deref(),
+        args.output.records,
+        |records| {
+            run_serve(&scenario, &options, records, &mut |addr| {
+                eprintln!(
+                    "lambdasim real serve: listening on http://{addr} ({}: {names}); Ctrl-C stops",
+                    options.registry.functions.len()
+                );
+            })
+        },
+    )?;
+    let d = &result.drive;
+    let heading = format!(
+        "lambdasim real serve\n\n{}real mode   cgroup {}, memory x{}; {} requests served; host \
+         {:.0}% busy, {:.1}% stolen; {}; {}\n",
+        scenario.describe(),
+        result.cgroups,
+        options.backend.memory_scale,
+        d.arrivals,
+        result.host.busy_pct,
+        result.host.steal_pct,
         result.favor,
         result.cpu,
     );

@@ -219,3 +219,189 @@ pub fn run_real(
         interrupted,
     })
 }
+
+/// How to serve users' functions for real.
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    /// Address to listen on, such as `127.0.0.1:5000` (port 0: any free port).
+    pub listen: String,
+    pub registry: real::functions::FunctionRegistry,
+    /// The Python interpreter that runs the handlers.
+    pub python: std::path::PathBuf,
+    /// Memory of every function's sandboxes, in MB (the registry gives none).
+    pub memory_mb: u32,
+    pub limits: real::serve::ServerLimits,
+    pub backend: RealConfig,
+}
+
+/// The workload catalogue of a registry: its functions in order, each its own app, each of
+/// `memory_mb`. Packages are refused until the runtime installs them.
+pub fn registry_catalog(
+    registry: &real::functions::FunctionRegistry,
+    memory_mb: u32,
+) -> Result<workloads::Catalog, Error> {
+    if let Some(f) = registry
+        .functions
+        .iter()
+        .find(|f| !f.requirements.is_empty())
+    {
+        return Err(Error::Input(format!(
+            "{}: function {} needs packages ({}), which `real serve` does not install yet; serve \
+             functions without a requirements.txt",
+            registry.dir.join(&f.name).display(),
+            f.name,
+            f.requirements
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    if memory_mb == 0 {
+        return Err(Error::Input(
+            "--function-memory-mb must be at least 1".into(),
+        ));
+    }
+    Ok(workloads::Catalog {
+        functions: registry
+            .functions
+            .iter()
+            .enumerate()
+            .map(|(i, f)| workloads::Function {
+                name: f.name.clone(),
+                app: workloads::AppId(i as u32),
+                memory_mb,
+                concurrency: None,
+                init: None,
+                packages: Vec::new(),
+            })
+            .collect(),
+        apps: registry
+            .functions
+            .iter()
+            .map(|f| workloads::App {
+                name: f.name.clone(),
+            })
+            .collect(),
+        packages: Default::default(),
+    })
+}
+
+/// Serves the registry's functions over HTTP with `scenario`'s cluster and policies until a
+/// signal (Ctrl-C, SIGTERM, SIGHUP) stops it; `listening` learns the address once requests are
+/// taken. Writes per-invocation records to `records`. A signal is the normal end here: the
+/// result's `interrupted` is `None` unless a fault of the host stopped it.
+pub fn run_serve(
+    scenario: &Scenario,
+    options: &ServeOptions,
+    records: Option<&mut dyn Write>,
+    listening: &mut dyn FnMut(std::net::SocketAddr),
+) -> Result<RealResult, Error> {
+    if scenario.controller.concurrency != 1 {
+        return Err(Error::Input(format!(
+            "cluster.concurrency must be 1 in real mode (a runner runs one invocation at a time), got {}",
+            scenario.controller.concurrency
+        )));
+    }
+    let catalog = registry_catalog(&options.registry, options.memory_mb)?;
+    let names: std::collections::HashMap<String, workloads::FunctionId> = catalog
+        .functions
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.name.clone(), workloads::FunctionId(i as u32)))
+        .collect();
+    let handlers = Arc::new(real::python::PythonHandlers::new(
+        options.python.clone(),
+        options
+            .registry
+            .functions
+            .iter()
+            .map(|f| f.handler.clone())
+            .collect(),
+    ));
+    let mut controller = build_controller(scenario, catalog)?;
+    let host = |e: &dyn std::fmt::Display| {
+        Error::Host(format!(
+            "real mode needs root (or a delegated cgroup subtree) and cgroup v1 (memory, cpu, pids, freezer) or v2 with the memory controller: {e}"
+        ))
+    };
+    let fs: Arc<dyn real::cgroup::CgroupFs> =
+        Arc::from(real::cgroup::detect().map_err(|e| host(&e))?);
+    let kind = fs.kind();
+    real::spawn::become_reaper().map_err(|e| host(&e))?;
+    stop_on_signals().map_err(|e| host(&e))?;
+    let favor = real::dynmods::favor(options.backend.favor_dynmods);
+    let workers: Vec<u64> = scenario
+        .controller
+        .workers
+        .iter()
+        .map(|w| w.memory_mb)
+        .collect();
+    let (config, cpu) = worker_cpu(scenario, &options.backend);
+    let config = RealConfig {
+        runtime: real::Runtime::Python(handlers.clone()),
+        ..config
+    };
+    let mut backend = RealBackend::new(fs, config, &workers, &controller.catalog().packages)
+        .map_err(|e| host(&e))?;
+    let (work, requests) = std::sync::mpsc::channel();
+    let server = real::serve::Server::start(
+        &options.listen,
+        names,
+        work,
+        backend.waker(),
+        options.limits.clone(),
+    );
+    let mut server = match server {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = backend.finish();
+            return Err(Error::Host(e.to_string()));
+        }
+    };
+    listening(server.addr());
+
+    let mut metrics = Metrics::new();
+    let mut csv = records.map(CsvRecords::new);
+    let sampler = Sampler::start();
+    let driven = {
+        let mut sink = Tee(&mut metrics, csv.as_mut());
+        let mut stats = |s: &Tee<&mut Metrics, Option<&mut CsvRecords<&mut dyn Write>>>| {
+            analysis::to_json(&s.0.summary()).into_bytes()
+        };
+        real::serve::serve(
+            &mut controller,
+            &mut backend,
+            &handlers,
+            &requests,
+            &mut sink,
+            &mut stats,
+            &STOP,
+        )
+    };
+    server.close();
+    drop(requests);
+    let host_load = sampler.finish();
+    if let Some(csv) = csv {
+        csv.finish()
+            .map_err(|e| Error::Output(format!("cannot write records: {e}")))?;
+    }
+    let finished = backend.finish();
+    let stats = driven.map_err(|e| Error::Input(e.to_string()))?;
+    finished.map_err(|e| Error::Host(format!("cleaning up: {e}")))?;
+    let mut summary = metrics.summary();
+    summary.interrupted = stats
+        .fault
+        .as_ref()
+        .map(|fault| format!("a fault of the host ({fault})"));
+    Ok(RealResult {
+        summary,
+        metrics,
+        drive: stats,
+        host: host_load,
+        favor: favor.describe(),
+        cpu,
+        cgroups: kind,
+        interrupted: None,
+    })
+}

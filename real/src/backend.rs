@@ -34,6 +34,7 @@ use workloads::packages::{PackageCatalog, PackageId};
 use crate::cgroup::{CgroupError, CgroupFs, CpuQuota, Limits, Pool, remove_tree};
 use crate::channel::Channel;
 use crate::confine::{SANDBOX_GID, SANDBOX_UID};
+use crate::python::PythonHandlers;
 use crate::run_id::RunLock;
 use crate::runner::View;
 use crate::spawn::{Namespaces, fork_from_zygote, spawn_runner};
@@ -57,6 +58,18 @@ impl ExecMode {
             ExecMode::Sleep => "sleep",
         }
     }
+}
+
+/// What runs in the sandboxes.
+#[derive(Clone, Debug, Default)]
+pub enum Runtime {
+    /// lambdasim's own runner: an invocation spins or sleeps for its duration.
+    #[default]
+    Synthetic,
+    /// Users' Python handlers (see [`crate::python`]): a sandbox's runner becomes the Python
+    /// runtime, loads its function's `f.py` as its initialization, and calls `f` with each
+    /// invocation's body; the result waits in [`PythonHandlers`] for whoever asked.
+    Python(Arc<PythonHandlers>),
 }
 
 /// The real backend's settings.
@@ -103,6 +116,7 @@ pub struct RealConfig {
     pub invocation_timeout: Duration,
     /// Make cgroup migrations cheap while the run lasts (see [`crate::dynmods`]).
     pub favor_dynmods: bool,
+    pub runtime: Runtime,
 }
 
 /// The CFS bandwidth period of a worker's CPU limit, in µs: short, so that the kernel shares a
@@ -187,6 +201,7 @@ impl Default for RealConfig {
             import_cpu_scale: 1.0,
             invocation_timeout: Duration::from_secs(60),
             favor_dynmods: true,
+            runtime: Runtime::Synthetic,
         }
     }
 }
@@ -318,6 +333,8 @@ enum Command {
     Create(OwnedRequest),
     Run {
         invocation: InvocationHandle,
+        /// Its position in the input stream.
+        id: u64,
         duration: Time,
     },
     Pause,
@@ -327,6 +344,7 @@ enum Command {
 
 /// A [`CreateRequest`] the sandbox thread can own.
 struct OwnedRequest {
+    function: usize,
     worker: u32,
     memory_mb: u32,
     init: Option<Time>,
@@ -352,11 +370,33 @@ struct SandboxHandle {
 /// A completion tagged with the epoch of its sandbox.
 type Tagged = (u32, Completion);
 
+/// The epoch of a [`Waker`]'s message, which no sandbox reaches.
+const WAKE: u32 = u32::MAX;
+
+/// Wakes the driver up from [`RealBackend::recv`] (which then returns `None`), so that it can
+/// look at work that comes from elsewhere, such as requests to a server.
+#[derive(Clone, Debug)]
+pub struct Waker(Sender<Tagged>);
+
+impl Waker {
+    pub fn wake(&self) {
+        let _ = self.0.send((
+            WAKE,
+            Completion::Timer(Timer::Sandbox {
+                sandbox: SandboxId(u32::MAX),
+                generation: 0,
+            }),
+        ));
+    }
+}
+
 /// The real data plane. See the module documentation.
 pub struct RealBackend {
     shared: Arc<Shared>,
     sandboxes: Vec<Option<SandboxHandle>>,
     epochs: Vec<u32>,
+    /// The id of the invocation each handle stands for (see [`Backend::track_invocation`]).
+    ids: Vec<u64>,
     completions: Receiver<Tagged>,
     sender: Sender<Tagged>,
     timers: BinaryHeap<std::cmp::Reverse<(Time, u64)>>,
@@ -381,6 +421,13 @@ impl RealBackend {
         catalog: &PackageCatalog,
     ) -> Result<Self, RealError> {
         crate::cgroup::check_privileges(fs.as_ref())?;
+        if matches!(config.runtime, Runtime::Python(_)) && !catalog.is_empty() {
+            return Err(RealError::Setup(
+                "the Python runtime does not install packages yet: serve functions without a \
+                 requirements.txt"
+                    .into(),
+            ));
+        }
         // `lambdasim/<run>`, or `lambdasim/<run>.<n>` for a later backend of the same process.
         static BACKENDS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = BACKENDS.fetch_add(1, Ordering::SeqCst);
@@ -491,6 +538,7 @@ impl RealBackend {
             }),
             sandboxes: Vec::new(),
             epochs: Vec::new(),
+            ids: Vec::new(),
             completions,
             sender,
             timers: BinaryHeap::new(),
@@ -554,12 +602,19 @@ impl RealBackend {
         self.timer_of.remove(&id).map(|t| (at, t))
     }
 
-    /// The next completion of a live sandbox, waiting at most `timeout`.
+    /// A handle that makes [`RealBackend::recv`] return early.
+    pub fn waker(&self) -> Waker {
+        Waker(self.sender.clone())
+    }
+
+    /// The next completion of a live sandbox, waiting at most `timeout`, or until a [`Waker`]
+    /// wakes it (then `None`).
     pub fn recv(&mut self, timeout: Duration) -> Option<Completion> {
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.completions.recv_timeout(left) {
+                Ok((WAKE, _)) => return None,
                 Ok((epoch, c)) => {
                     let sandbox = match c {
                         Completion::SandboxReady { sandbox, .. }
@@ -692,6 +747,7 @@ impl Backend for RealBackend {
         let killed = Arc::new(AtomicBool::new(false));
         let pid = Arc::new(AtomicI32::new(0));
         let owned = OwnedRequest {
+            function: request.function.index(),
             worker: request.worker.0,
             memory_mb: request.memory_mb,
             init: request.init,
@@ -750,13 +806,23 @@ impl Backend for RealBackend {
         invocation: InvocationHandle,
         duration: Time,
     ) {
+        let id = self.ids.get(invocation.0 as usize).copied().unwrap_or(0);
         self.command(
             sandbox,
             Command::Run {
                 invocation,
+                id,
                 duration,
             },
         );
+    }
+
+    fn track_invocation(&mut self, handle: InvocationHandle, id: u64) {
+        let i = handle.0 as usize;
+        if self.ids.len() <= i {
+            self.ids.resize(i + 1, 0);
+        }
+        self.ids[i] = id;
     }
 
     fn pause(&mut self, _now: Time, sandbox: SandboxId) {
@@ -842,6 +908,17 @@ fn held(r: &OwnedRequest, slot: u32) -> Option<Arc<Zygote>> {
         .map(|(_, z)| z.clone())
 }
 
+/// Turns a fresh runner into the Python runtime's.
+fn become_python(channel: &Channel, handlers: &PythonHandlers) -> Result<(), String> {
+    channel
+        .send(&format!("exec\tpython\t{}", handlers.interpreter.display()))
+        .map_err(|e| e.to_string())?;
+    channel
+        .expect("ready")
+        .map(|_| ())
+        .map_err(|e| format!("starting the Python runtime: {e}"))
+}
+
 /// Phases of a sandbox's creation, in µs.
 #[derive(Default)]
 struct Phases {
@@ -901,24 +978,39 @@ impl SandboxThread {
             };
             match command {
                 Command::Create(request) => match self.create_holding(&request) {
-                    Ok(p) => self.report(Completion::SandboxReady {
-                        sandbox: self.sandbox,
-                        create: p.create,
-                        install: p.install,
-                        import: p.import,
-                        init: p.init,
-                    }),
+                    Ok(p) => {
+                        if let Runtime::Python(h) = &self.shared.config.runtime {
+                            h.clear_failure(request.function);
+                        }
+                        self.report(Completion::SandboxReady {
+                            sandbox: self.sandbox,
+                            create: p.create,
+                            install: p.install,
+                            import: p.import,
+                            init: p.init,
+                        })
+                    }
                     Err(e) => {
                         if !self.killed() {
                             eprintln!("lambdasim real: sandbox {}: {e}", self.sandbox.0);
+                            if let Runtime::Python(h) = &self.shared.config.runtime {
+                                h.note_failure(request.function, e);
+                            }
                             self.fail();
                         }
                     }
                 },
                 Command::Run {
                     invocation,
+                    id,
                     duration,
-                } => self.invoke(invocation, duration),
+                } => match &self.shared.config.runtime {
+                    Runtime::Synthetic => self.invoke(invocation, duration),
+                    Runtime::Python(handlers) => {
+                        let handlers = handlers.clone();
+                        self.call(&handlers, invocation, id)
+                    }
+                },
                 Command::Pause => {
                     if let Some(g) = &self.group
                         && !self.dead
@@ -1062,6 +1154,49 @@ impl SandboxThread {
 }
 
 impl SandboxThread {
+    /// Calls the user's handler with invocation `id`'s body; the result waits in `handlers`. An
+    /// exception is the handler's answer (the invocation ran); a sandbox that dies or does not
+    /// answer within the invocation timeout fails it.
+    fn call(&mut self, handlers: &PythonHandlers, invocation: InvocationHandle, id: u64) {
+        if self.dead {
+            return;
+        }
+        let Some(channel) = &self.channel else {
+            return;
+        };
+        let body = handlers.take_body(id);
+        let timeout = self.shared.config.invocation_timeout;
+        let answer = channel
+            .set_timeout(Some(timeout))
+            .and_then(|()| crate::python::call(channel, id, &body));
+        let at = self.shared.now();
+        match answer {
+            Ok(result) => {
+                let ran = result.micros;
+                handlers.put_result(id, result);
+                self.report(Completion::InvocationDone {
+                    sandbox: self.sandbox,
+                    invocation,
+                    started: at.saturating_sub(ran),
+                    cpu_wait: 0,
+                });
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) && !self.killed() =>
+            {
+                self.time_out()
+            }
+            Err(_) => {
+                if !self.killed() {
+                    self.fail();
+                }
+            }
+        }
+    }
+
     /// Creates the sandbox: a cgroup from the pool, the packages installed, the zygotes it needs,
     /// its runner (forked from a zygote or started fresh), the rest of its imports, and its
     /// handler's initialization.
@@ -1140,6 +1275,11 @@ impl SandboxThread {
                 .map_err(|e| e.to_string())?;
             channel.expect("ok").map_err(|e| e.to_string())?;
         }
+        if r.fork.is_none()
+            && let Runtime::Python(handlers) = &shared.config.runtime
+        {
+            become_python(&channel, handlers)?;
+        }
         if self.killed() {
             return Err("destroyed while being created".into());
         }
@@ -1156,10 +1296,19 @@ impl SandboxThread {
         phases.import = zygotes_us + micros(t.elapsed());
 
         // The handler's initialization: it fills the memory the sandbox then holds, and runs
-        // for the function's initialization time.
+        // for the function's initialization time; or a user's handler is loaded.
         let t = Instant::now();
         let init = r.init.unwrap_or(0);
-        if init > 0 || self.touch_bytes > 0 {
+        if let Runtime::Python(handlers) = &shared.config.runtime {
+            let file = handlers
+                .handlers
+                .get(r.function)
+                .ok_or_else(|| format!("no handler for function {}", r.function))?;
+            match crate::python::load_handler(&channel, file).map_err(|e| e.to_string())? {
+                crate::python::Answer::Done(_) => {}
+                crate::python::Answer::Refused(why) => return Err(why),
+            }
+        } else if init > 0 || self.touch_bytes > 0 {
             channel
                 .send(&format!(
                     "init\t{init}\t{}\t{}",
@@ -1242,6 +1391,9 @@ impl SandboxThread {
                         .add_process(&group, pid.as_raw() as u32)
                         .map_err(|e| e.to_string())?;
                     channel.expect("ready").map_err(|e| e.to_string())?;
+                    if let Runtime::Python(handlers) = &shared.config.runtime {
+                        become_python(&channel, handlers)?;
+                    }
                     (channel, pid)
                 }
             };

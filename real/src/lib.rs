@@ -32,10 +32,11 @@ pub mod probe;
 pub mod python;
 pub mod run_id;
 pub mod runner;
+pub mod serve;
 pub mod spawn;
 pub mod store;
 
-pub use backend::{ExecMode, RealBackend, RealConfig, RealError};
+pub use backend::{ExecMode, RealBackend, RealConfig, RealError, Runtime};
 
 /// What the crate's unit tests share.
 #[cfg(test)]

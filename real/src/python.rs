@@ -8,10 +8,12 @@
 //! ([`add_path`], [`import`], [`load_handler`], [`call`]) work on any Python runner, however it
 //! was started or forked.
 
+use std::collections::HashMap;
 use std::io;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::channel::Channel;
@@ -19,28 +21,92 @@ use crate::channel::Channel;
 /// The Python runner's program.
 pub const RUNNER: &str = include_str!("python_runner.py");
 
-/// The interpreter to use: `python` if given, else `python3` on the `PATH`.
+/// The interpreter to use: `python` if given, else `python3` on the `PATH`; in either case the
+/// executable it says it is (`sys.executable`: a wrapper such as pyenv's shim resolves to the
+/// interpreter itself), checked to be Python 3.9 or later.
 pub fn interpreter(python: Option<&Path>) -> io::Result<PathBuf> {
-    if let Some(p) = python {
-        return if p.is_file() {
-            Ok(p.to_path_buf())
-        } else {
-            Err(io::Error::new(
+    let candidate = match python {
+        Some(p) if p.is_file() => p.to_path_buf(),
+        Some(p) => {
+            return Err(io::Error::new(
                 io::ErrorKind::NotFound,
                 format!("the Python interpreter {} does not exist", p.display()),
-            ))
-        };
+            ));
+        }
+        None => {
+            let path = std::env::var_os("PATH").unwrap_or_default();
+            std::env::split_paths(&path)
+                .map(|dir| dir.join("python3"))
+                .find(|p| p.is_file())
+                .ok_or_else(|| {
+                    io::Error::new(
+                        io::ErrorKind::NotFound,
+                        "the Python runtime needs python3 (3.9 or later) on the PATH, or --python FILE",
+                    )
+                })?
+        }
+    };
+    let out = Command::new(&candidate)
+        .args([
+            "-c",
+            "import sys; print(sys.version_info >= (3, 9)); print(sys.executable)",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| {
+            io::Error::new(e.kind(), format!("cannot run {}: {e}", candidate.display()))
+        })?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    match (out.status.success(), lines.next(), lines.next()) {
+        (true, Some("True"), Some(exe)) if !exe.is_empty() => Ok(PathBuf::from(exe)),
+        (true, Some("False"), _) => Err(io::Error::other(format!(
+            "{} is older than Python 3.9, which the Python runtime needs",
+            candidate.display()
+        ))),
+        _ => Err(io::Error::other(format!(
+            "{} does not run as a Python 3 interpreter: {}",
+            candidate.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))),
     }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|dir| dir.join("python3"))
-        .find(|p| p.is_file())
-        .ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::NotFound,
-                "the Python runtime needs python3 (3.9 or later) on the PATH, or --python FILE",
-            )
-        })
+}
+
+/// Checks that a confined sandbox (an unprivileged user, see [`crate::confine`]) can reach
+/// `path`: every directory above it searchable by others, and the file itself readable by others
+/// (and executable, with `exec`). The error names the first path that is not.
+pub fn reachable_by_others(path: &Path, exec: bool) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = path
+        .canonicalize()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let mode = |p: &Path| {
+        std::fs::metadata(p)
+            .map(|m| m.permissions().mode())
+            .map_err(|e| format!("{}: {e}", p.display()))
+    };
+    for dir in path.ancestors().skip(1) {
+        if mode(dir)? & 0o001 == 0 {
+            return Err(format!(
+                "{} is not searchable by other users, so a confined sandbox cannot reach {}",
+                dir.display(),
+                path.display()
+            ));
+        }
+    }
+    let need = if exec { 0o005 } else { 0o004 };
+    if mode(&path)? & need != need {
+        return Err(format!(
+            "{} is not {} by other users, as a confined sandbox needs",
+            path.display(),
+            if exec {
+                "readable and executable"
+            } else {
+                "readable"
+            }
+        ));
+    }
+    Ok(())
 }
 
 /// A Python runner started as a plain child process; it is killed when dropped.
@@ -101,6 +167,75 @@ impl Drop for PythonProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Users' handlers for the real backend: the interpreter, each function's `f.py` (by
+/// function index), and the bodies and results of calls in flight, by invocation id (the
+/// position of the invocation in the input stream, as records number them).
+#[derive(Debug)]
+pub struct PythonHandlers {
+    pub interpreter: PathBuf,
+    pub handlers: Vec<PathBuf>,
+    calls: Mutex<Calls>,
+}
+
+#[derive(Debug, Default)]
+struct Calls {
+    bodies: HashMap<u64, Vec<u8>>,
+    results: HashMap<u64, CallResult>,
+    /// Why the latest sandbox of a function (by index) could not be made, until one is.
+    failures: HashMap<usize, String>,
+}
+
+impl PythonHandlers {
+    pub fn new(interpreter: PathBuf, handlers: Vec<PathBuf>) -> Self {
+        PythonHandlers {
+            interpreter,
+            handlers,
+            calls: Mutex::new(Calls::default()),
+        }
+    }
+
+    fn calls(&self) -> std::sync::MutexGuard<'_, Calls> {
+        self.calls.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The body invocation `id` is to be called with; give it before the invocation arrives.
+    pub fn submit(&self, id: u64, body: Vec<u8>) {
+        self.calls().bodies.insert(id, body);
+    }
+
+    /// Takes invocation `id`'s body (empty if none was given).
+    pub fn take_body(&self, id: u64) -> Vec<u8> {
+        self.calls().bodies.remove(&id).unwrap_or_default()
+    }
+
+    pub fn put_result(&self, id: u64, result: CallResult) {
+        self.calls().results.insert(id, result);
+    }
+
+    /// Notes why a sandbox of `function` could not be made (a handler that does not load, an
+    /// interpreter the sandbox cannot run), for the responses of the calls that fail with it.
+    pub fn note_failure(&self, function: usize, why: String) {
+        self.calls().failures.insert(function, why);
+    }
+
+    /// Why the latest sandbox of `function` could not be made, if it could not.
+    pub fn failure(&self, function: usize) -> Option<String> {
+        self.calls().failures.get(&function).cloned()
+    }
+
+    /// Forgets a failure once a sandbox of `function` is made.
+    pub fn clear_failure(&self, function: usize) {
+        self.calls().failures.remove(&function);
+    }
+
+    /// Takes invocation `id`'s result, and its body if it never ran.
+    pub fn take_result(&self, id: u64) -> Option<CallResult> {
+        let mut calls = self.calls();
+        calls.bodies.remove(&id);
+        calls.results.remove(&id)
     }
 }
 

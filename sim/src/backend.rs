@@ -135,6 +135,11 @@ pub trait Backend {
         false
     }
 
+    /// Tells the backend which invocation `handle` stands for from now on: `id`, its position in
+    /// the input stream (as records number it), before it starts. A backend that runs users'
+    /// handlers finds the invocation's request by it; others ignore it.
+    fn track_invocation(&mut self, _handle: InvocationHandle, _id: u64) {}
+
     /// Runs an invocation for `duration` (its trace execution time) in a sandbox that is ready or
     /// about to be; reports [`Completion::InvocationDone`].
     fn start_invocation(

@@ -402,6 +402,11 @@ impl Controller {
         Ok(())
     }
 
+    /// The id the next arrival gets: its position in the input stream, as records number it.
+    pub fn next_invocation_id(&self) -> u64 {
+        self.next_id
+    }
+
     /// An invocation arrives.
     pub fn on_arrival<B: Backend + ?Sized, S: RecordSink + ?Sized>(
         &mut self,
@@ -440,6 +445,7 @@ impl Controller {
             init: 0,
             sandbox: NO_SANDBOX,
         });
+        backend.track_invocation(handle, self.next_id);
         self.next_id += 1;
         self.in_flight += 1;
         self.platform.add_in_flight(worker, 1);
