@@ -1504,3 +1504,158 @@ fn a_fresh_sandbox_becomes_a_python_runner_in_its_namespaces() {
         gone(pid.as_raw()) && gone(pid2.as_raw())
     });
 }
+
+/// One HTTP/1.1 request on a new connection; the status and the body.
+fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out[9..12].parse().unwrap();
+    let body = out.split_once("\r\n\r\n").unwrap().1.to_string();
+    (status, body)
+}
+
+/// `lambdasim real serve` runs users' handlers over HTTP: warm and cold starts by the policies,
+/// every kind of failure with its status, the summary in /stats and in records, and nothing
+/// left after Ctrl-C. Sandboxes are confined when the interpreter is reachable by their user
+/// (`LAMBDASIM_TEST_PYTHON` names another interpreter than python3 on the PATH).
+#[test]
+fn real_serve_runs_python_handlers_over_http_and_leaves_nothing_behind() {
+    use std::io::BufRead;
+    let Some(fs) = host() else { return };
+    let given = std::env::var_os("LAMBDASIM_TEST_PYTHON").map(PathBuf::from);
+    let python = real::python::interpreter(given.as_deref()).expect("real-mode tests need python3");
+    let confined = real::python::reachable_by_others(&python, true).is_ok();
+    let dir = TempDir::new("serve");
+    let registry = dir.path().join("registry");
+    let functions = [
+        (
+            "hello",
+            "import os\ndef f(event):\n    return {'hello': event, 'pid': os.getpid()}\n",
+        ),
+        (
+            "boom",
+            "def f(event):\n    raise KeyError('no ' + str(event))\n",
+        ),
+        ("slow", "import time\ndef f(event):\n    time.sleep(30)\n"),
+        ("broken", "def f(event)\n    return 1\n"),
+    ];
+    for (name, source) in functions {
+        std::fs::create_dir_all(registry.join(name)).unwrap();
+        std::fs::write(registry.join(name).join("f.py"), source).unwrap();
+    }
+    if confined {
+        use std::os::unix::fs::PermissionsExt;
+        // Open the test's directories to the sandboxes' user.
+        let open = |p: &Path, mode: u32| {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap()
+        };
+        open(dir.path(), 0o755);
+        open(&registry, 0o755);
+        for (name, _) in functions {
+            open(&registry.join(name), 0o755);
+            open(&registry.join(name).join("f.py"), 0o644);
+        }
+    }
+    let out = dir.path().join("out");
+    let mut cmd = Command::new(runner());
+    cmd.args(["real", "serve", "--listen", "127.0.0.1:0", "--registry"])
+        .arg(&registry)
+        .arg("--python")
+        .arg(&python)
+        .args([
+            "--workers",
+            "1",
+            "--keep-alive",
+            "ttl,idle=10m",
+            "--invocation-timeout",
+            "1s",
+            "--records",
+            "--json",
+            "--out",
+        ])
+        .arg(&out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if !confined {
+        eprintln!(
+            "{} is not reachable by other users: sandboxes run unconfined",
+            python.display()
+        );
+        cmd.arg("--unconfined");
+    }
+    let mut child = cmd.spawn().unwrap();
+    let pid = child.id();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+
+    let (status, body) = http(&addr, "POST", "/run/hello", r#"{"n": 1}"#);
+    assert_eq!(status, 200, "{body}");
+    let first: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(first["hello"]["n"], 1);
+    // Warm: the same sandbox answers again.
+    for n in 2..5 {
+        let (status, body) = http(&addr, "POST", "/run/hello", &n.to_string());
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["hello"], n);
+        assert_eq!(
+            v["pid"], first["pid"],
+            "a warm start runs in the same sandbox"
+        );
+    }
+    let (status, body) = http(&addr, "POST", "/run/boom", "7");
+    assert_eq!(
+        (status, body.as_str()),
+        (500, r#"{"error":"KeyError: 'no 7'"}"#)
+    );
+    let (status, body) = http(&addr, "POST", "/run/hello", "{not json");
+    assert_eq!(status, 400, "{body}");
+    let (status, _) = http(&addr, "POST", "/run/nothing", "1");
+    assert_eq!(status, 404);
+    let (status, body) = http(&addr, "POST", "/run/broken", "1");
+    assert_eq!(status, 502, "{body}");
+    assert!(body.contains("SyntaxError"), "{body}");
+    let (status, body) = http(&addr, "POST", "/run/slow", "1");
+    assert_eq!(status, 504, "{body}");
+    let (status, body) = http(&addr, "GET", "/status", "");
+    assert_eq!((status, body.as_str()), (200, r#"{"status":"ready"}"#));
+    let (status, body) = http(&addr, "GET", "/stats", "");
+    assert_eq!(status, 200);
+    let stats: serde_json::Value = serde_json::from_str(&body).unwrap();
+    // hello x5 (one with a bad body), boom, broken, slow; the 404 never reached the platform.
+    assert_eq!(stats["invocations"]["total"], 8, "{stats}");
+    assert_eq!(
+        stats["invocations"]["failed_by_reason"]["timeout"], 1,
+        "{stats}"
+    );
+    assert_eq!(stats["starts"]["by_kind"]["warm"], 4, "{stats}");
+
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{:?}", output.status);
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["invocations"]["total"], 8);
+    assert_eq!(summary["invocations"]["completed"], 6, "{summary}");
+    let records = std::fs::read_to_string(out.join("records.csv")).unwrap();
+    assert_eq!(records.lines().count(), 9, "{records}");
+    assert!(leftovers(fs.as_ref(), pid).is_empty());
+}
