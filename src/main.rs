@@ -1436,10 +1436,19 @@ fn real_serve(args: ServeArgs) -> Result<(), Error> {
         },
     )?;
     let d = &result.drive;
+    // The scenario's own workload is not what ran: the requests were.
+    let described: String = scenario
+        .describe()
+        .lines()
+        .filter(|l| !l.starts_with("workload"))
+        .map(|l| format!("{l}\n"))
+        .collect();
     let heading = format!(
-        "lambdasim real serve\n\n{}real mode   cgroup {}, memory x{}; {} requests served; host \
-         {:.0}% busy, {:.1}% stolen; {}; {}\n",
-        scenario.describe(),
+        "lambdasim real serve\n\n{described}functions   {} Python handler(s) of {}\n\
+         real mode   cgroup {}, memory x{}; {} requests served; host {:.0}% busy, {:.1}% \
+         stolen; {}; {}\n",
+        options.registry.functions.len(),
+        options.registry.dir.display(),
         result.cgroups,
         options.backend.memory_scale,
         d.arrivals,

@@ -92,6 +92,10 @@ impl FunctionRegistry {
                     .into(),
             ));
         }
+        // Absolute, so that a sandbox (whose working directory is its own) finds the files.
+        let dir = &dir
+            .canonicalize()
+            .map_err(|e| file_error(dir, e.to_string()))?;
         let mut functions = Vec::new();
         let entries = fs::read_dir(dir).map_err(|e| file_error(dir, e.to_string()))?;
         for entry in entries {
