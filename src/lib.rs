@@ -14,6 +14,7 @@ pub mod bench_trace;
 #[cfg(target_os = "linux")]
 pub mod calibrate;
 pub mod config_file;
+pub mod load;
 pub mod matrix;
 pub mod matrix_report;
 #[cfg(target_os = "linux")]

@@ -263,6 +263,10 @@ enum RealAction {
     /// controller places, starts and records; Ctrl-C stops it, removes every sandbox and cgroup
     /// and prints the summary.
     Serve(Box<ServeArgs>),
+    /// Replay a workload's arrivals (the scenario's, or a trace's) against an HTTP server of
+    /// OpenLambda's API such as `real serve`, open loop, and print the status counts and the
+    /// latency percentiles.
+    Load(Box<LoadArgs>),
     /// Remove the cgroups, processes and work directories of runs that did not end cleanly.
     Cleanup {
         /// Also remove cgroups under lambdasim/ that belong to no run.
@@ -298,6 +302,36 @@ struct ServeArgs {
     sandboxes: SandboxArgs,
     #[command(flatten)]
     output: RunOutput,
+}
+
+#[derive(Args)]
+struct LoadArgs {
+    /// The server, such as http://127.0.0.1:5000.
+    #[arg(long, value_name = "URL")]
+    target: String,
+    /// Function to call (repeatable, or a comma-separated list): the workload's i-th function
+    /// calls the (i mod n)-th name.
+    #[arg(
+        long = "function",
+        value_name = "NAME",
+        value_delimiter = ',',
+        required = true
+    )]
+    call: Vec<String>,
+    /// Persistent connections requests go out on.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    connections: usize,
+    /// Trace time per wall-clock time: arrivals happen this many times sooner.
+    #[arg(long, value_name = "K", default_value_t = 1.0)]
+    time_scale: f64,
+    /// Execution times in the request bodies are divided by this (default: the time scale).
+    #[arg(long, value_name = "K")]
+    duration_scale: Option<f64>,
+    /// Write every request (id, function, arrival, status, latency) to this CSV file.
+    #[arg(long, value_name = "FILE")]
+    csv: Option<PathBuf>,
+    #[command(flatten)]
+    scenario: ScenarioArgs,
 }
 
 #[derive(Args)]
@@ -1346,6 +1380,9 @@ fn real(args: RealArgs) -> Result<(), Error> {
     if let Some(RealAction::Serve(serve)) = args.action {
         return real_serve(*serve);
     }
+    if let Some(RealAction::Load(load)) = args.action {
+        return real_load(*load);
+    }
     let scenario = raw_scenario(&args.scenario)?.validate()?;
     let options = real_options(&args.mode, &scenario)?;
     let result = with_outputs(
@@ -1376,6 +1413,33 @@ fn real(args: RealArgs) -> Result<(), Error> {
     );
     finish_run(&args.output, &result.summary, &result.metrics, &heading)?;
     result.interruption().map_or(Ok(()), Err)
+}
+
+fn real_load(args: LoadArgs) -> Result<(), Error> {
+    use lambdasim::load::{LoadOptions, run_load, summarize, target_of, write_csv};
+    let scenario = raw_scenario(&args.scenario)?.validate()?;
+    let options = LoadOptions {
+        target: target_of(&args.target)?,
+        functions: args.call.clone(),
+        connections: args.connections,
+        time_scale: args.time_scale,
+        duration_scale: args.duration_scale.unwrap_or(args.time_scale),
+    };
+    let (workload, _) = lambdasim::load_workload(&scenario)?;
+    let start = std::time::Instant::now();
+    let sent = run_load(workload.invocations, &options)?;
+    let wall = start.elapsed().as_secs_f64();
+    if let Some(path) = &args.csv {
+        let mut file = std::io::BufWriter::new(
+            std::fs::File::create(path)
+                .map_err(|e| Error::Output(format!("cannot write {}: {e}", path.display())))?,
+        );
+        write_csv(&sent, &options.functions, &mut file)
+            .and_then(|()| file.flush())
+            .map_err(|e| Error::Output(format!("cannot write {}: {e}", path.display())))?;
+    }
+    emit(&summarize(&sent, &options.functions, wall));
+    Ok(())
 }
 
 #[cfg(target_os = "linux")]

@@ -1645,6 +1645,38 @@ fn real_serve_runs_python_handlers_over_http_and_leaves_nothing_behind() {
     );
     assert_eq!(stats["starts"]["by_kind"]["warm"], 4, "{stats}");
 
+    // An open-loop load of a synthetic workload: 2 functions' arrivals, both sent to hello.
+    let csv = dir.path().join("load.csv");
+    let load = Command::new(runner())
+        .args(["real", "load", "--target"])
+        .arg(format!("http://{addr}"))
+        .args(["--function", "hello", "--functions", "2", "--apps", "2"])
+        .args(["--rate", "100", "--duration", "2s", "--seed", "5", "--csv"])
+        .arg(&csv)
+        .output()
+        .unwrap();
+    assert!(
+        load.status.success(),
+        "{}",
+        String::from_utf8_lossy(&load.stderr)
+    );
+    let text = String::from_utf8_lossy(&load.stdout);
+    let rows = std::fs::read_to_string(&csv).unwrap();
+    let sent = rows.lines().count() - 1;
+    assert!(sent > 100, "{rows}");
+    assert!(
+        text.contains(&format!("status      200: {sent}\n")),
+        "{text}"
+    );
+    assert!(
+        rows.lines()
+            .skip(1)
+            .all(|l| l.split(',').nth(3) == Some("200"))
+    );
+    let (_, body) = http(&addr, "GET", "/stats", "");
+    let stats: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(stats["invocations"]["total"], 8 + sent as u64, "{stats}");
+
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(pid as i32),
         nix::sys::signal::Signal::SIGINT,
@@ -1653,9 +1685,13 @@ fn real_serve_runs_python_handlers_over_http_and_leaves_nothing_behind() {
     let output = child.wait_with_output().unwrap();
     assert!(output.status.success(), "{:?}", output.status);
     let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(summary["invocations"]["total"], 8);
-    assert_eq!(summary["invocations"]["completed"], 6, "{summary}");
+    assert_eq!(summary["invocations"]["total"], 8 + sent as u64);
+    assert_eq!(
+        summary["invocations"]["completed"],
+        6 + sent as u64,
+        "{summary}"
+    );
     let records = std::fs::read_to_string(out.join("records.csv")).unwrap();
-    assert_eq!(records.lines().count(), 9, "{records}");
+    assert_eq!(records.lines().count(), 9 + sent, "{records}");
     assert!(leftovers(fs.as_ref(), pid).is_empty());
 }
