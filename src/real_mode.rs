@@ -120,6 +120,51 @@ fn worker_cpu(scenario: &Scenario, config: &RealConfig) -> (RealConfig, String) 
     (config, text)
 }
 
+/// This host made ready for a real run: its backend, and what the run's heading says of it.
+struct Host {
+    backend: RealBackend,
+    /// The cgroup layout: v1 or v2.
+    cgroups: &'static str,
+    /// Cheap cgroup migrations; held until the run's end (dropped after the backend finished).
+    favor: real::dynmods::Favor,
+    /// How the workers' CPUs are limited.
+    cpu: String,
+}
+
+/// Finds the host's cgroups, makes this process the reaper of its sandboxes and the handler of
+/// Ctrl-C, and sets up the backend for `scenario`'s workers with `config` and `packages`.
+fn set_up_host(
+    scenario: &Scenario,
+    config: RealConfig,
+    packages: &workloads::packages::PackageCatalog,
+) -> Result<Host, Error> {
+    let host = |e: &dyn std::fmt::Display| {
+        Error::Host(format!(
+            "real mode needs root (or a delegated cgroup subtree) and cgroup v1 (memory, cpu, pids, freezer) or v2 with the memory controller: {e}"
+        ))
+    };
+    let fs: Arc<dyn real::cgroup::CgroupFs> =
+        Arc::from(real::cgroup::detect().map_err(|e| host(&e))?);
+    let cgroups = fs.kind();
+    real::spawn::become_reaper().map_err(|e| host(&e))?;
+    stop_on_signals().map_err(|e| host(&e))?;
+    let favor = real::dynmods::favor(config.favor_dynmods);
+    let workers: Vec<u64> = scenario
+        .controller
+        .workers
+        .iter()
+        .map(|w| w.memory_mb)
+        .collect();
+    let (config, cpu) = worker_cpu(scenario, &config);
+    let backend = RealBackend::new(fs, config, &workers, packages).map_err(|e| host(&e))?;
+    Ok(Host {
+        backend,
+        cgroups,
+        favor,
+        cpu,
+    })
+}
+
 /// Runs `scenario` on this host; writes per-invocation records to `records` and reports
 /// everything to `extra` too, if given.
 pub fn run_real(
@@ -161,27 +206,16 @@ pub fn run_real(
     let catalog = workload.catalog;
     let mut controller = build_controller(scenario, catalog)?;
 
-    let host = |e: &dyn std::fmt::Display| {
-        Error::Host(format!(
-            "real mode needs root (or a delegated cgroup subtree) and cgroup v1 (memory, cpu, pids, freezer) or v2 with the memory controller: {e}"
-        ))
-    };
-    let fs: Arc<dyn real::cgroup::CgroupFs> =
-        Arc::from(real::cgroup::detect().map_err(|e| host(&e))?);
-    let kind = fs.kind();
-    real::spawn::become_reaper().map_err(|e| host(&e))?;
-    stop_on_signals().map_err(|e| host(&e))?;
-    // Held until the run's end: dropped after the backend has finished.
-    let favor = real::dynmods::favor(options.backend.favor_dynmods);
-    let workers: Vec<u64> = scenario
-        .controller
-        .workers
-        .iter()
-        .map(|w| w.memory_mb)
-        .collect();
-    let (config, cpu) = worker_cpu(scenario, &options.backend);
-    let mut backend = RealBackend::new(fs, config, &workers, &controller.catalog().packages)
-        .map_err(|e| host(&e))?;
+    let Host {
+        mut backend,
+        cgroups: kind,
+        favor,
+        cpu,
+    } = set_up_host(
+        scenario,
+        options.backend.clone(),
+        &controller.catalog().packages,
+    )?;
 
     let mut metrics = Metrics::new();
     let mut csv = records.map(CsvRecords::new);
@@ -320,30 +354,16 @@ pub fn run_serve(
             .collect(),
     ));
     let mut controller = build_controller(scenario, catalog)?;
-    let host = |e: &dyn std::fmt::Display| {
-        Error::Host(format!(
-            "real mode needs root (or a delegated cgroup subtree) and cgroup v1 (memory, cpu, pids, freezer) or v2 with the memory controller: {e}"
-        ))
-    };
-    let fs: Arc<dyn real::cgroup::CgroupFs> =
-        Arc::from(real::cgroup::detect().map_err(|e| host(&e))?);
-    let kind = fs.kind();
-    real::spawn::become_reaper().map_err(|e| host(&e))?;
-    stop_on_signals().map_err(|e| host(&e))?;
-    let favor = real::dynmods::favor(options.backend.favor_dynmods);
-    let workers: Vec<u64> = scenario
-        .controller
-        .workers
-        .iter()
-        .map(|w| w.memory_mb)
-        .collect();
-    let (config, cpu) = worker_cpu(scenario, &options.backend);
     let config = RealConfig {
         runtime: real::Runtime::Python(handlers.clone()),
-        ..config
+        ..options.backend.clone()
     };
-    let mut backend = RealBackend::new(fs, config, &workers, &controller.catalog().packages)
-        .map_err(|e| host(&e))?;
+    let Host {
+        mut backend,
+        cgroups: kind,
+        favor,
+        cpu,
+    } = set_up_host(scenario, config, &controller.catalog().packages)?;
     let (work, requests) = std::sync::mpsc::channel();
     let server = real::serve::Server::start(
         &options.listen,
