@@ -28,6 +28,7 @@ pub mod functions;
 pub mod host_load;
 pub mod http;
 pub mod measure;
+pub mod pip;
 pub mod probe;
 pub mod python;
 pub mod run_id;
