@@ -296,6 +296,13 @@ struct ServeArgs {
     /// Largest request body, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = 6 << 20)]
     max_body: usize,
+    /// Install the functions' packages (their requirements.txt) from this directory of wheels,
+    /// with nothing from the network.
+    #[arg(long, value_name = "DIR", conflicts_with = "index_url")]
+    wheels: Option<PathBuf>,
+    /// Install the functions' packages from this package index (a PyPI mirror, say).
+    #[arg(long, value_name = "URL")]
+    index_url: Option<String>,
     #[command(flatten)]
     scenario: ScenarioArgs,
     #[command(flatten)]
@@ -1473,6 +1480,20 @@ fn real_serve(args: ServeArgs) -> Result<(), Error> {
         registry,
         python,
         memory_mb: args.function_memory_mb,
+        packages: match (&args.wheels, &args.index_url) {
+            (Some(dir), _) if !dir.is_dir() => {
+                return Err(Error::Input(format!(
+                    "--wheels {}: not a directory",
+                    dir.display()
+                )));
+            }
+            (Some(dir), _) => Some(real::pip::PackageSource::Wheels(
+                dir.canonicalize()
+                    .map_err(|e| Error::Input(format!("--wheels {}: {e}", dir.display())))?,
+            )),
+            (None, Some(url)) => Some(real::pip::PackageSource::Index(url.clone())),
+            (None, None) => None,
+        },
         limits: real::serve::ServerLimits {
             max_body: args.max_body,
             ..Default::default()

@@ -264,33 +264,92 @@ pub struct ServeOptions {
     pub python: std::path::PathBuf,
     /// Memory of every function's sandboxes, in MB (the registry gives none).
     pub memory_mb: u32,
+    /// Where the functions' packages come from; needed when one has a `requirements.txt`.
+    pub packages: Option<real::pip::PackageSource>,
     pub limits: real::serve::ServerLimits,
     pub backend: RealConfig,
 }
 
-/// The workload catalogue of a registry: its functions in order, each its own app, each of
-/// `memory_mb`. Packages are refused until the runtime installs them.
-pub fn registry_catalog(
+/// The registry's packages, each installed once and imported once on this host to measure what
+/// it costs (the controller's package model works with these costs), an unpinned one pinned to
+/// the version pip chose. In the registry's order of requirements (sorted, each once).
+pub fn measure_packages(
     registry: &real::functions::FunctionRegistry,
-    memory_mb: u32,
-) -> Result<workloads::Catalog, Error> {
-    if let Some(f) = registry
+    python: &std::path::Path,
+    source: Option<&real::pip::PackageSource>,
+    staging: &std::path::Path,
+) -> Result<Vec<(workloads::packages::Package, real::python::PythonPackage)>, Error> {
+    let mut wanted: Vec<&real::functions::Requirement> = registry
+        .functions
+        .iter()
+        .flat_map(|f| &f.requirements)
+        .collect();
+    wanted.sort();
+    wanted.dedup();
+    let Some(first) = registry
         .functions
         .iter()
         .find(|f| !f.requirements.is_empty())
-    {
+    else {
+        return Ok(Vec::new());
+    };
+    let Some(source) = source else {
         return Err(Error::Input(format!(
-            "{}: function {} needs packages ({}), which `real serve` does not install yet; serve \
-             functions without a requirements.txt",
-            registry.dir.join(&f.name).display(),
-            f.name,
-            f.requirements
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
+            "{}: function {} needs packages; give --wheels DIR (a directory of wheels) or \
+             --index-url URL (a package index) to install them from",
+            first
+                .handler
+                .with_file_name(real::functions::REQUIREMENTS_FILE)
+                .display(),
+            first.name
         )));
+    };
+    let mut out = Vec::new();
+    for (i, r) in wanted.iter().enumerate() {
+        let target = staging.join(format!("p{i}"));
+        let m = real::pip::measure(python, source, &r.to_string(), &r.name, &target)
+            .map_err(Error::Input)?;
+        let version = match &r.version {
+            Some(v) => v.clone(),
+            None => real::pip::installed_version(&target, &r.name).ok_or_else(|| {
+                Error::Input(format!(
+                    "pip installed {} but no version of it shows",
+                    r.name
+                ))
+            })?,
+        };
+        let popularity = registry
+            .functions
+            .iter()
+            .filter(|f| f.requirements.iter().any(|q| q.name == r.name))
+            .count() as f64;
+        out.push((
+            workloads::packages::Package {
+                name: r.name.clone(),
+                version: version.clone(),
+                deps: Vec::new(),
+                install_ms: m.install_ms,
+                disk_bytes: m.disk_bytes,
+                import_ms: m.import_ms,
+                import_mb: m.import_mb,
+                popularity,
+            },
+            real::python::PythonPackage {
+                requirement: format!("{}=={version}", r.name),
+                modules: m.modules,
+            },
+        ));
     }
+    Ok(out)
+}
+
+/// The workload catalogue of a registry: its functions in order, each its own app, each of
+/// `memory_mb`, with the `packages` that [`measure_packages`] gave.
+pub fn registry_catalog(
+    registry: &real::functions::FunctionRegistry,
+    memory_mb: u32,
+    packages: &[(workloads::packages::Package, real::python::PythonPackage)],
+) -> Result<workloads::Catalog, Error> {
     if memory_mb == 0 {
         return Err(Error::Input(
             "--function-memory-mb must be at least 1".into(),
@@ -307,7 +366,16 @@ pub fn registry_catalog(
                 memory_mb,
                 concurrency: None,
                 init: None,
-                packages: Vec::new(),
+                packages: {
+                    let mut ids: Vec<workloads::packages::PackageId> = f
+                        .requirements
+                        .iter()
+                        .filter_map(|r| packages.iter().position(|(p, _)| p.name == r.name))
+                        .map(|i| workloads::packages::PackageId(i as u32))
+                        .collect();
+                    ids.sort();
+                    ids
+                },
             })
             .collect(),
         apps: registry
@@ -317,7 +385,9 @@ pub fn registry_catalog(
                 name: f.name.clone(),
             })
             .collect(),
-        packages: Default::default(),
+        packages: workloads::packages::PackageCatalog {
+            packages: packages.iter().map(|(p, _)| p.clone()).collect(),
+        },
     })
 }
 
@@ -337,14 +407,36 @@ pub fn run_serve(
             scenario.controller.concurrency
         )));
     }
-    let catalog = registry_catalog(&options.registry, options.memory_mb)?;
+    let zygotes = !matches!(
+        scenario.raw.packages.import_cache,
+        policies::import::ImportCacheSpec::None {}
+    );
+    if zygotes && options.backend.confine {
+        return Err(Error::Input(
+            "zygotes of the Python runtime (packages.import_cache) run --unconfined only, for now"
+                .into(),
+        ));
+    }
+    let staging = std::env::temp_dir().join(format!(
+        "lambdasim-serve-staging-{}",
+        real::run_id::this_process()
+    ));
+    let measured = measure_packages(
+        &options.registry,
+        &options.python,
+        options.packages.as_ref(),
+        &staging,
+    );
+    let _ = std::fs::remove_dir_all(&staging);
+    let measured = measured?;
+    let catalog = registry_catalog(&options.registry, options.memory_mb, &measured)?;
     let names: std::collections::HashMap<String, workloads::FunctionId> = catalog
         .functions
         .iter()
         .enumerate()
         .map(|(i, f)| (f.name.clone(), workloads::FunctionId(i as u32)))
         .collect();
-    let handlers = Arc::new(real::python::PythonHandlers::new(
+    let mut handlers = real::python::PythonHandlers::new(
         options.python.clone(),
         options
             .registry
@@ -352,7 +444,14 @@ pub fn run_serve(
             .iter()
             .map(|f| f.handler.clone())
             .collect(),
-    ));
+    );
+    if let Some(source) = &options.packages {
+        handlers = handlers.with_packages(
+            source.clone(),
+            measured.into_iter().map(|(_, p)| p).collect(),
+        );
+    }
+    let handlers = Arc::new(handlers);
     let mut controller = build_controller(scenario, catalog)?;
     let config = RealConfig {
         runtime: real::Runtime::Python(handlers.clone()),

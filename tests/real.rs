@@ -1695,3 +1695,108 @@ fn real_serve_runs_python_handlers_over_http_and_leaves_nothing_behind() {
     assert_eq!(records.lines().count(), 9 + sent, "{records}");
     assert!(leftovers(fs.as_ref(), pid).is_empty());
 }
+
+/// `real serve` installs a handler's packages with pip from the user's wheels and imports them
+/// for real: in each sandbox, or once in a zygote whose forks inherit them (SOCK's design).
+#[test]
+fn real_serve_installs_packages_and_forks_sandboxes_from_a_zygote() {
+    use std::io::BufRead;
+    let Some(fs) = host() else { return };
+    let given = std::env::var_os("LAMBDASIM_TEST_PYTHON").map(PathBuf::from);
+    let python = real::python::interpreter(given.as_deref()).expect("real-mode tests need python3");
+    let dir = TempDir::new("serve-packages");
+    let wheels = dir.path().join("wheels");
+    real::pip::build_wheel(
+        &python,
+        &wheels,
+        "slow-greeting",
+        "2.0",
+        "greeting",
+        "import os, time\ntime.sleep(0.3)\nWHERE = os.getpid()\n",
+    )
+    .unwrap();
+    let registry = dir.path().join("registry");
+    std::fs::create_dir_all(registry.join("greet")).unwrap();
+    std::fs::write(
+        registry.join("greet/f.py"),
+        "import os, greeting\ndef f(event):\n    return [greeting.WHERE, os.getpid()]\n",
+    )
+    .unwrap();
+    std::fs::write(registry.join("greet/requirements.txt"), "slow-greeting\n").unwrap();
+    let scenario = dir.path().join("zygotes.toml");
+    std::fs::write(
+        &scenario,
+        "[cluster]\nworkers = 1\nmemory_mb = 8192\n[policies]\nkeep_alive = { kind = \"none\" }\n\
+         [packages]\nimport_cache = { kind = \"dynamic\", capacity_mb = 256 }\n",
+    )
+    .unwrap();
+    let serve = |extra: &[&str]| {
+        let mut cmd = Command::new(runner());
+        cmd.args(["real", "serve", "--listen", "127.0.0.1:0", "--unconfined"])
+            .arg("--registry")
+            .arg(&registry)
+            .arg("--python")
+            .arg(&python)
+            .arg("--config")
+            .arg(&scenario)
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd
+    };
+    // Without a source for its packages, the server says so before it listens.
+    let out = serve(&[]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("requirements.txt") && said.contains("--wheels"),
+        "{said}"
+    );
+
+    let mut child = serve(&["--wheels", wheels.to_str().unwrap(), "--json"])
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    let mut pids = Vec::new();
+    for _ in 0..3 {
+        let started = Instant::now();
+        let (status, body) = http(&addr, "POST", "/run/greet", "null");
+        assert_eq!(status, 200, "{body}");
+        let v: Vec<i64> = serde_json::from_str(&body).unwrap();
+        pids.push((v, started.elapsed()));
+    }
+    // Imported once, in the zygote: every sandbox is another process that inherited it, and
+    // none of the later ones waited for the 300 ms import.
+    let zygote = pids[0].0[0];
+    for (v, _) in &pids {
+        assert_eq!(v[0], zygote, "{pids:?}");
+        assert_ne!(v[1], zygote, "{pids:?}");
+    }
+    assert!(
+        pids[1..]
+            .iter()
+            .all(|(_, t)| *t < Duration::from_millis(250)),
+        "{pids:?}"
+    );
+    let (_, body) = http(&addr, "GET", "/stats", "");
+    let stats: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(stats["starts"]["by_kind"]["zygote-fork"], 3, "{stats}");
+    assert_eq!(stats["packages"]["zygotes_created"], 1, "{stats}");
+    assert_eq!(stats["packages"]["install_misses"], 1, "{stats}");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    assert!(child.wait().unwrap().success());
+    assert!(leftovers(fs.as_ref(), pid).is_empty());
+}

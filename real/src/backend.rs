@@ -315,6 +315,30 @@ impl Shared {
         }
     }
 
+    /// Has the runner on `channel` import `package` from the worker's install directory: the
+    /// synthetic import, or the Python modules for real.
+    fn import(&self, channel: &Channel, worker: u32, package: PackageId) -> Result<(), String> {
+        if let Runtime::Python(h) = &self.config.runtime {
+            let dir = self.installs[worker as usize].package_dir(self.catalog.package(package));
+            crate::python::add_path(channel, &dir).map_err(|e| e.to_string())?;
+            for module in h
+                .packages
+                .get(package.index())
+                .map_or(&[][..], |p| &p.modules)
+            {
+                match crate::python::import(channel, module).map_err(|e| e.to_string())? {
+                    crate::python::Answer::Done(_) => {}
+                    crate::python::Answer::Refused(why) => return Err(why),
+                }
+            }
+            return Ok(());
+        }
+        channel
+            .send(&self.import_command(worker, package))
+            .map_err(|e| e.to_string())?;
+        channel.expect("ok").map(|_| ()).map_err(|e| e.to_string())
+    }
+
     fn import_command(&self, worker: u32, package: PackageId) -> String {
         let p = self.catalog.package(package);
         let dir = self.installs[worker as usize].package_dir(p);
@@ -421,11 +445,12 @@ impl RealBackend {
         catalog: &PackageCatalog,
     ) -> Result<Self, RealError> {
         crate::cgroup::check_privileges(fs.as_ref())?;
-        if matches!(config.runtime, Runtime::Python(_)) && !catalog.is_empty() {
+        if let Runtime::Python(h) = &config.runtime
+            && !catalog.is_empty()
+            && (h.source.is_none() || h.packages.len() != catalog.packages.len())
+        {
             return Err(RealError::Setup(
-                "the Python runtime does not install packages yet: serve functions without a \
-                 requirements.txt"
-                    .into(),
+                "the Python runtime needs a package source and each package's requirement".into(),
             ));
         }
         // `lambdasim/<run>`, or `lambdasim/<run>.<n>` for a later backend of the same process.
@@ -498,7 +523,9 @@ impl RealBackend {
         };
         std::fs::create_dir_all(&config.work_dir)
             .map_err(|e| setup("cannot create the work directory", &e))?;
-        let registry = if catalog.is_empty() {
+        // The Python runtime installs users' packages with pip: no synthetic archives.
+        let python = matches!(config.runtime, Runtime::Python(_));
+        let registry = if catalog.is_empty() || python {
             None
         } else {
             Some(
@@ -1288,10 +1315,7 @@ impl SandboxThread {
 
         let t = Instant::now();
         for &p in &r.import {
-            channel
-                .send(&shared.import_command(r.worker, p))
-                .map_err(|e| e.to_string())?;
-            channel.expect("ok").map_err(|e| e.to_string())?;
+            shared.import(&channel, r.worker, p)?;
         }
         phases.import = zygotes_us + micros(t.elapsed());
 
@@ -1329,14 +1353,32 @@ impl SandboxThread {
         if r.install.is_empty() && r.installed.is_empty() {
             return Ok(());
         }
-        let registry = shared
-            .registry
-            .as_ref()
-            .ok_or("packages to install but no registry")?;
         let dir = &shared.installs[r.worker as usize];
+        let install_one = |p: PackageId| -> Result<u64, String> {
+            let package = shared.catalog.package(p);
+            match &shared.config.runtime {
+                Runtime::Python(h) => {
+                    let (Some(source), Some(py)) = (&h.source, h.packages.get(p.index())) else {
+                        return Err(format!("no package source for {}", package.key()));
+                    };
+                    dir.install_with(package, |temp, _| {
+                        crate::pip::install(&h.interpreter, source, &py.requirement, temp)
+                            .map(|()| 0)
+                            .map_err(crate::store::StoreError::Installer)
+                    })
+                }
+                Runtime::Synthetic => {
+                    let registry = shared
+                        .registry
+                        .as_ref()
+                        .ok_or("packages to install but no registry")?;
+                    dir.install(registry, package)
+                }
+            }
+            .map_err(|e| e.to_string())
+        };
         for &p in &r.install {
-            dir.install(registry, shared.catalog.package(p))
-                .map_err(|e| e.to_string())?;
+            install_one(p)?;
         }
         let deadline = Instant::now() + Duration::from_secs(600);
         for &p in &r.installed {
@@ -1344,7 +1386,7 @@ impl SandboxThread {
             while !dir.is_installed(package) {
                 if self.killed() || Instant::now() > deadline {
                     // Installed by a sandbox that died first, or removed meanwhile: do it here.
-                    dir.install(registry, package).map_err(|e| e.to_string())?;
+                    install_one(p)?;
                     break;
                 }
                 std::thread::sleep(Duration::from_micros(500));
@@ -1398,10 +1440,7 @@ impl SandboxThread {
                 }
             };
             for &p in import {
-                channel
-                    .send(&shared.import_command(worker, p))
-                    .map_err(|e| e.to_string())?;
-                channel.expect("ok").map_err(|e| e.to_string())?;
+                shared.import(&channel, worker, p)?;
             }
             Ok((channel, pid, group))
         })();

@@ -68,6 +68,16 @@ pub fn install(
     ))
 }
 
+/// The version of distribution `name` installed in `target`, from its `.dist-info` directory.
+pub fn installed_version(target: &Path, name: &str) -> Option<String> {
+    let wanted = normalize(name);
+    std::fs::read_dir(target).ok()?.flatten().find_map(|e| {
+        let file = e.file_name();
+        let (dist, version) = file.to_str()?.strip_suffix(".dist-info")?.split_once('-')?;
+        (normalize(dist) == wanted).then(|| version.to_string())
+    })
+}
+
 /// The top-level modules that distribution `name`, installed in `target`, gives to `import`:
 /// its `top_level.txt`, else the top-level entries of its `RECORD`, else its name with `-` as
 /// `_`.
@@ -119,6 +129,83 @@ pub fn modules(target: &Path, name: &str) -> Vec<String> {
     found.sort();
     found.dedup();
     if found.is_empty() { fallback() } else { found }
+}
+
+/// What installing and importing a package cost once, measured on this host.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Measured {
+    pub install_ms: f64,
+    /// Bytes of the installed files (with the dependencies pip installed alongside).
+    pub disk_bytes: u64,
+    /// Importing every module, in a fresh interpreter.
+    pub import_ms: f64,
+    /// Growth of the interpreter's peak resident memory over those imports.
+    pub import_mb: f64,
+    pub modules: Vec<String>,
+}
+
+/// Installs `requirement` into `target` and imports it in a fresh interpreter, timing both: the
+/// costs the controller's package model then uses for it.
+pub fn measure(
+    python: &Path,
+    source: &PackageSource,
+    requirement: &str,
+    name: &str,
+    target: &Path,
+) -> Result<Measured, String> {
+    let t = std::time::Instant::now();
+    install(python, source, requirement, target)?;
+    let install_ms = t.elapsed().as_secs_f64() * 1e3;
+    let modules = modules(target, name);
+    let script = "import importlib, resource, sys, time\n\
+                  sys.path.insert(0, sys.argv[1])\n\
+                  rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n\
+                  t = time.perf_counter()\n\
+                  for m in sys.argv[2:]:\n    importlib.import_module(m)\n\
+                  print((time.perf_counter() - t) * 1e3, \
+                  (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss) / 1024)\n";
+    let out = Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .arg(target)
+        .args(&modules)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut fields = text.split_whitespace().map(str::parse::<f64>);
+    let (Some(Ok(import_ms)), Some(Ok(import_mb)), true) =
+        (fields.next(), fields.next(), out.status.success())
+    else {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        return Err(format!(
+            "{requirement} installed, but importing {} failed: {}",
+            modules.join(", "),
+            stderr.lines().last().unwrap_or("").trim()
+        ));
+    };
+    Ok(Measured {
+        install_ms,
+        disk_bytes: disk_bytes(target),
+        import_ms,
+        import_mb: import_mb.max(0.0),
+        modules,
+    })
+}
+
+/// Bytes of the files under `dir`.
+fn disk_bytes(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => disk_bytes(&e.path()),
+            Ok(t) if t.is_file() => e.metadata().map_or(0, |m| m.len()),
+            _ => 0,
+        })
+        .sum()
 }
 
 /// Builds a wheel of a pure-Python package `name` at `version` in `dir` whose module
@@ -221,12 +308,27 @@ mod tests {
         install(&py, &source, "tiny-greeter==1.2.0", &target).unwrap();
         assert!(target.join("greeter/__init__.py").is_file());
         assert_eq!(modules(&target, "tiny_greeter"), ["greeter"]);
+        assert_eq!(
+            installed_version(&target, "Tiny.Greeter").as_deref(),
+            Some("1.2.0")
+        );
         let p = PythonProcess::start(&py, Duration::from_secs(30)).unwrap();
         add_path(&p.channel, &target).unwrap();
         assert!(matches!(
             import(&p.channel, "greeter").unwrap(),
             Answer::Done(_)
         ));
+        let m = measure(
+            &py,
+            &source,
+            "tiny-greeter==1.2.0",
+            "tiny-greeter",
+            &dir.path().join("m"),
+        )
+        .unwrap();
+        assert_eq!(m.modules, ["greeter"]);
+        assert!(m.install_ms > 0.0 && m.import_ms > 0.0, "{m:?}");
+        assert!(m.disk_bytes > 15, "{m:?}");
         // What the source lacks is an error naming the requirement, with pip's reason.
         let e = install(
             &py,

@@ -177,7 +177,20 @@ impl Drop for PythonProcess {
 pub struct PythonHandlers {
     pub interpreter: PathBuf,
     pub handlers: Vec<PathBuf>,
+    /// Where packages are installed from (`None`: the functions need none).
+    pub source: Option<crate::pip::PackageSource>,
+    /// The catalogue's packages, by package index.
+    pub packages: Vec<PythonPackage>,
     calls: Mutex<Calls>,
+}
+
+/// A package of the catalogue as pip and `import` know it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PythonPackage {
+    /// What pip installs: `name` or `name==version`.
+    pub requirement: String,
+    /// The modules a sandbox imports for it.
+    pub modules: Vec<String>,
 }
 
 #[derive(Debug, Default)]
@@ -193,7 +206,22 @@ impl PythonHandlers {
         PythonHandlers {
             interpreter,
             handlers,
+            source: None,
+            packages: Vec::new(),
             calls: Mutex::new(Calls::default()),
+        }
+    }
+
+    /// With the catalogue's packages, installed from `source`.
+    pub fn with_packages(
+        self,
+        source: crate::pip::PackageSource,
+        packages: Vec<PythonPackage>,
+    ) -> Self {
+        PythonHandlers {
+            source: Some(source),
+            packages,
+            ..self
         }
     }
 

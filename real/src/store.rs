@@ -62,6 +62,9 @@ pub enum StoreError {
         #[source]
         source: io::Error,
     },
+    /// A package manager (pip) could not install a package; its words.
+    #[error("{0}")]
+    Installer(String),
     /// An archive holds something other than one package's files.
     #[error("unpack archive {}: {message}", path.display())]
     Archive {
@@ -396,15 +399,28 @@ impl InstallDir {
     /// Returns the bytes of the files this call left installed (the data files and `METADATA`),
     /// 0 when the package was already installed.
     pub fn install(&self, registry: &Registry, package: &Package) -> Result<u64, StoreError> {
+        self.install_with(package, |temp, key| {
+            let archive = registry.archive(package);
+            let source = File::open(&archive).map_err(io_err("open archive", &archive))?;
+            unpack(source, &archive, key, temp)
+        })
+    }
+
+    /// Installs `package` as [`InstallDir::install`] does, with `fill` putting its files into
+    /// the temporary directory it is given (with the package's key) and returning their bytes:
+    /// the same markers, renames and races, whatever the files come from (an archive, pip).
+    pub fn install_with(
+        &self,
+        package: &Package,
+        fill: impl FnOnce(&Path, &str) -> Result<u64, StoreError>,
+    ) -> Result<u64, StoreError> {
         let key = file_key(package, &self.dir)?;
         if self.is_installed(package) {
             return Ok(0);
         }
-        let archive = registry.archive(package);
-        let source = File::open(&archive).map_err(io_err("open archive", &archive))?;
         let temp = temp_path(&self.dir, ".tmp-", &key);
         fs::create_dir(&temp).map_err(io_err("create temporary install directory", &temp))?;
-        let result = unpack(source, &archive, &key, &temp).and_then(|bytes| {
+        let result = fill(&temp, &key).and_then(|bytes| {
             let marker = temp.join(MARKER);
             File::create(&marker).map_err(io_err("create install marker", &marker))?;
             Ok((bytes, self.publish(&temp, package, &key)?))
