@@ -118,11 +118,13 @@ pub fn modules(target: &Path, name: &str) -> Vec<String> {
             } else {
                 first.strip_suffix(".py")?
             };
-            let skip = module.ends_with(".dist-info")
-                || module.ends_with(".data")
-                || module == "__pycache__"
-                || module == "bin"
-                || module.starts_with("..");
+            // Only what `import` can name: not `numpy.libs`, `bin` or a `.dist-info`.
+            let identifier = module
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_alphabetic() || c == '_')
+                && module.chars().all(|c| c.is_alphanumeric() || c == '_');
+            let skip = !identifier || module == "__pycache__" || module == "bin";
             (!skip).then(|| module.to_string())
         })
         .collect();
@@ -346,7 +348,7 @@ mod tests {
         let dir = TempDir::new("modules");
         dir.write(
             "pkg_a-1.0.dist-info/RECORD",
-            "a/__init__.py,,\nsolo.py,,\npkg_a-1.0.dist-info/RECORD,,\n",
+            "a/__init__.py,,\nsolo.py,,\npkg_a.libs/x.so,,\nbin/tool,,\n../../bin/t,,\npkg_a-1.0.dist-info/RECORD,,\n",
         );
         assert_eq!(modules(dir.path(), "pkg-a"), ["a", "solo"]);
         assert_eq!(modules(dir.path(), "Other.Pkg"), ["other_pkg"]);
