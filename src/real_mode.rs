@@ -407,16 +407,6 @@ pub fn run_serve(
             scenario.controller.concurrency
         )));
     }
-    let zygotes = !matches!(
-        scenario.raw.packages.import_cache,
-        policies::import::ImportCacheSpec::None {}
-    );
-    if zygotes && options.backend.confine {
-        return Err(Error::Input(
-            "zygotes of the Python runtime (packages.import_cache) run --unconfined only, for now"
-                .into(),
-        ));
-    }
     let staging = std::env::temp_dir().join(format!(
         "lambdasim-serve-staging-{}",
         real::run_id::this_process()

@@ -1719,7 +1719,8 @@ fn real_serve_installs_packages_and_forks_sandboxes_from_a_zygote() {
     std::fs::create_dir_all(registry.join("greet")).unwrap();
     std::fs::write(
         registry.join("greet/f.py"),
-        "import os, greeting\ndef f(event):\n    return [greeting.WHERE, os.getpid()]\n",
+        "import os, greeting\ndef f(event):\n    seccomp = open('/proc/self/status').read().split('Seccomp:')[1].split()[0]\n    \
+         return [greeting.WHERE, os.getpid(), os.getuid(), int(seccomp)]\n",
     )
     .unwrap();
     std::fs::write(registry.join("greet/requirements.txt"), "slow-greeting\n").unwrap();
@@ -1730,9 +1731,17 @@ fn real_serve_installs_packages_and_forks_sandboxes_from_a_zygote() {
          [packages]\nimport_cache = { kind = \"dynamic\", capacity_mb = 256 }\n",
     )
     .unwrap();
+    // Confined (the zygote confines each sandbox it forks) when the sandboxes' user can run
+    // the interpreter.
+    let confined = real::python::reachable_by_others(&python, true).is_ok();
     let serve = |extra: &[&str]| {
         let mut cmd = Command::new(runner());
-        cmd.args(["real", "serve", "--listen", "127.0.0.1:0", "--unconfined"])
+        cmd.args(["real", "serve", "--listen", "127.0.0.1:0"])
+            .args(if confined {
+                &[][..]
+            } else {
+                &["--unconfined"][..]
+            })
             .arg("--registry")
             .arg(&registry)
             .arg("--python")
@@ -1787,6 +1796,12 @@ fn real_serve_installs_packages_and_forks_sandboxes_from_a_zygote() {
             .all(|(_, t)| *t < Duration::from_millis(250)),
         "{pids:?}"
     );
+    if confined {
+        assert!(
+            pids.iter().all(|(v, _)| v[2] != 0 && v[3] == 2),
+            "a handler ran as root or without its seccomp filter: {pids:?}"
+        );
+    }
     let (_, body) = http(&addr, "GET", "/stats", "");
     let stats: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(stats["starts"]["by_kind"]["zygote-fork"], 3, "{stats}");

@@ -262,6 +262,8 @@ struct Shared {
     zygotes: Mutex<HashMap<(u32, u32), Arc<Zygote>>>,
     /// A fault of the host that ends the run (its cgroups vanished), once seen.
     fault: Mutex<Option<String>>,
+    /// Installs (worker, package) that failed: a sandbox waiting for one tries it itself.
+    failed_installs: Mutex<std::collections::HashSet<(u32, PackageId)>>,
 }
 
 impl Shared {
@@ -562,6 +564,7 @@ impl RealBackend {
                 catalog: catalog.clone(),
                 zygotes: Mutex::new(HashMap::new()),
                 fault: Mutex::new(None),
+                failed_installs: Mutex::new(std::collections::HashSet::new()),
             }),
             sandboxes: Vec::new(),
             epochs: Vec::new(),
@@ -1296,10 +1299,16 @@ impl SandboxThread {
             }
         };
         if confine {
-            // In its cgroup now, which becomes the root of its cgroup namespace.
-            channel
-                .send(&format!("confine\t{SANDBOX_UID}\t{SANDBOX_GID}"))
-                .map_err(|e| e.to_string())?;
+            // In its cgroup now, which becomes the root of its cgroup namespace. A Python runner
+            // (forked from a Python zygote) installs the seccomp filter itself.
+            let python = r.fork.is_some() && matches!(shared.config.runtime, Runtime::Python(_));
+            let command = if python {
+                let filter = crate::confine::filter_hex().map_err(|e| e.to_string())?;
+                format!("confine\t{SANDBOX_UID}\t{SANDBOX_GID}\t{filter}")
+            } else {
+                format!("confine\t{SANDBOX_UID}\t{SANDBOX_GID}")
+            };
+            channel.send(&command).map_err(|e| e.to_string())?;
             channel.expect("ok").map_err(|e| e.to_string())?;
         }
         if r.fork.is_none()
@@ -1377,16 +1386,33 @@ impl SandboxThread {
             }
             .map_err(|e| e.to_string())
         };
+        let failed = |p: PackageId, result: Result<u64, String>| {
+            if let Ok(mut f) = shared.failed_installs.lock() {
+                if result.is_err() {
+                    f.insert((r.worker, p));
+                } else {
+                    f.remove(&(r.worker, p));
+                }
+            }
+            result
+        };
         for &p in &r.install {
-            install_one(p)?;
+            failed(p, install_one(p))?;
         }
         let deadline = Instant::now() + Duration::from_secs(600);
         for &p in &r.installed {
             let package = shared.catalog.package(p);
             while !dir.is_installed(package) {
-                if self.killed() || Instant::now() > deadline {
-                    // Installed by a sandbox that died first, or removed meanwhile: do it here.
-                    install_one(p)?;
+                if self.killed() {
+                    return Err("destroyed while waiting for a package's install".into());
+                }
+                let gave_up = shared
+                    .failed_installs
+                    .lock()
+                    .is_ok_and(|f| f.contains(&(r.worker, p)));
+                if gave_up || Instant::now() > deadline {
+                    // Its installer failed or died first, or it was removed meanwhile: do it here.
+                    failed(p, install_one(p))?;
                     break;
                 }
                 std::thread::sleep(Duration::from_micros(500));

@@ -254,6 +254,26 @@ pub fn filter() -> io::Result<Vec<libc::sock_filter>> {
     ))
 }
 
+/// [`filter`] as hexadecimal bytes, each instruction as the kernel lays out a `sock_filter`
+/// (code, jt, jf, k in native byte order): for the Python runtime, which installs it itself in a
+/// sandbox forked from a zygote.
+pub fn filter_hex() -> io::Result<String> {
+    use std::fmt::Write;
+    let mut out = String::new();
+    for f in filter()? {
+        for b in f
+            .code
+            .to_ne_bytes()
+            .into_iter()
+            .chain([f.jt, f.jf])
+            .chain(f.k.to_ne_bytes())
+        {
+            let _ = write!(out, "{b:02x}");
+        }
+    }
+    Ok(out)
+}
+
 /// Installs `program` for the calling thread (`no_new_privs` must be set).
 fn install_filter(program: &[libc::sock_filter]) -> io::Result<()> {
     let prog = libc::sock_fprog {

@@ -37,17 +37,18 @@ pub fn install(
     requirement: &str,
     target: &Path,
 ) -> Result<(), String> {
-    let out = Command::new(python)
-        .args(["-m", "pip", "install", "--quiet", "--no-input"])
-        .args(["--disable-pip-version-check", "--no-warn-script-location"])
-        .arg("--root-user-action=ignore")
-        .args(source.args())
-        .arg("--target")
-        .arg(target)
-        .arg(requirement)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("cannot run {} -m pip: {e}", python.display()))?;
+    let out = crate::spawn::run_command(
+        Command::new(python)
+            .args(["-m", "pip", "install", "--quiet", "--no-input"])
+            .args(["--disable-pip-version-check", "--no-warn-script-location"])
+            .arg("--root-user-action=ignore")
+            .args(source.args())
+            .arg("--target")
+            .arg(target)
+            .arg(requirement)
+            .stdin(Stdio::null()),
+    )
+    .map_err(|e| format!("cannot run {} -m pip: {e}", python.display()))?;
     if out.status.success() {
         return Ok(());
     }
@@ -166,14 +167,15 @@ pub fn measure(
                   for m in sys.argv[2:]:\n    importlib.import_module(m)\n\
                   print((time.perf_counter() - t) * 1e3, \
                   (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss) / 1024)\n";
-    let out = Command::new(python)
-        .arg("-c")
-        .arg(script)
-        .arg(target)
-        .args(&modules)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
+    let out = crate::spawn::run_command(
+        Command::new(python)
+            .arg("-c")
+            .arg(script)
+            .arg(target)
+            .args(&modules)
+            .stdin(Stdio::null()),
+    )
+    .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
     let text = String::from_utf8_lossy(&out.stdout);
     let mut fields = text.split_whitespace().map(str::parse::<f64>);
     let (Some(Ok(import_ms)), Some(Ok(import_mb)), true) =

@@ -13,6 +13,10 @@ number given as the first argument), one message per command, tab-separated fiel
                                      JSON), error (the handler raised: "Type: message"),
                                      not-json (the result cannot be written as JSON)
   fork  sandbox|zygote  SCRATCH  ROOT  NET  with a socket    forked | error  MSG
+  confine  UID  GID  FILTER          ok | error  MSG      as the Rust runner's `confine`: a cgroup
+                                                         namespace, no capabilities, user UID,
+                                                         no_new_privs and the seccomp FILTER (hex
+                                                         sock_filter instructions)
   procs                              procs  N
   exit                               (exits)
 
@@ -52,10 +56,18 @@ MNT_DETACH = 2
 AT_FDCWD = -100
 AT_RECURSIVE = 0x8000
 MOUNT_ATTR_RDONLY, MOUNT_ATTR_NOSUID = 0x1, 0x2
+CLONE_NEWCGROUP = 0x02000000
+PR_SET_PDEATHSIG, PR_GET_PDEATHSIG = 1, 2
+PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
+PR_CAPBSET_DROP = 24
+PR_SET_NO_NEW_PRIVS = 38
+PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
+LINUX_CAPABILITY_VERSION_3 = 0x20080522
+EINVAL = 22
 # System call numbers that glibc has no wrapper for in every version.
 SYSCALLS = {
-    "x86_64": {"pivot_root": 155, "mount_setattr": 442},
-    "aarch64": {"pivot_root": 41, "mount_setattr": 442},
+    "x86_64": {"pivot_root": 155, "mount_setattr": 442, "capset": 126},
+    "aarch64": {"pivot_root": 41, "mount_setattr": 442, "capset": 91},
 }
 
 _libc = None
@@ -131,6 +143,48 @@ def private_view(scratch, root):
         os.chdir(scratch)
     name = b"lambdasim-sandbox"
     check(libc().sethostname(name, ctypes.c_size_t(len(name))), "setting the host name")
+
+
+def prctl(option, *args):
+    values = [ctypes.c_ulong(a) if isinstance(a, int) else a for a in args]
+    values += [ctypes.c_ulong(0)] * (4 - len(values))
+    return libc().prctl(ctypes.c_int(option), *values)
+
+
+class SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def confine(uid, gid, program):
+    """What the Rust runner's `confine` does, for a sandbox forked from a Python zygote."""
+    unshare(CLONE_NEWCGROUP, "a cgroup namespace (unshare)")
+    death = ctypes.c_int(0)
+    check(prctl(PR_GET_PDEATHSIG, ctypes.byref(death)), "reading the parent-death signal")
+    for cap in range(64):
+        if prctl(PR_CAPBSET_DROP, cap) != 0:
+            if ctypes.get_errno() == EINVAL:
+                break
+            check(-1, "dropping the capability bounding set")
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+    check(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL), "clearing ambient capabilities")
+    header = ctypes.create_string_buffer(struct.pack("Ii", LINUX_CAPABILITY_VERSION_3, 0), 8)
+    data = ctypes.create_string_buffer(bytes(24), 24)
+    check(
+        libc().syscall(ctypes.c_long(syscall("capset")), header, data),
+        "clearing capabilities (capset)",
+    )
+    if death.value:
+        check(prctl(PR_SET_PDEATHSIG, death.value), "restoring the parent-death signal")
+    check(prctl(PR_SET_NO_NEW_PRIVS, 1), "no_new_privs")
+    code = bytes.fromhex(program)
+    buf = ctypes.create_string_buffer(code, len(code))
+    prog = SockFprog(len(code) // 8, ctypes.cast(buf, ctypes.c_void_p))
+    check(
+        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(prog)),
+        "installing the seccomp filter",
+    )
 
 
 class Link:
@@ -257,6 +311,12 @@ class Runner:
                 self.watching = False
                 return ""
             return "forked"
+        if cmd == "confine" and len(fields) == 4:
+            try:
+                confine(int(fields[1]), int(fields[2]), fields[3])
+            except (OSError, ValueError) as e:
+                return "error\t" + one_line("confining the sandbox: %s" % describe(e))
+            return "ok"
         if cmd == "procs":
             n = sum(1 for e in os.listdir("/proc") if e.isdigit())
             return "procs\t%d" % n

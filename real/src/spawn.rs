@@ -97,8 +97,34 @@ pub fn spawn_runner(exe: &Path, ns: Namespaces, view: &View) -> io::Result<(Pid,
     Ok((pid, ours))
 }
 
+/// Children started by [`run_command`], which wait for their own exit: the reaper leaves them.
+static MANAGED: std::sync::Mutex<Vec<i32>> = std::sync::Mutex::new(Vec::new());
+
+/// Runs `command` to its end and returns its output (standard output and error captured), as
+/// [`std::process::Command::output`] does,
+/// safe from the reaper of [`become_reaper`] (which would otherwise take its exit status first).
+pub fn run_command(command: &mut std::process::Command) -> io::Result<std::process::Output> {
+    let child = {
+        let mut managed = MANAGED.lock().unwrap_or_else(|e| e.into_inner());
+        let child = command
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()?;
+        managed.push(child.id() as i32);
+        child
+    };
+    let pid = child.id() as i32;
+    let out = child.wait_with_output();
+    MANAGED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|&p| p != pid);
+    out
+}
+
 /// Makes orphaned sandbox processes (those forked from zygotes) children of this process, and
-/// reaps every child that exits, on a thread of its own. Call once, before starting runners.
+/// reaps every child that exits, on a thread of its own, but those of [`run_command`]. Call
+/// once, before starting runners.
 pub fn become_reaper() -> io::Result<()> {
     // SAFETY: a plain prctl.
     if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) } != 0 {
@@ -108,13 +134,29 @@ pub fn become_reaper() -> io::Result<()> {
         .name("reaper".into())
         .spawn(|| {
             loop {
-                let mut status = 0;
-                // SAFETY: waitpid on any child.
-                let pid = unsafe { libc::waitpid(-1, &mut status, 0) };
-                if pid < 0 {
+                // Which child ended, without reaping it yet.
+                // SAFETY: waitid into a zeroed local.
+                let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+                let r = unsafe {
+                    libc::waitid(libc::P_ALL, 0, &mut info, libc::WEXITED | libc::WNOWAIT)
+                };
+                if r < 0 {
                     // No children now: look again soon.
                     std::thread::sleep(std::time::Duration::from_millis(20));
+                    continue;
                 }
+                // SAFETY: waitid filled in a child's pid.
+                let pid = unsafe { info.si_pid() };
+                let managed = MANAGED.lock().unwrap_or_else(|e| e.into_inner());
+                if pid == 0 || managed.contains(&pid) {
+                    // Its owner reaps it.
+                    drop(managed);
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                    continue;
+                }
+                let mut status = 0;
+                // SAFETY: waitpid on a child that has exited.
+                unsafe { libc::waitpid(pid, &mut status, 0) };
             }
         })?;
     Ok(())
