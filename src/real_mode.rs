@@ -120,6 +120,25 @@ fn worker_cpu(scenario: &Scenario, config: &RealConfig) -> (RealConfig, String) 
     (config, text)
 }
 
+/// Ends a real run once its driver returned `driven`: the records written out, then every
+/// sandbox and cgroup removed (also when the driver failed); the driver's stats.
+fn end_run(
+    csv: Option<CsvRecords<&mut dyn Write>>,
+    backend: &mut RealBackend,
+    driven: Result<DriveStats, real::driver::DriveError>,
+) -> Result<DriveStats, Error> {
+    let written = csv.map_or(Ok(()), |csv| {
+        csv.finish()
+            .map(|_| ())
+            .map_err(|e| Error::Output(format!("cannot write records: {e}")))
+    });
+    let finished = backend.finish();
+    let stats = driven.map_err(|e| Error::Input(e.to_string()))?;
+    finished.map_err(|e| Error::Host(format!("cleaning up: {e}")))?;
+    written?;
+    Ok(stats)
+}
+
 /// This host made ready for a real run: its backend, and what the run's heading says of it.
 struct Host {
     backend: RealBackend,
@@ -228,13 +247,7 @@ pub fn run_real(
         &STOP,
     );
     let host = sampler.finish();
-    if let Some(csv) = csv {
-        csv.finish()
-            .map_err(|e| Error::Output(format!("cannot write records: {e}")))?;
-    }
-    let finished = backend.finish();
-    let stats = driven.map_err(|e| Error::Input(e.to_string()))?;
-    finished.map_err(|e| Error::Host(format!("cleaning up: {e}")))?;
+    let stats = end_run(csv, &mut backend, driven)?;
     let signal = STOP.load(Ordering::SeqCst);
     let mut summary = metrics.summary();
     let interrupted = (stats.stopped || signal != 0).then_some(signal);
@@ -491,13 +504,7 @@ pub fn run_serve(
     server.close();
     drop(requests);
     let host_load = sampler.finish();
-    if let Some(csv) = csv {
-        csv.finish()
-            .map_err(|e| Error::Output(format!("cannot write records: {e}")))?;
-    }
-    let finished = backend.finish();
-    let stats = driven.map_err(|e| Error::Input(e.to_string()))?;
-    finished.map_err(|e| Error::Host(format!("cleaning up: {e}")))?;
+    let stats = end_run(csv, &mut backend, driven)?;
     let mut summary = metrics.summary();
     summary.interrupted = stats
         .fault

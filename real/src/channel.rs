@@ -41,6 +41,14 @@ impl Message {
     }
 }
 
+/// A receive that gave up after the timeout of [`Channel::set_timeout`].
+fn timed_out() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::WouldBlock,
+        "no answer from the sandbox in time",
+    )
+}
+
 fn io_err(e: nix::Error) -> io::Error {
     io::Error::from_raw_os_error(e as i32)
 }
@@ -178,12 +186,7 @@ impl Channel {
                 match nix::sys::socket::recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::empty()) {
                     Ok(n) => break n,
                     Err(nix::Error::EINTR) => continue,
-                    Err(nix::Error::EAGAIN) => {
-                        return Err(io::Error::new(
-                            io::ErrorKind::WouldBlock,
-                            "no answer from the sandbox in time",
-                        ));
-                    }
+                    Err(nix::Error::EAGAIN) => return Err(timed_out()),
                     Err(e) => return Err(io_err(e)),
                 }
             };
@@ -213,12 +216,7 @@ impl Channel {
             ) {
                 Ok(m) => m,
                 Err(nix::Error::EINTR) => continue,
-                Err(nix::Error::EAGAIN) => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::WouldBlock,
-                        "no answer from the sandbox in time",
-                    ));
-                }
+                Err(nix::Error::EAGAIN) => return Err(timed_out()),
                 Err(e) => return Err(io_err(e)),
             };
             let bytes = msg.bytes;
