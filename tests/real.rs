@@ -1538,7 +1538,7 @@ fn real_serve_runs_python_handlers_over_http_and_leaves_nothing_behind() {
     let functions = [
         (
             "hello",
-            "import os\ndef f(event):\n    return {'hello': event, 'pid': os.getpid()}\n",
+            "import os\ndef f(event):\n    print('a handler prints', event)\n    return {'hello': event, 'pid': os.getpid()}\n",
         ),
         (
             "boom",

@@ -400,6 +400,9 @@ class Runner:
 
 
 def main():
+    # A handler's prints go to the server's standard error, with its own messages: its standard
+    # output carries the run's summary, which they must not break.
+    os.dup2(2, 1)
     fd = int(sys.argv[1]) if len(sys.argv) > 1 else 3
     link = Link(socket.socket(fileno=fd))
     link.send("ready")
