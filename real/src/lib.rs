@@ -13,7 +13,8 @@
 //! - [`cleanup`]: removing what a crashed run left.
 //! - [`functions`]: users' own functions, in a directory laid out as OpenLambda's registry;
 //!   [`http`]: the HTTP/1.1 and the routes that serve them; [`python`]: the Python runtime
-//!   that runs them (real imports, a zygote that forks sandboxes).
+//!   that runs them (real imports, a zygote that forks sandboxes); [`pip`]: their packages,
+//!   installed for real; [`serve`]: the server and the driver of `lambdasim real serve`.
 
 #![cfg(target_os = "linux")]
 
