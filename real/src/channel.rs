@@ -160,7 +160,7 @@ impl Channel {
         }
     }
 
-    /// Sends `text`, then `payload` in messages of at most [`MAX_MESSAGE`] bytes (none when
+    /// Sends `text`, then `payload` in messages of at most 4 KiB (none when
     /// it is empty); the receiver learns the payload's length from `text`.
     pub fn send_payload(&self, text: &str, payload: &[u8]) -> io::Result<()> {
         self.send(text)?;

@@ -3,7 +3,7 @@
 //!
 //! Two sides meet here. [`Server`] accepts connections on a thread, and serves each connection on
 //! a thread of its own ([`crate::http`] reads and writes); a request for a function becomes a
-//! [`Work::Call`] on a channel, and the connection's thread waits for its [`Reply`]. [`serve`]
+//! [`Work::Call`] on a channel, and the connection's thread waits for its response. [`serve`]
 //! is the driver: on one thread it hands each call to the controller as an arrival at the time
 //! it is handled, feeds completions and timers as [`crate::driver::drive`] does, and answers a
 //! call once the controller has recorded its invocation, with the handler's result. A connection
