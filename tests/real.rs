@@ -411,11 +411,8 @@ fn a_sandbox_whose_process_dies_is_reported_crashed() {
     backend.finish().unwrap();
 }
 
-#[test]
-fn a_sandbox_sees_only_its_own_processes() {
-    if host().is_none() {
-        return;
-    }
+/// A runner started fresh in a PID namespace of its own with the default view, ready.
+fn fresh_runner() -> (nix::unistd::Pid, real::channel::Channel) {
     let (pid, channel) = real::spawn::spawn_runner(
         &runner(),
         real::spawn::Namespaces {
@@ -426,6 +423,15 @@ fn a_sandbox_sees_only_its_own_processes() {
     )
     .unwrap();
     channel.expect("ready").unwrap();
+    (pid, channel)
+}
+
+#[test]
+fn a_sandbox_sees_only_its_own_processes() {
+    if host().is_none() {
+        return;
+    }
+    let (pid, channel) = fresh_runner();
     channel.send("procs").unwrap();
     assert_eq!(channel.expect("procs").unwrap(), "procs\t1");
     drop(channel);
@@ -554,16 +560,7 @@ fn an_unconfined_sandbox_is_a_privileged_process_in_namespaces() {
     if host().is_none() {
         return;
     }
-    let (pid, channel) = real::spawn::spawn_runner(
-        &runner(),
-        real::spawn::Namespaces {
-            pid: true,
-            net: false,
-        },
-        &real::runner::View::default(),
-    )
-    .unwrap();
-    channel.expect("ready").unwrap();
+    let (pid, channel) = fresh_runner();
     let seen = confinement(pid.as_raw());
     assert_ne!(seen, CONFINED);
     assert!(
@@ -1465,16 +1462,7 @@ fn a_fresh_sandbox_becomes_a_python_runner_in_its_namespaces() {
         "import os\ndef f(event):\n    return [os.getpid(), len([p for p in os.listdir('/proc') if p.isdigit()]), event]\n",
     )
     .unwrap();
-    let (pid, channel) = real::spawn::spawn_runner(
-        &runner(),
-        real::spawn::Namespaces {
-            pid: true,
-            net: false,
-        },
-        &real::runner::View::default(),
-    )
-    .unwrap();
-    channel.expect("ready").unwrap();
+    let (pid, channel) = fresh_runner();
     channel
         .send(&format!("exec\tpython\t{}", python.display()))
         .unwrap();
@@ -1486,16 +1474,7 @@ fn a_fresh_sandbox_becomes_a_python_runner_in_its_namespaces() {
     let r = call(&channel, 1, b"\"hi\"").unwrap();
     assert_eq!(r.output, b"[1, 1, \"hi\"]");
     // A missing interpreter is an answer, not a dead runner.
-    let (pid2, other) = real::spawn::spawn_runner(
-        &runner(),
-        real::spawn::Namespaces {
-            pid: true,
-            net: false,
-        },
-        &real::runner::View::default(),
-    )
-    .unwrap();
-    other.expect("ready").unwrap();
+    let (pid2, other) = fresh_runner();
     other.send("exec\tpython\t/nonexistent/python3").unwrap();
     let e = other.expect("ready").unwrap_err().to_string();
     assert!(e.contains("cannot run /nonexistent/python3"), "{e}");

@@ -115,7 +115,12 @@ impl Channel {
     }
 
     fn send_with(&self, text: &str, cmsgs: &[ControlMessage]) -> io::Result<()> {
-        let iov = [IoSlice::new(text.as_bytes())];
+        self.send_bytes(text.as_bytes(), cmsgs)
+    }
+
+    /// Sends one message of `bytes`, with control messages `cmsgs`.
+    fn send_bytes(&self, bytes: &[u8], cmsgs: &[ControlMessage]) -> io::Result<()> {
+        let iov = [IoSlice::new(bytes)];
         loop {
             match sendmsg::<()>(
                 self.fd.as_raw_fd(),
@@ -165,14 +170,7 @@ impl Channel {
     pub fn send_payload(&self, text: &str, payload: &[u8]) -> io::Result<()> {
         self.send(text)?;
         for chunk in payload.chunks(MAX_MESSAGE) {
-            let iov = [IoSlice::new(chunk)];
-            loop {
-                match sendmsg::<()>(self.fd.as_raw_fd(), &iov, &[], MsgFlags::MSG_NOSIGNAL, None) {
-                    Ok(_) => break,
-                    Err(nix::Error::EINTR) => continue,
-                    Err(e) => return Err(io_err(e)),
-                }
-            }
+            self.send_bytes(chunk, &[])?;
         }
         Ok(())
     }

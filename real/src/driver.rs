@@ -65,13 +65,7 @@ pub fn drive<S: RecordSink + ?Sized>(
     let mut last_arrival = 0;
     let mut lateness: Vec<Time> = Vec::new();
     loop {
-        if stop.load(Ordering::SeqCst) != 0 {
-            stats.stopped = true;
-            break;
-        }
-        if let Some(fault) = backend.fault() {
-            stats.fault = Some(fault);
-            stats.stopped = true;
+        if halted(backend, stop, &mut stats) {
             break;
         }
         let next_arrival = match invocations.peek() {
@@ -87,12 +81,10 @@ pub fn drive<S: RecordSink + ?Sized>(
         if next_arrival.is_none() && controller.in_flight() == 0 {
             break;
         }
-        let now = backend.now();
-        if let Some((_, timer)) = backend.pop_due_timer(now) {
-            stats.timers += 1;
-            controller.on_completion(now, Completion::Timer(timer), backend, sink);
+        if fire_timer(controller, backend, sink, &mut stats) {
             continue;
         }
+        let now = backend.now();
         if let Some(at) = next_arrival
             && at <= now
         {
@@ -108,32 +100,78 @@ pub fn drive<S: RecordSink + ?Sized>(
             controller.on_arrival(now, &inv, backend, sink);
             continue;
         }
-        let due = [next_arrival, backend.next_timer()]
-            .into_iter()
-            .flatten()
-            .min();
-        // Wake up for the next arrival or timer, and at least every 50 ms to look at `stop`.
-        let wait = due.map_or(50_000, |d| d.saturating_sub(now)).min(50_000);
-        let received = backend.recv(Duration::from_micros(wait));
-        let after = backend.now();
-        stats.waiting += after.saturating_sub(now);
-        if let Some(c) = received {
-            stats.completions += 1;
-            let now = after;
-            controller.on_completion(now, c, backend, sink);
-        }
+        await_completion(controller, backend, sink, &mut stats, now, next_arrival);
     }
+    end(controller, backend, sink, &mut stats);
+    if !lateness.is_empty() {
+        let rank = ((0.99 * lateness.len() as f64).ceil() as usize).clamp(1, lateness.len());
+        stats.late_p99 = *lateness.select_nth_unstable(rank - 1).1;
+    }
+    Ok(stats)
+}
+
+/// Whether the run must stop now: `stop` is set, or the host has a fault (noted in `stats`).
+pub(crate) fn halted(backend: &mut RealBackend, stop: &AtomicI32, stats: &mut DriveStats) -> bool {
+    if stop.load(Ordering::SeqCst) != 0 {
+        stats.stopped = true;
+    } else if let Some(fault) = backend.fault() {
+        stats.fault = Some(fault);
+        stats.stopped = true;
+    }
+    stats.stopped
+}
+
+/// Hands the earliest timer to the controller if it is due; whether one was.
+pub(crate) fn fire_timer<S: RecordSink + ?Sized>(
+    controller: &mut Controller,
+    backend: &mut RealBackend,
+    sink: &mut S,
+    stats: &mut DriveStats,
+) -> bool {
+    let now = backend.now();
+    let Some((_, timer)) = backend.pop_due_timer(now) else {
+        return false;
+    };
+    stats.timers += 1;
+    controller.on_completion(now, Completion::Timer(timer), backend, sink);
+    true
+}
+
+/// Waits for a completion (or a [`crate::backend::Waker`]) until `due`, the next timer or 50 ms
+/// from `now`, whichever comes first (so that a stop request is seen within 50 ms), and hands it
+/// to the controller.
+pub(crate) fn await_completion<S: RecordSink + ?Sized>(
+    controller: &mut Controller,
+    backend: &mut RealBackend,
+    sink: &mut S,
+    stats: &mut DriveStats,
+    now: Time,
+    due: Option<Time>,
+) {
+    let due = [due, backend.next_timer()].into_iter().flatten().min();
+    let wait = due.map_or(50_000, |d| d.saturating_sub(now)).min(50_000);
+    let received = backend.recv(Duration::from_micros(wait));
+    let after = backend.now();
+    stats.waiting += after.saturating_sub(now);
+    if let Some(c) = received {
+        stats.completions += 1;
+        controller.on_completion(after, c, backend, sink);
+    }
+}
+
+/// Ends a run: the platform shut down (unless it was stopped), the records ended.
+pub(crate) fn end<S: RecordSink + ?Sized>(
+    controller: &mut Controller,
+    backend: &mut RealBackend,
+    sink: &mut S,
+    stats: &mut DriveStats,
+) {
     let now = backend.now();
     if !stats.stopped {
         controller.shutdown(now, backend, sink);
     }
     sink.end(now);
     stats.end = now;
-    if !lateness.is_empty() {
-        let rank = ((0.99 * lateness.len() as f64).ceil() as usize).clamp(1, lateness.len());
-        stats.late_p99 = *lateness.select_nth_unstable(rank - 1).1;
-    }
-    Ok(stats)
 }
 
 /// The signal that asked the run to stop (0: none), set by the handlers that

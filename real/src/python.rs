@@ -128,16 +128,14 @@ impl PythonProcess {
             .arg("3")
             .stdin(Stdio::null())
             .stdout(Stdio::null());
-        // SAFETY: only dup2 and fcntl between fork and exec.
+        // SAFETY: only system calls between fork and exec.
         unsafe {
             cmd.pre_exec(move || {
-                if fd == 3 {
-                    let flags = nix::libc::fcntl(3, nix::libc::F_GETFD);
-                    nix::libc::fcntl(3, nix::libc::F_SETFD, flags & !nix::libc::FD_CLOEXEC);
-                } else if nix::libc::dup2(fd, 3) < 0 {
-                    return Err(io::Error::last_os_error());
+                if crate::spawn::socket_at_3(fd) {
+                    Ok(())
+                } else {
+                    Err(io::Error::last_os_error())
                 }
-                Ok(())
             });
         }
         let child = cmd.spawn().map_err(|e| {
@@ -344,13 +342,10 @@ pub struct CallResult {
     pub output: Vec<u8>,
 }
 
-/// Sends call `id` with `body` (the handler's JSON argument; empty for `None`).
-pub fn send_call(channel: &Channel, id: u64, body: &[u8]) -> io::Result<()> {
-    channel.send_payload(&format!("call\t{id}\t{}", body.len()), body)
-}
-
-/// Receives the result of call `id`.
-pub fn recv_result(channel: &Channel, id: u64) -> io::Result<CallResult> {
+/// Calls the loaded handler with `body` (its JSON argument; empty for `None`) and waits for
+/// its result.
+pub fn call(channel: &Channel, id: u64, body: &[u8]) -> io::Result<CallResult> {
+    channel.send_payload(&format!("call\t{id}\t{}", body.len()), body)?;
     let msg = channel
         .recv()?
         .ok_or_else(|| io::Error::other("the sandbox exited during the call"))?;
@@ -387,12 +382,6 @@ pub fn recv_result(channel: &Channel, id: u64) -> io::Result<CallResult> {
         micros,
         output,
     })
-}
-
-/// Calls the loaded handler with `body` and waits for its result.
-pub fn call(channel: &Channel, id: u64, body: &[u8]) -> io::Result<CallResult> {
-    send_call(channel, id, body)?;
-    recv_result(channel, id)
 }
 
 fn one_line(s: &str) -> String {

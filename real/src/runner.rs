@@ -265,7 +265,6 @@ fn serve(mut channel: Channel, mut imported: Imported) -> io::Result<()> {
 /// `interpreter`), with the socket as descriptor 3; everything this process set up (namespaces,
 /// view, confinement, cgroup) stays. Returns only if that fails, with why.
 fn exec_python(channel: &Channel, interpreter: &str) -> String {
-    use nix::libc;
     use std::ffi::CString;
     let (Ok(exe), Ok(program)) = (
         CString::new(interpreter),
@@ -273,14 +272,11 @@ fn exec_python(channel: &Channel, interpreter: &str) -> String {
     ) else {
         return "the interpreter's path contains a NUL byte".to_string();
     };
-    let fd = channel.raw();
-    // SAFETY: plain system calls on descriptors this process owns.
-    unsafe {
-        if fd != 3 && libc::dup2(fd, 3) < 0 {
-            return format!("dup2: {}", io::Error::last_os_error());
-        }
-        let flags = libc::fcntl(3, libc::F_GETFD);
-        libc::fcntl(3, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
+    if !crate::spawn::socket_at_3(channel.raw()) {
+        return format!(
+            "moving the socket to descriptor 3: {}",
+            io::Error::last_os_error()
+        );
     }
     let args = [
         exe.clone(),

@@ -31,14 +31,13 @@ use std::time::Duration;
 
 use sim::Controller;
 use sim::WorkerId;
-use sim::backend::Completion;
 use sim::record::{
     DropReason, FailReason, MemoryState, Outcome, Record, RecordSink, RunInfo, SandboxEvent,
 };
 use workloads::{FunctionId, Invocation, Time};
 
 use crate::backend::{RealBackend, Waker};
-use crate::driver::{DriveError, DriveStats};
+use crate::driver::{DriveError, DriveStats, await_completion, end, fire_timer, halted};
 use crate::http::{Incoming, Response, Route, read_request, write_response};
 use crate::python::{CallKind, PythonHandlers};
 
@@ -154,21 +153,13 @@ pub fn serve<S: RecordSink + ?Sized>(
         .map_err(DriveError::Setup)?;
     let mut open = true;
     loop {
-        if stop.load(Ordering::SeqCst) != 0 {
-            drive.stopped = true;
+        if halted(backend, stop, &mut drive) {
             break;
         }
-        if let Some(fault) = backend.fault() {
-            drive.fault = Some(fault);
-            drive.stopped = true;
-            break;
-        }
-        let now = backend.now();
-        if let Some((_, timer)) = backend.pop_due_timer(now) {
-            drive.timers += 1;
-            controller.on_completion(now, Completion::Timer(timer), backend, &mut sink);
+        if fire_timer(controller, backend, &mut sink, &mut drive) {
             continue;
         }
+        let now = backend.now();
         if open {
             match work.try_recv() {
                 Ok(Work::Call {
@@ -198,24 +189,9 @@ pub fn serve<S: RecordSink + ?Sized>(
         } else if controller.in_flight() == 0 {
             break;
         }
-        let wait = backend
-            .next_timer()
-            .map_or(50_000, |d| d.saturating_sub(now))
-            .min(50_000);
-        let received = backend.recv(Duration::from_micros(wait));
-        let after = backend.now();
-        drive.waiting += after.saturating_sub(now);
-        if let Some(c) = received {
-            drive.completions += 1;
-            controller.on_completion(after, c, backend, &mut sink);
-        }
+        await_completion(controller, backend, &mut sink, &mut drive, now, None);
     }
-    let now = backend.now();
-    if !drive.stopped {
-        controller.shutdown(now, backend, &mut sink);
-    }
-    sink.end(now);
-    drive.end = now;
+    end(controller, backend, &mut sink, &mut drive);
     // Calls still waiting get their senders dropped: their connections answer 503.
     Ok(drive)
 }

@@ -8,6 +8,7 @@
 
 use std::ffi::CString;
 use std::io;
+use std::os::fd::RawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -28,6 +29,21 @@ pub struct Namespaces {
     pub pid: bool,
     /// A network namespace of its own (off by default: it is the known scalability bottleneck).
     pub net: bool,
+}
+
+/// Makes `fd` descriptor 3, kept across `exec`: where a runner finds its socket. Only system
+/// calls, so that it may run between `fork` (or `clone`) and `exec`. Returns whether it could.
+pub fn socket_at_3(fd: RawFd) -> bool {
+    // SAFETY: plain system calls on descriptors of this process.
+    unsafe {
+        if fd == 3 {
+            let flags = libc::fcntl(3, libc::F_GETFD);
+            flags >= 0 && libc::fcntl(3, libc::F_SETFD, flags & !libc::FD_CLOEXEC) >= 0
+        } else {
+            // `dup2` leaves the copy without close-on-exec.
+            libc::dup2(fd, 3) >= 0
+        }
+    }
 }
 
 /// Starts a runner; returns its pid (in this process's PID namespace) and the backend's end of
@@ -79,10 +95,7 @@ pub fn spawn_runner(exe: &Path, ns: Namespaces, view: &View) -> io::Result<(Pid,
             if die_with_parent {
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
             }
-            if fd == 3 {
-                let flags = libc::fcntl(3, libc::F_GETFD);
-                libc::fcntl(3, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
-            } else if libc::dup2(fd, 3) < 0 {
+            if !socket_at_3(fd) {
                 libc::_exit(126);
             }
             libc::execv(exe_ptr, argv_ptr);

@@ -486,25 +486,32 @@ struct Outcome {
     finished_times: Vec<(f64, f64)>,
 }
 
-fn run(args: &Args, trace: &DslabTrace, until: f64) -> Outcome {
-    let counters = Rc::new(RefCell::new(Counters::default()));
+/// DSLab's configuration for `args`, each host with an invoker from `invoker`.
+fn make_config(args: &Args, invoker: impl Fn() -> Box<dyn Invoker>) -> Config {
     let hosts = (0..args.hosts)
         .map(|_| HostConfig {
-            invoker: Box::new(RecordingInvoker {
-                inner: FIFOInvoker::new(),
-                counters: counters.clone(),
-            }),
+            invoker: invoker(),
             resources: vec![("mem".to_string(), args.memory_mb)],
             cores: args.cores,
         })
         .collect();
-    let config = Config {
+    Config {
         coldstart_policy: make_keepalive(&args.keepalive),
         cpu_policy: Box::<IgnoredCpuPolicy>::default(),
         scheduler: make_scheduler(&args.scheduler),
         hosts,
         ..Default::default()
-    };
+    }
+}
+
+fn run(args: &Args, trace: &DslabTrace, until: f64) -> Outcome {
+    let counters = Rc::new(RefCell::new(Counters::default()));
+    let config = make_config(args, || {
+        Box::new(RecordingInvoker {
+            inner: FIFOInvoker::new(),
+            counters: counters.clone(),
+        })
+    });
     let mut sim = ServerlessSimulation::new(Simulation::new(1), config);
     let range = sim.load_trace(trace);
     // Simulation time starts at 0, so stepping for `until` stops after the last event at or
@@ -612,20 +619,7 @@ fn speed(args: &Args) {
     drop(native);
     let read_s = t0.elapsed().as_secs_f64();
     let t1 = std::time::Instant::now();
-    let hosts = (0..args.hosts)
-        .map(|_| HostConfig {
-            invoker: Box::new(FIFOInvoker::new()),
-            resources: vec![("mem".to_string(), args.memory_mb)],
-            cores: args.cores,
-        })
-        .collect();
-    let config = Config {
-        coldstart_policy: make_keepalive(&args.keepalive),
-        cpu_policy: Box::<IgnoredCpuPolicy>::default(),
-        scheduler: make_scheduler(&args.scheduler),
-        hosts,
-        ..Default::default()
-    };
+    let config = make_config(args, || Box::new(FIFOInvoker::new()));
     let mut sim = ServerlessSimulation::new(Simulation::new(1), config);
     sim.load_trace(&trace);
     sim.step_until_no_events();
