@@ -30,7 +30,7 @@ use std::time::Instant;
 
 use analysis::{CsvRecords, Metrics, Summary};
 use sim::record::{RecordSink, Tee};
-use sim::{Controller, RunStats, SimBackend, SimError, simulate};
+use sim::{Controller, RunStats, SimBackend, SimError, simulate_until};
 use workloads::Workload;
 use workloads::trace::{LoadReport, Selection, TraceFormat};
 
@@ -333,6 +333,18 @@ pub fn run_workload(
     records: Option<&mut dyn Write>,
     extra: Option<&mut dyn RecordSink>,
 ) -> Result<RunResult, Error> {
+    run_workload_until(scenario, workload, records, extra, None)
+}
+
+/// [`run_workload`], going on until `end` (µs) if the last invocation ends before it (see
+/// [`sim::simulate_until`]).
+pub fn run_workload_until(
+    scenario: &Scenario,
+    workload: Workload,
+    records: Option<&mut dyn Write>,
+    extra: Option<&mut dyn RecordSink>,
+    end: Option<workloads::Time>,
+) -> Result<RunResult, Error> {
     let mut controller = build_controller(scenario, workload.catalog)?;
     let cores = scenario
         .controller
@@ -356,11 +368,12 @@ pub fn run_workload(
     let mut metrics = Metrics::new();
     let started = Instant::now();
     let mut csv = records.map(CsvRecords::new);
-    let stats = simulate(
+    let stats = simulate_until(
         &mut controller,
         &mut backend,
         workload.invocations,
         &mut Tee(&mut metrics, Tee(csv.as_mut(), extra)),
+        end,
     );
     if let Some(csv) = csv {
         csv.finish()

@@ -252,8 +252,14 @@ struct ValidateArgs {
     /// tables), one after another, into --out (required); cells already there are not rerun.
     /// The scenarios come from the plan: of the scenario flags only --costs applies, to every
     /// cell; real-mode flags override each cell's `[real]` table.
-    #[arg(long, value_name = "PLAN")]
+    #[arg(long, value_name = "PLAN", conflicts_with = "served")]
     matrix: Option<PathBuf>,
+    /// Take a served run (`real serve --records --out DIR`) as the real side: the simulator
+    /// replays what was served (DIR/trace: every request at the time the platform took it,
+    /// lasting as long as its handler ran) with the run's scenario (DIR/scenario.toml), and is
+    /// compared with its records and summary. Of the scenario flags only --costs applies.
+    #[arg(long, value_name = "DIR")]
+    served: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -1152,9 +1158,12 @@ fn real_config(
 
 #[cfg(target_os = "linux")]
 fn validate(args: &ValidateArgs) -> Result<(), Error> {
-    use lambdasim::validate::{Collected, Side, compare, render_table, write};
+    use lambdasim::validate::{Collected, Side, compare};
     if let Some(plan) = &args.matrix {
         return validate_matrix(args, plan);
+    }
+    if let Some(dir) = &args.served {
+        return validate_served(args, dir);
     }
     let scenario = raw_scenario(&args.scenario)?.validate()?;
     let options = real_options(&args.mode, &scenario)?;
@@ -1219,13 +1228,24 @@ fn validate(args: &ValidateArgs) -> Result<(), Error> {
         options.duration_scale,
         options.backend.memory_scale,
     );
+    report_validation(args, &v, &heading)
+}
+
+/// Writes a validation's files (with --out) and prints it; an error if it failed.
+#[cfg(target_os = "linux")]
+fn report_validation(
+    args: &ValidateArgs,
+    v: &lambdasim::validate::Validation,
+    heading: &str,
+) -> Result<(), Error> {
+    use lambdasim::validate::{render_table, write};
     if let Some(dir) = &args.out {
-        write(&v, &heading, dir).map_err(Error::Output)?;
+        write(v, heading, dir).map_err(Error::Output)?;
     }
     if args.json {
-        emit(&serde_json::to_string_pretty(&v).map_err(|e| Error::Output(e.to_string()))?);
+        emit(&serde_json::to_string_pretty(v).map_err(|e| Error::Output(e.to_string()))?);
     } else {
-        emit(&format!("{heading}\n{}", render_table(&v)));
+        emit(&format!("{heading}\n{}", render_table(v)));
     }
     let failed = v.failed();
     if failed.is_empty() {
@@ -1240,6 +1260,85 @@ fn validate(args: &ValidateArgs) -> Result<(), Error> {
                 .join(", ")
         )))
     }
+}
+
+/// `validate --served DIR`: a served run against the simulator's replay of what it served.
+#[cfg(target_os = "linux")]
+fn validate_served(args: &ValidateArgs, dir: &Path) -> Result<(), Error> {
+    use lambdasim::validate::{Collected, SERVED_TRACE, compare, served_side};
+    let mut unchanged = RawScenario::default_scenario();
+    if let Some(path) = &args.scenario.costs {
+        unchanged.costs = lambdasim::profile::load(path)?;
+    }
+    if raw_scenario(&args.scenario)? != unchanged {
+        return Err(input(format!(
+            "--served takes the scenario of the served run ({}): of the scenario flags only \
+             --costs applies",
+            dir.join("scenario.toml").display()
+        )));
+    }
+    let path = dir.join("scenario.toml");
+    if !path.is_file() {
+        return Err(input(format!(
+            "{} is missing: --served takes the --out directory of `real serve`",
+            path.display()
+        )));
+    }
+    let mut raw = RawScenario::load_with_preset(&path, None)?;
+    if let Some(path) = &args.scenario.costs {
+        raw.costs = lambdasim::profile::load(path)?;
+    }
+    let trace = dir.join(SERVED_TRACE);
+    raw.workload = RawWorkload::trace(
+        TraceFormat::Native,
+        TraceSpec {
+            path: trace.clone(),
+            ..TraceSpec::default()
+        },
+    );
+    let scenario = raw.validate()?;
+    let real = served_side(dir).map_err(input)?;
+    let sim_file = match &args.out {
+        Some(out) => {
+            create_dir(out)?;
+            let path = out.join("sim-records.csv");
+            Some(BufWriter::new(File::create(&path).map_err(|e| {
+                Error::Output(format!("creating {}: {e}", path.display()))
+            })?))
+        }
+        None => None,
+    };
+    let mut sim_file = sim_file;
+    let mut sim_records = Collected::default();
+    let (workload, _) = load_workload(&scenario)?;
+    // The served run ended at a signal, not at its last request: so does the simulation.
+    let end = (real.summary.span_s * 1e6).round() as workloads::Time;
+    let sim = lambdasim::run_workload_until(
+        &scenario,
+        workload,
+        sim_file.as_mut().map(|f| f as &mut dyn Write),
+        Some(&mut sim_records),
+        Some(end),
+    )?;
+    if let Some(mut f) = sim_file {
+        f.flush()
+            .map_err(|e| Error::Output(format!("writing sim-records.csv: {e}")))?;
+    }
+    let v = compare(
+        &real,
+        &lambdasim::validate::Side {
+            summary: sim.summary,
+            records: sim_records.0,
+        },
+        &scenario.tolerances,
+    );
+    let heading = format!(
+        "lambdasim validate --served\n\n{}real side   the served run in {} ({} requests)\n",
+        scenario.describe(),
+        dir.display(),
+        real.records.len(),
+    );
+    report_validation(args, &v, &heading)
 }
 
 /// `validate --matrix`: every cell of the plan, then the report.
@@ -1499,6 +1598,11 @@ fn real_serve(args: ServeArgs) -> Result<(), Error> {
             ..Default::default()
         },
         backend,
+        trace: args
+            .output
+            .out
+            .as_ref()
+            .map(|dir| dir.join(lambdasim::validate::SERVED_TRACE)),
     };
     let names: Vec<&str> = options
         .registry

@@ -281,6 +281,9 @@ pub struct ServeOptions {
     pub packages: Option<real::pip::PackageSource>,
     pub limits: real::serve::ServerLimits,
     pub backend: RealConfig,
+    /// Where to write the native trace of what was served (see
+    /// [`crate::validate::ServedWorkload`]), if anywhere.
+    pub trace: Option<std::path::PathBuf>,
 }
 
 /// The registry's packages, each installed once and imported once on this host to measure what
@@ -485,12 +488,14 @@ pub fn run_serve(
 
     let mut metrics = Metrics::new();
     let mut csv = records.map(CsvRecords::new);
+    let mut served = options
+        .trace
+        .as_ref()
+        .map(|_| crate::validate::ServedWorkload::default());
     let sampler = Sampler::start();
     let driven = {
-        let mut sink = Tee(&mut metrics, csv.as_mut());
-        let mut stats = |s: &Tee<&mut Metrics, Option<&mut CsvRecords<&mut dyn Write>>>| {
-            analysis::to_json(&s.0.summary()).into_bytes()
-        };
+        let mut sink = Tee(&mut metrics, Tee(csv.as_mut(), served.as_mut()));
+        let mut stats = |s: &Tee<&mut Metrics, _>| analysis::to_json(&s.0.summary()).into_bytes();
         real::serve::serve(
             &mut controller,
             &mut backend,
@@ -505,6 +510,9 @@ pub fn run_serve(
     drop(requests);
     let host_load = sampler.finish();
     let stats = end_run(csv, &mut backend, driven)?;
+    if let (Some(served), Some(dir)) = (served, &options.trace) {
+        served.write(dir).map_err(Error::Output)?;
+    }
     let mut summary = metrics.summary();
     summary.interrupted = stats
         .fault

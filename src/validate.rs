@@ -94,6 +94,99 @@ impl RecordSink for Collected {
     }
 }
 
+/// Inside a served run's output directory (`real serve --out DIR`), the native trace of what
+/// was served: the registry's functions with their measured packages, and every request as an
+/// invocation at the time the platform took it, lasting as long as its handler ran.
+pub const SERVED_TRACE: &str = "trace";
+
+/// Collects the workload a served run turned out to be, for the simulator to replay: every
+/// recorded invocation's function, arrival and measured execution time, by id. An invocation
+/// that never ran (dropped, or its sandbox could not be made) gets the mean execution time of
+/// its function's invocations that did, or 0 if none did.
+#[derive(Default)]
+pub struct ServedWorkload {
+    catalog: workloads::Catalog,
+    invocations: Vec<(u64, workloads::Invocation, bool)>,
+}
+
+impl RecordSink for ServedWorkload {
+    fn begin(&mut self, info: &sim::record::RunInfo<'_>) {
+        self.catalog = info.catalog.clone();
+    }
+
+    fn invocation(&mut self, r: &Record) {
+        let invocation = workloads::Invocation {
+            function: r.function,
+            arrival: r.arrival,
+            duration: r.phases.exec,
+        };
+        self.invocations
+            .push((r.id, invocation, r.start_kind.is_some()));
+    }
+}
+
+impl ServedWorkload {
+    /// Writes the native trace into `dir`; the invocations' positions in it are their ids, so
+    /// that a simulation of it can be matched with the served records invocation by invocation.
+    pub fn write(mut self, dir: &Path) -> Result<u64, String> {
+        self.invocations.sort_unstable_by_key(|(id, _, _)| *id);
+        if let Some(i) = self
+            .invocations
+            .iter()
+            .enumerate()
+            .position(|(i, (id, _, _))| *id != i as u64)
+        {
+            return Err(format!(
+                "the served invocations' ids are not 0..{}: id {i} is missing",
+                self.invocations.len()
+            ));
+        }
+        let mut sums = vec![(0u64, 0u64); self.catalog.functions.len()];
+        for (_, inv, ran) in &self.invocations {
+            if *ran {
+                let sum = &mut sums[inv.function.index()];
+                *sum = (sum.0 + inv.duration, sum.1 + 1);
+            }
+        }
+        let invocations = self.invocations.into_iter().map(|(_, mut inv, ran)| {
+            if !ran {
+                let (total, n) = sums[inv.function.index()];
+                inv.duration = total.checked_div(n).unwrap_or(0);
+            }
+            Ok(inv)
+        });
+        workloads::native::write(dir, &self.catalog, invocations)
+            .map_err(|e| format!("writing the served trace into {}: {e}", dir.display()))
+    }
+}
+
+/// A served run's own side of a validation, from its output directory: `summary.json` and
+/// `records.csv`, with the functions of its trace.
+pub fn served_side(dir: &Path) -> Result<Side, String> {
+    let trace = dir.join(SERVED_TRACE);
+    let catalog = workloads::native::read(&trace)
+        .map(|w| w.catalog)
+        .map_err(|e| {
+            format!(
+                "{e}; {} holds the trace `real serve --out {}` writes",
+                trace.display(),
+                dir.display()
+            )
+        })?;
+    let path = dir.join("summary.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let summary = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let path = dir.join("records.csv");
+    if !path.exists() {
+        return Err(format!(
+            "{} is missing: serve with --records to keep every invocation's record",
+            path.display()
+        ));
+    }
+    let records = analysis::records::read(&path, &catalog)?;
+    Ok(Side { summary, records })
+}
+
 /// One run of a validation: its summary and records.
 pub struct Side {
     pub summary: Summary,

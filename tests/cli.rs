@@ -155,6 +155,81 @@ fn a_generated_native_trace_replays_to_the_same_summary_as_its_synthetic_source(
 }
 
 #[test]
+fn a_run_handed_to_validate_as_a_served_run_agrees_with_itself() {
+    // A simulated run laid out as `real serve --out` lays out a served one: its scenario,
+    // summary, records, and the trace of what it ran. Replaying that trace must give the same
+    // numbers, invocation by invocation.
+    let dir = TempDir::new("served");
+    let trace = dir.path().join("trace");
+    let served = dir.path().join("served");
+    let (trace_arg, served_arg) = (trace.display().to_string(), served.display().to_string());
+    let o = lambdasim(&[
+        "generate",
+        "--out",
+        &trace_arg,
+        "--duration",
+        "1h",
+        "--rate",
+        "5",
+        "--seed",
+        "3",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = lambdasim(&[
+        "run",
+        "--trace",
+        &trace_arg,
+        "--keep-alive",
+        "ttl,idle=2m",
+        "--memory-mb",
+        "2048",
+        "--out",
+        &served_arg,
+        "--records",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    fs::rename(&trace, served.join("trace")).unwrap();
+    let report = dir.path().join("validation").display().to_string();
+    let o = lambdasim(&[
+        "validate",
+        "--served",
+        &served_arg,
+        "--out",
+        &report,
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["differing"], 0, "{v}");
+    let rows = v["rows"].as_array().unwrap();
+    assert!(rows.len() > 20);
+    for row in rows {
+        assert_eq!(row["real"], row["simulated"], "{row}");
+    }
+    let row = |name: &str| rows.iter().find(|r| r["metric"] == name).unwrap().clone();
+    assert!(row("invocations")["real"].as_f64().unwrap() > 10_000.0);
+    assert!(row("cold starts")["real"].as_f64().unwrap() > 0.0);
+    assert!(row("wasted memory GB-s")["real"].as_f64().unwrap() > 0.0);
+
+    // The scenario is the served run's; a served run without records cannot be compared.
+    let o = lambdasim(&["validate", "--served", &served_arg, "--keep-alive", "lru"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("only --costs applies"),
+        "{}",
+        stderr(&o)
+    );
+    fs::remove_file(served.join("records.csv")).unwrap();
+    let o = lambdasim(&["validate", "--served", &served_arg]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("serve with --records"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
 fn records_csv_has_the_documented_header_and_one_row_per_invocation() {
     let dir = TempDir::new("records");
     let out = dir.path().display().to_string();

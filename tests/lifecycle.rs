@@ -70,6 +70,33 @@ fn ttl_set_once_expires_a_busy_sandbox_where_refresh_keeps_it() {
 }
 
 #[test]
+fn a_run_given_an_end_goes_on_until_it() {
+    // f0 runs 1 s at 0 (its sandbox idle from 1.036 s), keep-alive 10 min. Without an end the
+    // run ends then and the sandbox is shut down; with an end at 5 min it lives until 5 min;
+    // with one at 20 min it expires at 10 min 1.036 s and the run still ends at 20 min.
+    let mut setup = Setup::new(catalog(&[(0, 128)]), 1, 1024);
+    let ends = [
+        (None, 1_036 * MS, (1_036 * MS, 0, "shutdown")),
+        (Some(5 * MIN), 5 * MIN, (5 * MIN, 0, "shutdown")),
+        (
+            Some(20 * MIN),
+            20 * MIN,
+            (10 * MIN + 1_036 * MS, 0, "expired"),
+        ),
+    ];
+    for (end, run_end, destroyed) in ends {
+        setup.end = end;
+        let (out, stats) = setup.run(
+            ttl(10, Refresh::Reuse, false),
+            SchedulerConfig::RoundRobin,
+            vec![inv(0, 0, SEC)],
+        );
+        assert_eq!(stats.end, run_end, "end {end:?}");
+        assert_eq!(destroyed_at(&out), [destroyed], "end {end:?}");
+    }
+}
+
+#[test]
 fn lazy_ttl_expires_only_when_the_function_is_looked_up() {
     // f0 runs 1 s at 0 and at 20 min; keep-alive 10 min. Eager: destroyed at 10 min 1.036 s.
     // Lazy (FaasCache): the expired sandbox holds its memory until f0 is looked up again at

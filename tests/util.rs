@@ -5,7 +5,7 @@ use sim::platform::ReuseOrder;
 use sim::record::{MemoryState, RunInfo, SandboxEvent};
 use sim::{
     Controller, ControllerConfig, CostModel, KeepAlive, QueueMode, Record, RecordSink, RunStats,
-    SimBackend, WorkerId, WorkerSpec, simulate,
+    SimBackend, WorkerId, WorkerSpec, simulate_until,
 };
 use workloads::{App, AppId, Catalog, Function, FunctionId, Invocation, Time};
 
@@ -133,6 +133,8 @@ pub struct Setup {
     pub import_cache: Option<sim::zygotes::ImportCacheConfig>,
     pub eviction: sim::EvictionMode,
     pub release: sim::ReleaseMode,
+    /// Run on until this time, as a served run does (see `sim::simulate_until`).
+    pub end: Option<Time>,
 }
 
 impl Setup {
@@ -155,6 +157,7 @@ impl Setup {
             import_cache: None,
             eviction: sim::EvictionMode::default(),
             release: sim::ReleaseMode::default(),
+            end: None,
         }
     }
 
@@ -217,11 +220,12 @@ impl Setup {
             }
         }
         let mut sink = Collect::default();
-        let stats = simulate(
+        let stats = simulate_until(
             &mut controller,
             &mut backend,
             invocations.into_iter().map(Ok),
             &mut sink,
+            self.end,
         )
         .expect("the simulation runs");
         (sink, stats)

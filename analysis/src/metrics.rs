@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize};
 use sim::WorkerId;
 use sim::record::{
     DestroyReason, DropReason, FailReason, MemoryState, Outcome, Record, RecordSink, RunInfo,
@@ -18,11 +18,11 @@ use crate::timeline::{MemoryPoint, Timeline};
 
 /// Everything a run's summary reports. Counts keyed by a reason or start kind list every reason
 /// or kind, zeros included, so that the JSON schema does not depend on what happened in a run.
-#[derive(Serialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct Summary {
     /// Why the run ended before its last invocation, if it did (a real run stopped by a signal,
     /// e.g. `"SIGTERM"`): the summary then covers what had ended by then.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interrupted: Option<String>,
     /// Simulated (or wall-clock) time from 0 to the end of the run, in seconds.
     pub span_s: f64,
@@ -43,7 +43,7 @@ pub struct Summary {
 }
 
 /// Packages needed by cold starts and what the workers' install caches did.
-#[derive(Serialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct PackageCounts {
     /// Packages cold starts found installed on their worker.
     pub install_hits: u64,
@@ -68,25 +68,28 @@ pub struct PackageCounts {
 }
 
 /// What became of the invocations.
-#[derive(Serialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct InvocationCounts {
     /// Records seen, whatever their outcome.
     pub total: u64,
     pub completed: u64,
     pub dropped: u64,
     /// Keyed by [`DropReason::as_str`].
+    #[serde(deserialize_with = "known_keys")]
     pub dropped_by_reason: BTreeMap<&'static str, u64>,
     pub failed: u64,
     /// Keyed by [`FailReason::as_str`].
+    #[serde(deserialize_with = "known_keys")]
     pub failed_by_reason: BTreeMap<&'static str, u64>,
 }
 
 /// How started invocations got their sandbox.
-#[derive(Serialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct StartCounts {
     /// Invocations that got a sandbox (completed or failed later).
     pub started: u64,
     /// Keyed by [`StartKind::as_str`].
+    #[serde(deserialize_with = "known_keys")]
     pub by_kind: BTreeMap<&'static str, u64>,
     /// Starts that paid for a new sandbox ([`StartKind::is_cold`]).
     pub cold: u64,
@@ -99,7 +102,7 @@ pub struct StartCounts {
 /// have a percentage. Percentiles use the nearest-rank method over the sorted per-app values:
 /// the p-th percentile of n values is the value of rank `ceil(p * n / 100)`, so it is always a
 /// percentage that some app actually had.
-#[derive(Serialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct ColdStartPerApp {
     /// Apps with at least one started invocation.
     pub apps: u64,
@@ -116,7 +119,7 @@ pub struct ColdStartPerApp {
 /// A latency distribution in milliseconds. Mean and max are exact; percentiles come from a
 /// histogram with 3 significant digits (relative error at most 0.1%) and lie between the exact
 /// min and max.
-#[derive(Serialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct LatencyStats {
     pub count: u64,
     pub mean: f64,
@@ -128,7 +131,7 @@ pub struct LatencyStats {
 }
 
 /// Where started invocations spent their time, per phase of [`sim::record::Phases`].
-#[derive(Serialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct PhaseStats {
     pub queue: PhaseStat,
     pub create: PhaseStat,
@@ -140,7 +143,7 @@ pub struct PhaseStats {
 
 /// Total and mean over started invocations of one phase, and its median and 99th percentile
 /// over cold starts (where startup phases matter), in milliseconds.
-#[derive(Serialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct PhaseStat {
     pub total: f64,
     pub mean: f64,
@@ -149,7 +152,7 @@ pub struct PhaseStat {
 }
 
 /// Memory integrated over the run. Memory-time is in GB-s, with 1 GB = 1024 MB.
-#[derive(Serialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct MemoryStats {
     /// Memory-time held by sandboxes that ran nothing: `idle_gb_s + paused_gb_s`.
     pub wasted_gb_s: f64,
@@ -169,7 +172,7 @@ pub struct MemoryStats {
 }
 
 /// Memory of one worker over the run.
-#[derive(Serialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct WorkerMemory {
     pub worker: u32,
     pub capacity_mb: u64,
@@ -180,14 +183,34 @@ pub struct WorkerMemory {
 }
 
 /// Sandbox life-cycle events.
-#[derive(Serialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct SandboxCounts {
     pub created: u64,
     pub paused: u64,
     pub unpaused: u64,
     pub destroyed: u64,
     /// Keyed by [`DestroyReason::as_str`].
+    #[serde(deserialize_with = "known_keys")]
     pub destroyed_by_reason: BTreeMap<&'static str, u64>,
+}
+
+/// Reads a map keyed by the names of start kinds, drop, failure or destroy reasons back into
+/// the static names a [`Summary`] holds; any other key is an error.
+fn known_keys<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<&'static str, u64>, D::Error> {
+    let names = StartKind::ALL
+        .iter()
+        .map(|k| k.as_str())
+        .chain(DropReason::ALL.iter().map(|r| r.as_str()))
+        .chain(FailReason::ALL.iter().map(|r| r.as_str()))
+        .chain(DestroyReason::ALL.iter().map(|r| r.as_str()));
+    let names: Vec<&'static str> = names.collect();
+    BTreeMap::<String, u64>::deserialize(d)?
+        .into_iter()
+        .map(|(key, n)| match names.iter().find(|&&name| name == key) {
+            Some(&name) => Ok((name, n)),
+            None => Err(serde::de::Error::custom(format!("unknown key {key:?}"))),
+        })
+        .collect()
 }
 
 /// A [`RecordSink`] that keeps streaming counters and histograms; [`Metrics::summary`] turns them
@@ -879,6 +902,22 @@ mod tests {
 
     fn scenario() -> Summary {
         fixture::summary()
+    }
+
+    #[test]
+    fn a_summary_reads_back_from_its_json() {
+        let mut summary = scenario();
+        summary.interrupted = Some("SIGINT".into());
+        for s in [scenario(), summary] {
+            let json = crate::to_json(&s);
+            assert_eq!(serde_json::from_str::<Summary>(&json).unwrap(), s);
+        }
+        let json = crate::to_json(&scenario()).replacen("\"warm\"", "\"tepid\"", 1);
+        let error = serde_json::from_str::<Summary>(&json).unwrap_err();
+        assert!(
+            error.to_string().contains("unknown key \"tepid\""),
+            "{error}"
+        );
     }
 
     /// Asserts `actual` is within hdrhistogram's 3-significant-digit precision of `expected`.

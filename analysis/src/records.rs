@@ -1,9 +1,13 @@
 //! Per-invocation record files: one CSV row per [`Record`], written as the run goes, so a run of
 //! any length keeps only a write buffer in memory.
 
+use std::collections::HashMap;
 use std::io::{self, BufWriter, Write};
+use std::path::Path;
 
-use sim::record::{Record, RecordSink, RunInfo};
+use sim::WorkerId;
+use sim::record::{Outcome, Phases, Record, RecordSink, RunInfo, StartKind};
+use workloads::{AppId, Catalog, FunctionId};
 
 /// Column names of a records file, in order. Times and phase durations are microseconds.
 pub const RECORDS_HEADER: &[&str] = &[
@@ -132,6 +136,98 @@ impl<W: Write> RecordSink for CsvRecords<W> {
     }
 }
 
+/// Reads a records file that [`CsvRecords`] wrote for a run of `catalog`'s functions, in file
+/// order. Errors name the file, the line and the field.
+pub fn read(path: &Path, catalog: &Catalog) -> Result<Vec<Record>, String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    read_from(file, catalog).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// [`read`] from any reader; errors name the line and the field.
+pub fn read_from(reader: impl io::Read, catalog: &Catalog) -> Result<Vec<Record>, String> {
+    let mut csv = csv::ReaderBuilder::new().from_reader(reader);
+    let header = csv.headers().map_err(|e| e.to_string())?.clone();
+    if header.iter().ne(RECORDS_HEADER.iter().copied()) {
+        return Err(format!(
+            "line 1: the header is not a records file's ({})",
+            RECORDS_HEADER.join(",")
+        ));
+    }
+    let functions: HashMap<&str, (FunctionId, AppId)> = catalog
+        .functions
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.name.as_str(), (FunctionId(i as u32), f.app)))
+        .collect();
+    let mut records = Vec::new();
+    let mut row = csv::StringRecord::new();
+    loop {
+        match csv.read_record(&mut row) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => return Err(e.to_string()),
+        }
+        let line = row.position().map_or(0, |p| p.line());
+        let field = |i: usize| &row[i];
+        let number = |i: usize| -> Result<u64, String> {
+            field(i).parse().map_err(|_| {
+                format!(
+                    "line {line}: {} is not a whole number: {:?}",
+                    RECORDS_HEADER[i],
+                    field(i)
+                )
+            })
+        };
+        let &(function, app) = functions
+            .get(field(1))
+            .ok_or_else(|| format!("line {line}: function {:?} is not in the catalog", field(1)))?;
+        if catalog.app(app).name != field(2) {
+            return Err(format!(
+                "line {line}: function {:?} belongs to app {:?}, not {:?}",
+                field(1),
+                catalog.app(app).name,
+                field(2)
+            ));
+        }
+        let start_kind =
+            match field(7) {
+                "" => None,
+                name => Some(StartKind::parse(name).ok_or_else(|| {
+                    format!("line {line}: start_kind {name:?} is not a start kind")
+                })?),
+            };
+        let outcome = Outcome::parse(field(14), field(15)).ok_or_else(|| {
+            format!(
+                "line {line}: outcome {:?} with reason {:?} is not an outcome",
+                field(14),
+                field(15)
+            )
+        })?;
+        let worker = u32::try_from(number(3)?)
+            .map_err(|_| format!("line {line}: worker {} is too large", field(3)))?;
+        records.push(Record {
+            id: number(0)?,
+            function,
+            app,
+            worker: WorkerId(worker),
+            arrival: number(4)?,
+            start: number(5)?,
+            end: number(6)?,
+            start_kind,
+            phases: Phases {
+                queue: number(8)?,
+                create: number(9)?,
+                install: number(10)?,
+                import: number(11)?,
+                init: number(12)?,
+                exec: number(13)?,
+            },
+            outcome,
+        });
+    }
+    Ok(records)
+}
+
 /// A name as a CSV field (RFC 4180): quoted, with quotes doubled, only when it holds a comma,
 /// a quote or a line break, so that ordinary names stay readable.
 fn quote(name: &str) -> String {
@@ -229,6 +325,62 @@ id,function,app,worker,arrival_us,start_us,end_us,start_kind,queue_us,create_us,
                 (names[1].to_string(), shop),
             ]
         );
+    }
+
+    #[test]
+    fn reads_back_what_it_wrote() {
+        // Every outcome and start kind of the fixture, and names a CSV field must quote.
+        let mut catalog = fixture::catalog();
+        catalog.functions[1].name = "say \"hi\", twice".to_string();
+        let mut sink = CsvRecords::new(Vec::new());
+        sink.begin(&RunInfo {
+            catalog: &catalog,
+            workers: &[],
+        });
+        for record in fixture::records() {
+            sink.invocation(&record);
+        }
+        let bytes = sink.finish().unwrap();
+        assert_eq!(
+            read_from(bytes.as_slice(), &catalog).unwrap(),
+            fixture::records()
+        );
+    }
+
+    #[test]
+    fn a_bad_row_is_named_by_its_line_and_field() {
+        let mut sink = CsvRecords::new(Vec::new());
+        fixture::run(&mut sink);
+        let text = String::from_utf8(sink.finish().unwrap()).unwrap();
+        let catalog = fixture::catalog();
+        let broken = |from: &str, to: &str| {
+            let text = text.replacen(from, to, 1);
+            read_from(text.as_bytes(), &catalog).unwrap_err()
+        };
+        assert_eq!(
+            broken("1,checkout,", "1,chekout,"),
+            "line 3: function \"chekout\" is not in the catalog"
+        );
+        assert_eq!(
+            broken(",unpause,", ",unpaused,"),
+            "line 4: start_kind \"unpaused\" is not a start kind"
+        );
+        assert_eq!(
+            broken(
+                "2,cart,\"shop, inc\",1,2000000",
+                "2,cart,\"shop, inc\",1,2e6"
+            ),
+            "line 4: arrival_us is not a whole number: \"2e6\""
+        );
+        assert_eq!(
+            broken("dropped,queue-full", "dropped,no-room"),
+            "line 5: outcome \"dropped\" with reason \"no-room\" is not an outcome"
+        );
+        assert_eq!(
+            broken("checkout,\"shop, inc\",0,0,", "checkout,blog,0,0,"),
+            "line 2: function \"checkout\" belongs to app \"shop, inc\", not \"blog\""
+        );
+        assert!(broken("id,", "ident,").starts_with("line 1: the header"));
     }
 
     #[test]

@@ -25,7 +25,7 @@ pub use cpu::CpuModel;
 pub use platform::{Platform, Sandbox, SandboxId, SandboxState, Worker, WorkerSpec};
 pub use policy::{ArrivalActions, IdleDecision, InstallPolicy, KeepAlive, Scheduler};
 pub use record::{Record, RecordSink};
-pub use run::{RunStats, SimError, simulate};
+pub use run::{RunStats, SimError, simulate, simulate_until};
 pub use sim_backend::{CostModel, PackageCosts, SimBackend};
 
 /// Dense index of a worker in the cluster.

@@ -43,6 +43,11 @@ impl StartKind {
         }
     }
 
+    /// The kind [`StartKind::as_str`] names.
+    pub fn parse(name: &str) -> Option<StartKind> {
+        StartKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
     /// Whether the invocation paid for creating a sandbox.
     pub fn is_cold(self) -> bool {
         matches!(self, StartKind::Cold | StartKind::ZygoteFork)
@@ -132,6 +137,22 @@ impl Outcome {
             Outcome::Ok => "",
             Outcome::Dropped(r) => r.as_str(),
             Outcome::Failed(r) => r.as_str(),
+        }
+    }
+
+    /// The outcome [`Outcome::as_str`] and [`Outcome::reason`] name, if they name one.
+    pub fn parse(outcome: &str, reason: &str) -> Option<Outcome> {
+        match outcome {
+            "ok" if reason.is_empty() => Some(Outcome::Ok),
+            "dropped" => DropReason::ALL
+                .into_iter()
+                .find(|r| r.as_str() == reason)
+                .map(Outcome::Dropped),
+            "failed" => FailReason::ALL
+                .into_iter()
+                .find(|r| r.as_str() == reason)
+                .map(Outcome::Failed),
+            _ => None,
         }
     }
 }

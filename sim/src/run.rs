@@ -65,6 +65,23 @@ where
     I: IntoIterator<Item = Result<Invocation, WorkloadError>>,
     S: RecordSink + ?Sized,
 {
+    simulate_until(controller, backend, invocations, sink, None)
+}
+
+/// [`simulate`], but a run whose last invocation ends before `end` goes on until `end`: timers
+/// due by then (keep-alive expirations) fire, and sandboxes alive at `end` are destroyed then.
+/// This is how a served run ends, at a signal rather than at its last request.
+pub fn simulate_until<I, S>(
+    controller: &mut Controller,
+    backend: &mut SimBackend,
+    invocations: I,
+    sink: &mut S,
+    end: Option<Time>,
+) -> Result<RunStats, SimError>
+where
+    I: IntoIterator<Item = Result<Invocation, WorkloadError>>,
+    S: RecordSink + ?Sized,
+{
     sink.begin(&controller.run_info());
     controller
         .start(0, backend, sink)
@@ -104,7 +121,10 @@ where
             }
             _ => {
                 if next.is_none() && controller.in_flight() == 0 {
-                    break;
+                    match end {
+                        Some(end) if backend.next_time().is_some_and(|t| t <= end) => {}
+                        _ => break,
+                    }
                 }
                 let Some((t, completion)) = backend.pop() else {
                     if controller.in_flight() > 0 {
@@ -121,6 +141,9 @@ where
                 stats.events += 1;
             }
         }
+    }
+    if let Some(end) = end {
+        now = now.max(end);
     }
     controller.shutdown(now, backend, sink);
     sink.end(now);
