@@ -82,8 +82,18 @@ pub fn profile(
             .find(|s| s.key == key && !s.micros.is_empty())
             .ok_or_else(|| format!("the measurements have no {key} timings"))
     };
+    // The Python runtime's packages are measured by `real serve` itself, with pip.
+    let python = matches!(config.runtime, real::Runtime::Python(_));
+    let packages = [
+        &probe.install_small,
+        &probe.install_large,
+        &probe.import_small,
+        &probe.import_large,
+        &probe.import_memory,
+    ];
     for s in probe.series() {
-        if s.micros.is_empty() {
+        let probed = !python || !packages.iter().any(|p| std::ptr::eq(*p, s));
+        if probed && s.micros.is_empty() {
             return Err(format!("the measurements have no {} timings", s.key));
         }
     }
@@ -102,8 +112,12 @@ pub fn profile(
         out,
         "# The real-mode settings of the measurement; `lambdasim validate` warns when a run's differ.\n\
          [calibration]\nmemory_scale = {}\ntouch = {}\nexec = \"{mode}\"\ndisk_scale = {}\n\
-         favor_dynmods = {}\n",
-        config.memory_scale, config.touch_fraction, config.disk_scale, config.favor_dynmods
+         favor_dynmods = {}\nruntime = \"{}\"\n",
+        config.memory_scale,
+        config.touch_fraction,
+        config.disk_scale,
+        config.favor_dynmods,
+        config.runtime.name(),
     );
     let _ = writeln!(out, "[costs]");
     let _ = writeln!(
@@ -139,9 +153,14 @@ pub fn profile(
     );
     let _ = writeln!(
         out,
-        "# an invocation's time from start to end as the driver sees it, less its duration ({} ms, {mode})\n\
+        "# an invocation's time from start to end as the driver sees it, less its duration ({} ms, {})\n\
          dispatch = {}",
         probe::PROBE_RUN_US as f64 / 1000.0,
+        if python {
+            "a Python handler sleeping"
+        } else {
+            mode
+        },
         inline(&probe.dispatch, n)
     );
     // Forks as the run makes them: confined (the default) or not.
@@ -168,6 +187,43 @@ pub fn profile(
     ] {
         let _ = writeln!(out, "# {note}\n{name} = {}", inline(find(key)?, n));
     }
+    if python {
+        let _ = writeln!(
+            out,
+            "\n# No [costs.packages]: `real serve` installs and imports each package of its registry with\n\
+             # pip at its start, measures both, and gives the simulator those costs in its trace.\n"
+        );
+    } else {
+        write_package_costs(&mut out, probe, config, n);
+    }
+    let _ = writeln!(
+        out,
+        "# Measured too, not part of the cost model.\n[measured]"
+    );
+    for s in report.series.iter().chain([
+        &probe.init_small,
+        &probe.init_large,
+        &probe.install_large,
+        &probe.import_large,
+        &probe.import_memory,
+    ]) {
+        if ![fork_key, "pause", "unpause"].contains(&s.key) && !s.micros.is_empty() {
+            let _ = writeln!(out, "# {}\n{} = {}", s.name, s.key, inline(s, n));
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# no-op invocations per second, {} sandboxes running them back to back\n\
+         noop_per_second = {:.0}",
+        report.sandboxes, report.noop_per_s
+    );
+    Ok(out)
+}
+
+/// The `[costs.packages]` table: installs and imports per package, per GB of files and per GB of
+/// import memory, from the probe's packages.
+fn write_package_costs(out: &mut String, probe: &Probe, config: &real::RealConfig, n: usize) {
+    let gb = |mb: f64| mb / 1024.0;
     let small = gb(probe::SMALL_PACKAGE_MB as f64);
     let large = gb(probe::LARGE_PACKAGE_MB as f64);
     let install_per_gb = per_gb(&probe.install_small, &probe.install_large, small, large);
@@ -194,28 +250,6 @@ pub fn profile(
         base(&probe.import_small, n, import_per_gb, small),
         config.import_cpu_scale,
     );
-    let _ = writeln!(
-        out,
-        "# Measured too, not part of the cost model.\n[measured]"
-    );
-    for s in report.series.iter().chain([
-        &probe.init_small,
-        &probe.init_large,
-        &probe.install_large,
-        &probe.import_large,
-        &probe.import_memory,
-    ]) {
-        if ![fork_key, "pause", "unpause"].contains(&s.key) && !s.micros.is_empty() {
-            let _ = writeln!(out, "# {}\n{} = {}", s.name, s.key, inline(s, n));
-        }
-    }
-    let _ = writeln!(
-        out,
-        "# no-op invocations per second, {} sandboxes running them back to back\n\
-         noop_per_second = {:.0}",
-        report.sandboxes, report.noop_per_s
-    );
-    Ok(out)
 }
 
 #[cfg(test)]

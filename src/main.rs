@@ -85,6 +85,13 @@ struct CalibrateArgs {
     /// Quantiles per distribution, at equally spaced probabilities from 0 to 1.
     #[arg(long, default_value_t = 21, value_name = "N")]
     quantiles: usize,
+    /// What runs in the sandboxes: `synthetic` (lambdasim's runner, as `real` replays use it)
+    /// or `python` (the runtime of `real serve`: a handler that sleeps for the probe's run time).
+    #[arg(long, value_name = "RUNTIME", default_value = "synthetic", value_parser = ["synthetic", "python"])]
+    runtime: String,
+    /// The Python interpreter, with --runtime python (default: python3 on the PATH).
+    #[arg(long, value_name = "FILE")]
+    python: Option<PathBuf>,
     /// The settings to measure with: those of the real runs the profile is for.
     #[command(flatten)]
     sandboxes: SandboxArgs,
@@ -1287,6 +1294,14 @@ fn validate_served(args: &ValidateArgs, dir: &Path) -> Result<(), Error> {
     let mut raw = RawScenario::load_with_preset(&path, None)?;
     if let Some(path) = &args.scenario.costs {
         raw.costs = lambdasim::profile::load(path)?;
+        let runtime = lambdasim::profile::measured_runtime(path);
+        if runtime.as_deref() != Some("python") {
+            eprintln!(
+                "warning: {} was not measured with the Python runtime that serves handlers \
+                 (calibrate --runtime python): the simulated costs are not the served run's",
+                path.display()
+            );
+        }
     }
     let trace = dir.join(SERVED_TRACE);
     raw.workload = RawWorkload::trace(
@@ -1789,21 +1804,28 @@ fn calibrate(args: &CalibrateArgs) -> Result<(), Error> {
         std::sync::Arc::from(real::cgroup::detect().map_err(|e| host(&e))?);
     real::cgroup::check_privileges(fs.as_ref()).map_err(|e| host(&e))?;
     real::spawn::become_reaper().map_err(|e| host(&e))?;
-    let config = real_config(
+    let mut config = real_config(
         &args.sandboxes,
         &lambdasim::scenario::RawReal::default(),
         &lambdasim::scenario::Source::default(),
     )?;
     let work = std::env::temp_dir().join(format!("lambdasim-calibrate-{}", std::process::id()));
+    let handler_dir = work.with_extension("python");
+    if args.runtime == "python" {
+        config.runtime =
+            python_probe_runtime(args.python.as_deref(), &handler_dir, config.confine)?;
+    } else if args.python.is_some() {
+        return Err(input("--python needs --runtime python".into()));
+    }
+    let measured = measure_host(args, fs.clone(), &config, &work);
+    let _ = fs::remove_dir_all(&handler_dir);
+    let (report, probe) = measured?;
     let kind = fs.kind();
     // Migrations are measured as runs will make them.
     let favor = real::dynmods::favor(config.favor_dynmods);
     if !favor.is_on() && config.favor_dynmods {
         eprintln!("note: {}", favor.describe());
     }
-    let report = real::measure::measure(fs.clone(), &config.runner, &work, args.trials)
-        .map_err(|e| host(&e))?;
-    let probe = real::probe::probe(fs, config.clone(), args.trials).map_err(|e| host(&e))?;
     let kernel = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let cpu = fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -1814,13 +1836,16 @@ fn calibrate(args: &CalibrateArgs) -> Result<(), Error> {
         })
         .unwrap_or_default();
     let about = format!(
-        "Linux {}, {}, {} cores, cgroup {kind}, {} trials per operation (package installs and \
-         imports: {} through the backend, {} of the primitives)",
+        "Linux {}, {}, {} cores, cgroup {kind}, {} runtime, {} trials per operation (package \
+         installs and imports: {} through the backend, {} of the primitives)",
         kernel.trim(),
         cpu,
         std::thread::available_parallelism().map_or(1, |n| n.get()),
+        config.runtime.name(),
         args.trials,
-        args.trials.clamp(3, 60),
+        probe.install_small.micros.len()
+            + probe.install_large.micros.len()
+            + probe.import_memory.micros.len(),
         args.trials.min(50)
     );
     let text = lambdasim::calibrate::profile(&report, &probe, &config, args.quantiles, &about)
@@ -1830,6 +1855,58 @@ fn calibrate(args: &CalibrateArgs) -> Result<(), Error> {
     emit(&real::probe::render(&probe));
     eprintln!("wrote the cost profile {}", args.out.display());
     Ok(())
+}
+
+/// The primitives' timings and the probe through the backend.
+#[cfg(target_os = "linux")]
+fn measure_host(
+    args: &CalibrateArgs,
+    fs: std::sync::Arc<dyn real::cgroup::CgroupFs>,
+    config: &real::RealConfig,
+    work: &Path,
+) -> Result<(real::measure::Report, real::probe::Probe), Error> {
+    let host = |e: &dyn std::fmt::Display| Error::Host(format!("calibrate: {e}"));
+    let report = real::measure::measure(fs.clone(), &config.runner, work, args.trials)
+        .map_err(|e| host(&e))?;
+    let probe = real::probe::probe(fs, config.clone(), args.trials).map_err(|e| host(&e))?;
+    Ok((report, probe))
+}
+
+/// The Python runtime the probe's sandboxes run: one handler, in `dir`, that sleeps for the
+/// probe's run time.
+#[cfg(target_os = "linux")]
+fn python_probe_runtime(
+    python: Option<&Path>,
+    dir: &Path,
+    confine: bool,
+) -> Result<real::Runtime, Error> {
+    use std::os::unix::fs::PermissionsExt;
+    let python = real::python::interpreter(python).map_err(|e| Error::Host(e.to_string()))?;
+    if confine {
+        real::python::reachable_by_others(&python, true).map_err(|e| {
+            Error::Input(format!(
+                "{e}; give --python an interpreter every user can run (such as /usr/bin/python3), \
+                 or measure --unconfined"
+            ))
+        })?;
+    }
+    let handler = dir.join("f.py");
+    let written = fs::create_dir_all(dir)
+        .and_then(|()| fs::set_permissions(dir, fs::Permissions::from_mode(0o755)))
+        .and_then(|()| {
+            fs::write(
+                &handler,
+                format!(
+                    "import time\ndef f(event):\n    time.sleep({})\n",
+                    real::probe::PROBE_RUN_US as f64 / 1e6
+                ),
+            )
+        })
+        .and_then(|()| fs::set_permissions(&handler, fs::Permissions::from_mode(0o644)));
+    written.map_err(|e| Error::Output(format!("writing {}: {e}", handler.display())))?;
+    Ok(real::Runtime::Python(std::sync::Arc::new(
+        real::python::PythonHandlers::new(python, vec![handler]),
+    )))
 }
 
 #[cfg(not(target_os = "linux"))]

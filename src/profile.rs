@@ -38,13 +38,7 @@ pub fn load(path: &Path) -> Result<CostModel, Error> {
 /// with (its `[calibration]` table), one line each; empty when they agree or the profile does
 /// not say.
 pub fn settings_differ(path: &Path, config: &real::RealConfig) -> Vec<String> {
-    let Ok(text) = crate::config_file::read(path, "cost profile") else {
-        return Vec::new();
-    };
-    let Ok(table) = toml::from_str::<toml::Table>(&text) else {
-        return Vec::new();
-    };
-    let Some(toml::Value::Table(cal)) = table.get("calibration") else {
+    let Some(cal) = calibration(path) else {
         return Vec::new();
     };
     let exec = config.mode.as_str();
@@ -82,7 +76,33 @@ pub fn settings_differ(path: &Path, config: &real::RealConfig) -> Vec<String> {
             "--exec is {exec} here but {measured} in the calibration"
         ));
     }
+    let runtime = config.runtime.name();
+    if let Some(measured) = measured_runtime(path)
+        && measured != runtime
+    {
+        out.push(format!(
+            "the sandboxes run the {runtime} runtime here but the {measured} one in the calibration (calibrate --runtime)"
+        ));
+    }
     out
+}
+
+/// The runtime the profile at `path` was measured with (`synthetic` or `python`), if it says.
+pub fn measured_runtime(path: &Path) -> Option<String> {
+    calibration(path)?
+        .get("runtime")
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
+}
+
+/// The `[calibration]` table of the profile at `path`, if it has one.
+fn calibration(path: &Path) -> Option<toml::Table> {
+    let text = crate::config_file::read(path, "cost profile").ok()?;
+    let mut table = toml::from_str::<toml::Table>(&text).ok()?;
+    match table.remove("calibration") {
+        Some(toml::Value::Table(cal)) => Some(cal),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -114,6 +134,20 @@ mod tests {
         assert_eq!(d.len(), 2, "{d:?}");
         assert!(d[0].contains("--touch is 0.5 here but 0.1"), "{d:?}");
         assert!(d[1].contains("--exec is busy here but sleep"), "{d:?}");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let python = text.replace(
+            "disk_scale = 0.01\n",
+            "disk_scale = 0.01\nruntime = \"python\"\n",
+        );
+        std::fs::write(&path, python).unwrap();
+        assert_eq!(measured_runtime(&path).as_deref(), Some("python"));
+        let d = settings_differ(&path, &same);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(
+            d[0].contains("synthetic runtime here but the python one"),
+            "{d:?}"
+        );
+        std::fs::write(&path, text).unwrap();
         let costs = load(&path).unwrap();
         assert_eq!(costs.packages.unwrap().import_cpu, 0.5);
         std::fs::write(&path, "[costs]\n[costs.packages]\nimport_cost = 1\n").unwrap();

@@ -72,6 +72,16 @@ pub enum Runtime {
     Python(Arc<PythonHandlers>),
 }
 
+impl Runtime {
+    /// `synthetic` or `python`, as a cost profile's `[calibration]` table names it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Runtime::Synthetic => "synthetic",
+            Runtime::Python(_) => "python",
+        }
+    }
+}
+
 /// The real backend's settings.
 #[derive(Clone, Debug)]
 pub struct RealConfig {
