@@ -1632,7 +1632,7 @@ fn real_serve(args: ServeArgs) -> Result<(), Error> {
         args.output.records,
         |records| {
             run_serve(&scenario, &options, records, &mut |addr| {
-                eprintln!(
+                real::log!(
                     "lambdasim real serve: listening on http://{addr} ({}: {names}); Ctrl-C stops",
                     options.registry.functions.len()
                 );

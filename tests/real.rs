@@ -1501,13 +1501,115 @@ fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {
     (status, body)
 }
 
+/// A running `real serve`; dropped without [`Serving::stop`] (a failed assertion), it is stopped
+/// as Ctrl-C does, and killed if it does not end within 10 s, so that no server outlives its test.
+struct Serving {
+    child: Option<std::process::Child>,
+    addr: String,
+}
+
+impl Serving {
+    /// Starts `real serve` (its standard error piped) and reads the address it listens on.
+    /// With `drain`, what it writes to standard error later goes to the test's; without, the
+    /// pipe is closed, as the log of a server whose terminal went away.
+    fn start(cmd: &mut Command, drain: bool) -> Serving {
+        use std::io::BufRead;
+        let mut child = cmd.stderr(Stdio::piped()).spawn().unwrap();
+        let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        stderr.read_line(&mut line).unwrap();
+        let addr = line
+            .split("http://")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .to_string();
+        if drain {
+            std::thread::spawn(move || {
+                for line in stderr.lines().map_while(Result::ok) {
+                    eprintln!("{line}");
+                }
+            });
+        }
+        Serving {
+            child: Some(child),
+            addr,
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    /// Stops the server as Ctrl-C does; it must exit cleanly.
+    fn stop(mut self) -> std::process::Output {
+        let child = self.child.take().unwrap();
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::sys::signal::Signal::SIGINT,
+        )
+        .unwrap();
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "{:?}", output.status);
+        output
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if !matches!(child.try_wait(), Ok(None)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+/// `validate --served DIR --json`: the comparison of a served run with the simulator's replay
+/// of it, whatever the verdict on the tolerances (the costs are the default ones, not the
+/// host's), as `metric -> (real, simulated)`, and how many invocations started differently.
+fn validate_served(dir: &Path) -> (std::collections::HashMap<String, (f64, f64)>, u64) {
+    let o = Command::new(runner())
+        .args(["validate", "--json", "--served"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        o.status.success() || stderr.contains("misses its tolerance"),
+        "{stderr}"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let rows = v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let value = |k: &str| r[k].as_f64().unwrap();
+            (
+                r["metric"].as_str().unwrap().to_string(),
+                (value("real"), value("simulated")),
+            )
+        })
+        .collect();
+    (rows, v["differing"].as_u64().unwrap())
+}
+
 /// `lambdasim real serve` runs users' handlers over HTTP: warm and cold starts by the policies,
 /// every kind of failure with its status, the summary in /stats and in records, and nothing
 /// left after Ctrl-C. Sandboxes are confined when the interpreter is reachable by their user
 /// (`LAMBDASIM_TEST_PYTHON` names another interpreter than python3 on the PATH).
 #[test]
 fn real_serve_runs_python_handlers_over_http_and_leaves_nothing_behind() {
-    use std::io::BufRead;
     let Some(fs) = host() else { return };
     let given = std::env::var_os("LAMBDASIM_TEST_PYTHON").map(PathBuf::from);
     let python = real::python::interpreter(given.as_deref()).expect("real-mode tests need python3");
@@ -1570,17 +1672,10 @@ fn real_serve_runs_python_handlers_over_http_and_leaves_nothing_behind() {
         );
         cmd.arg("--unconfined");
     }
-    let mut child = cmd.spawn().unwrap();
-    let pid = child.id();
-    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    stderr.read_line(&mut line).unwrap();
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_string();
+    // The server's standard error is closed: neither hello's prints nor the server's own
+    // messages (broken's SyntaxError) may fail a call.
+    let server = Serving::start(&mut cmd, false);
+    let (pid, addr) = (server.pid(), server.addr.clone());
 
     let (status, body) = http(&addr, "POST", "/run/hello", r#"{"n": 1}"#);
     assert_eq!(status, 200, "{body}");
@@ -1656,13 +1751,7 @@ fn real_serve_runs_python_handlers_over_http_and_leaves_nothing_behind() {
     let stats: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(stats["invocations"]["total"], 8 + sent as u64, "{stats}");
 
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(output.status.success(), "{:?}", output.status);
+    let output = server.stop();
     let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(summary["invocations"]["total"], 8 + sent as u64);
     assert_eq!(
@@ -1673,13 +1762,23 @@ fn real_serve_runs_python_handlers_over_http_and_leaves_nothing_behind() {
     let records = std::fs::read_to_string(out.join("records.csv")).unwrap();
     assert_eq!(records.lines().count(), 9 + sent, "{records}");
     assert!(leftovers(fs.as_ref(), pid).is_empty());
+
+    // The simulator replays what was served: the same requests, nearly all warm in both (the
+    // load's overlapping requests may need a second sandbox, a matter of timing).
+    let (rows, _) = validate_served(&out);
+    let n = (8 + sent) as f64;
+    assert_eq!(rows["invocations"], (n, n));
+    let (real, simulated) = rows["warm starts"];
+    assert!(
+        real > 0.9 * n && (simulated - real).abs() <= 0.05 * real,
+        "{rows:?}"
+    );
 }
 
 /// `real serve` installs a handler's packages with pip from the user's wheels and imports them
 /// for real: in each sandbox, or once in a zygote whose forks inherit them (SOCK's design).
 #[test]
 fn real_serve_installs_packages_and_forks_sandboxes_from_a_zygote() {
-    use std::io::BufRead;
     let Some(fs) = host() else { return };
     let given = std::env::var_os("LAMBDASIM_TEST_PYTHON").map(PathBuf::from);
     let python = real::python::interpreter(given.as_deref()).expect("real-mode tests need python3");
@@ -1741,19 +1840,20 @@ fn real_serve_installs_packages_and_forks_sandboxes_from_a_zygote() {
         "{said}"
     );
 
-    let mut child = serve(&["--wheels", wheels.to_str().unwrap(), "--json"])
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    stderr.read_line(&mut line).unwrap();
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_string();
+    let out = dir.path().join("out");
+    let out_arg = out.display().to_string();
+    let server = Serving::start(
+        &mut serve(&[
+            "--wheels",
+            wheels.to_str().unwrap(),
+            "--json",
+            "--records",
+            "--out",
+            &out_arg,
+        ]),
+        true,
+    );
+    let (pid, addr) = (server.pid(), server.addr.clone());
     let mut pids = Vec::new();
     for _ in 0..3 {
         let started = Instant::now();
@@ -1786,11 +1886,117 @@ fn real_serve_installs_packages_and_forks_sandboxes_from_a_zygote() {
     assert_eq!(stats["starts"]["by_kind"]["zygote-fork"], 3, "{stats}");
     assert_eq!(stats["packages"]["zygotes_created"], 1, "{stats}");
     assert_eq!(stats["packages"]["install_misses"], 1, "{stats}");
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
-    assert!(child.wait().unwrap().success());
+    server.stop();
     assert!(leftovers(fs.as_ref(), pid).is_empty());
+
+    // The served trace carries the package and its measured costs: the simulator forks the
+    // same sandboxes from a zygote it creates once.
+    let trace = std::fs::read_to_string(out.join("trace/packages.json")).unwrap();
+    assert!(trace.contains("slow-greeting"), "{trace}");
+    let (rows, differing) = validate_served(&out);
+    assert_eq!(rows["zygote-fork starts"], (3.0, 3.0));
+    assert_eq!(differing, 0);
+}
+
+/// Under memory pressure a served run evicts idle sandboxes for new ones, and the simulator,
+/// replaying what was served, makes every decision the same way.
+#[test]
+fn real_serve_evicts_under_memory_pressure_as_the_simulator_predicts() {
+    let Some(fs) = host() else { return };
+    let given = std::env::var_os("LAMBDASIM_TEST_PYTHON").map(PathBuf::from);
+    let python = real::python::interpreter(given.as_deref()).expect("real-mode tests need python3");
+    let confined = real::python::reachable_by_others(&python, true).is_ok();
+    let dir = TempDir::new("serve-evict");
+    let registry = dir.path().join("registry");
+    for name in ["a", "b", "c"] {
+        std::fs::create_dir_all(registry.join(name)).unwrap();
+        std::fs::write(
+            registry.join(name).join("f.py"),
+            format!("import time\ndef f(event):\n    time.sleep(0.02)\n    return '{name}'\n"),
+        )
+        .unwrap();
+    }
+    if confined {
+        use std::os::unix::fs::PermissionsExt;
+        for entry in [dir.path(), &registry] {
+            std::fs::set_permissions(entry, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        for name in ["a", "b", "c"] {
+            let d = registry.join(name);
+            std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
+            std::fs::set_permissions(d.join("f.py"), std::fs::Permissions::from_mode(0o644))
+                .unwrap();
+        }
+    }
+    let out = dir.path().join("out");
+    let mut cmd = Command::new(runner());
+    // Room for two sandboxes of 256 MB: a third function's cold start evicts the least
+    // recently used idle one.
+    cmd.args(["real", "serve", "--listen", "127.0.0.1:0", "--registry"])
+        .arg(&registry)
+        .arg("--python")
+        .arg(&python)
+        .args([
+            "--workers",
+            "1",
+            "--memory-mb",
+            "600",
+            "--function-memory-mb",
+            "256",
+        ])
+        .args([
+            "--keep-alive",
+            "ttl,idle=10m",
+            "--json",
+            "--records",
+            "--out",
+        ])
+        .arg(&out)
+        .args(if confined {
+            &[][..]
+        } else {
+            &["--unconfined"][..]
+        })
+        .stdout(Stdio::piped());
+    let server = Serving::start(&mut cmd, true);
+    let (pid, addr) = (server.pid(), server.addr.clone());
+    let calls = ["a", "a", "b", "b", "c", "a", "c", "b"];
+    for name in calls {
+        let (status, body) = http(&addr, "POST", &format!("/run/{name}"), "null");
+        assert_eq!((status, body), (200, format!("\"{name}\"")));
+    }
+    let (_, body) = http(&addr, "GET", "/stats", "");
+    let stats: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        stats["sandboxes"]["destroyed_by_reason"]["evicted"], 3,
+        "{stats}"
+    );
+    let output = server.stop();
+    assert!(leftovers(fs.as_ref(), pid).is_empty());
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        summary["sandboxes"]["destroyed_by_reason"]["shutdown"], 2,
+        "{summary}"
+    );
+    let records = std::fs::read_to_string(out.join("records.csv")).unwrap();
+    let kinds: Vec<&str> = records
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(7).unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "cold", "warm", "cold", "warm", "cold", "cold", "warm", "cold"
+        ],
+        "{records}"
+    );
+    let (rows, differing) = validate_served(&out);
+    assert_eq!(differing, 0);
+    assert_eq!(rows["cold starts"], (5.0, 5.0));
+    assert_eq!(rows["warm starts"], (3.0, 3.0));
+    assert_eq!(rows["start kind agreement %"], (8.0, 8.0));
+    // Ended at the same moment, both runs held the same memory for as long.
+    let (real, simulated) = rows["used memory GB-s"];
+    assert!((simulated - real).abs() <= 0.05 * real, "{rows:?}");
 }

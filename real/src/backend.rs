@@ -323,7 +323,7 @@ impl Shared {
         if let Ok(mut pool) = self.pools[worker as usize].lock()
             && let Err(e) = pool.give_back(group)
         {
-            eprintln!("lambdasim real: returning a cgroup: {e}");
+            crate::log!("lambdasim real: returning a cgroup: {e}");
         }
     }
 
@@ -747,7 +747,7 @@ impl RealBackend {
 impl Drop for RealBackend {
     fn drop(&mut self) {
         if let Err(e) = self.finish() {
-            eprintln!("lambdasim real: cleaning up: {e}");
+            crate::log!("lambdasim real: cleaning up: {e}");
         }
     }
 }
@@ -1032,7 +1032,7 @@ impl SandboxThread {
                     }
                     Err(e) => {
                         if !self.killed() {
-                            eprintln!("lambdasim real: sandbox {}: {e}", self.sandbox.0);
+                            crate::log!("lambdasim real: sandbox {}: {e}", self.sandbox.0);
                             if let Runtime::Python(h) = &self.shared.config.runtime {
                                 h.note_failure(request.function, e);
                             }
@@ -1056,7 +1056,7 @@ impl SandboxThread {
                         && !self.dead
                         && let Err(e) = self.shared.fs.freeze(g)
                     {
-                        eprintln!("lambdasim real: pausing sandbox {}: {e}", self.sandbox.0);
+                        crate::log!("lambdasim real: pausing sandbox {}: {e}", self.sandbox.0);
                     }
                 }
                 Command::Unpause => {
@@ -1064,7 +1064,7 @@ impl SandboxThread {
                         && !self.dead
                         && let Err(e) = self.shared.fs.thaw(g)
                     {
-                        eprintln!("lambdasim real: unpausing sandbox {}: {e}", self.sandbox.0);
+                        crate::log!("lambdasim real: unpausing sandbox {}: {e}", self.sandbox.0);
                     }
                 }
                 Command::Destroy => break,
@@ -1177,9 +1177,10 @@ impl SandboxThread {
                     });
                 }
                 _ => {
-                    eprintln!(
+                    crate::log!(
                         "lambdasim real: sandbox {}: unexpected answer {:?}",
-                        self.sandbox.0, m.text
+                        self.sandbox.0,
+                        m.text
                     );
                     self.fail();
                 }

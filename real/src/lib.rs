@@ -40,6 +40,17 @@ pub mod store;
 
 pub use backend::{ExecMode, RealBackend, RealConfig, RealError, Runtime};
 
+/// `eprintln!` that never panics: a message is dropped when standard error cannot take it (a
+/// closed pipe, a full disk). A server outlives its terminal's log, and a sandbox's thread must
+/// not die of a message it could not write.
+#[macro_export]
+macro_rules! log {
+    ($($arg:tt)*) => {{
+        use ::std::io::Write as _;
+        let _ = ::std::writeln!(::std::io::stderr(), $($arg)*);
+    }};
+}
+
 /// What the crate's unit tests share.
 #[cfg(test)]
 pub(crate) mod testing {

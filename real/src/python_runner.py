@@ -33,6 +33,7 @@ Only the standard library is used; Python 3.9 or later.
 import ctypes
 import importlib
 import importlib.util
+import io
 import json
 import os
 import platform
@@ -399,10 +400,32 @@ class Runner:
         return child
 
 
+class ServerLog(io.TextIOBase):
+    """A handler's sys.stdout and sys.stderr: the server's standard error, written through at
+    once. A write that fails (the server's log is a closed pipe, a full disk) is dropped: what
+    a handler prints must never fail its call."""
+
+    def __init__(self, fd):
+        self.fd = fd
+
+    def writable(self):
+        return True
+
+    def write(self, text):
+        data = text.encode("utf-8", "replace")
+        try:
+            while data:
+                data = data[os.write(self.fd, data):]
+        except OSError:
+            pass
+        return len(text)
+
+
 def main():
     # A handler's prints go to the server's standard error, with its own messages: its standard
     # output carries the run's summary, which they must not break.
     os.dup2(2, 1)
+    sys.stdout = sys.stderr = ServerLog(2)
     fd = int(sys.argv[1]) if len(sys.argv) > 1 else 3
     link = Link(socket.socket(fileno=fd))
     link.send("ready")

@@ -191,6 +191,11 @@ pub fn serve<S: RecordSink + ?Sized>(
         }
         await_completion(controller, backend, &mut sink, &mut drive, now, None);
     }
+    // A signal is how serving ends: with nothing in flight, the platform shuts down as at the end
+    // of a replay (its sandboxes destroyed for the shutdown), as a simulation of the run does.
+    if drive.stopped && drive.fault.is_none() && controller.in_flight() == 0 {
+        controller.shutdown(backend.now(), backend, &mut sink);
+    }
     end(controller, backend, &mut sink, &mut drive);
     // Calls still waiting get their senders dropped: their connections answer 503.
     Ok(drive)
@@ -325,7 +330,7 @@ fn accept(listener: TcpListener, shared: Arc<Shared>) {
                         shared.connections.fetch_sub(1, Ordering::SeqCst);
                     });
                 if spawned.is_err() {
-                    eprintln!("lambdasim real serve: cannot start a connection's thread");
+                    crate::log!("lambdasim real serve: cannot start a connection's thread");
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
