@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use analysis::Summary;
 use analysis::plot::{Figure, Series, Style, render};
 use serde::{Deserialize, Serialize};
-use sim::record::{Outcome, Record, RecordSink, StartKind};
+use sim::record::{DestroyReason, Outcome, Record, RecordSink, StartKind};
 
 /// The largest differences a validation accepts, from a scenario's `[validation]` table.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -449,6 +449,18 @@ pub fn compare(real: &Side, sim: &Side, tol: &Tolerances) -> Validation {
         let (r, s) = (rs.starts.by_kind[k.as_str()], ss.starts.by_kind[k.as_str()]);
         if r + s > 0 {
             rows.push(info(&format!("{} starts", k.as_str()), r as f64, s as f64));
+        }
+    }
+    for (name, key) in [
+        ("evicted sandboxes", DestroyReason::Evicted),
+        ("expired sandboxes", DestroyReason::Expired),
+    ] {
+        let (r, s) = (
+            rs.sandboxes.destroyed_by_reason[key.as_str()],
+            ss.sandboxes.destroyed_by_reason[key.as_str()],
+        );
+        if r + s > 0 {
+            rows.push(info(name, r as f64, s as f64));
         }
     }
     let (rc, sc) = (

@@ -1995,6 +1995,7 @@ fn real_serve_evicts_under_memory_pressure_as_the_simulator_predicts() {
     assert_eq!(differing, 0);
     assert_eq!(rows["cold starts"], (5.0, 5.0));
     assert_eq!(rows["warm starts"], (3.0, 3.0));
+    assert_eq!(rows["evicted sandboxes"], (3.0, 3.0));
     assert_eq!(rows["start kind agreement %"], (8.0, 8.0));
     // Ended at the same moment, both runs held the same memory for as long.
     let (real, simulated) = rows["used memory GB-s"];
