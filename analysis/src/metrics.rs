@@ -318,9 +318,6 @@ struct WorkerAccumulator {
     since: Time,
     state: MemoryState,
     used_mb_us: u128,
-    idle_mb_us: u128,
-    paused_mb_us: u128,
-    zygote_mb_us: u128,
     peak_zygote_mb: u64,
 }
 
@@ -487,7 +484,10 @@ impl Metrics {
 
     fn memory_stats(&self, span: Time) -> MemoryStats {
         const MB_US_PER_GB_S: f64 = 1024.0 * MICROS_PER_SEC as f64;
-        let (mut used, mut idle, mut paused, mut zygote) = (0u128, 0u128, 0u128, 0u128);
+        // The cluster's idle, paused and zygote memory-time are the timeline's sums (kept per
+        // kind, exactly); only used memory is integrated per worker too, for each one's mean.
+        let [_, idle, paused, zygote, _] = self.closed_timeline(span).totals();
+        let mut used = 0u128;
         let workers: Vec<WorkerMemory> = self
             .workers
             .iter()
@@ -496,9 +496,6 @@ impl Metrics {
                 let open = u128::from(span.saturating_sub(w.since));
                 let used_mb_us = w.used_mb_us + u128::from(w.state.used_mb()) * open;
                 used += used_mb_us;
-                idle += w.idle_mb_us + u128::from(w.state.idle_mb) * open;
-                paused += w.paused_mb_us + u128::from(w.state.paused_mb) * open;
-                zygote += w.zygote_mb_us + u128::from(w.state.zygote_mb) * open;
                 WorkerMemory {
                     worker: i as u32,
                     capacity_mb: w.capacity_mb,
@@ -680,9 +677,6 @@ impl RecordSink for Metrics {
         c.zygote_mb = c.zygote_mb - w.state.zygote_mb + state.zygote_mb;
         let lasted = u128::from(now.saturating_sub(w.since));
         w.used_mb_us += u128::from(w.state.used_mb()) * lasted;
-        w.idle_mb_us += u128::from(w.state.idle_mb) * lasted;
-        w.paused_mb_us += u128::from(w.state.paused_mb) * lasted;
-        w.zygote_mb_us += u128::from(w.state.zygote_mb) * lasted;
         w.peak_zygote_mb = w.peak_zygote_mb.max(state.zygote_mb);
         w.since = now;
         w.state = *state;

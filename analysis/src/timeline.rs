@@ -74,6 +74,17 @@ impl Timeline {
         self.width
     }
 
+    /// MB·µs of busy, idle, paused and zygote memory, and of capacity, over the whole timeline.
+    pub fn totals(&self) -> [u128; KINDS] {
+        let mut sums = [0; KINDS];
+        for bucket in &self.buckets {
+            for (sum, v) in sums.iter_mut().zip(bucket) {
+                *sum += v;
+            }
+        }
+        sums
+    }
+
     /// Credits `state` for `[from, to)`.
     #[inline]
     pub fn add(&mut self, from: Time, to: Time, state: &MemoryState) {
