@@ -303,7 +303,8 @@ struct ServeArgs {
     /// The Python interpreter that runs the handlers (default: python3 on the PATH).
     #[arg(long, value_name = "FILE")]
     python: Option<PathBuf>,
-    /// Memory of every function's sandboxes, in MB (before --memory-scale).
+    /// Memory of a function's sandboxes, in MB (before --memory-scale), unless its
+    /// function.toml sets `memory_mb`.
     #[arg(long, value_name = "MB", default_value_t = 256)]
     function_memory_mb: u32,
     /// Largest request body, in bytes.

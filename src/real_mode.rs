@@ -379,7 +379,7 @@ pub fn registry_catalog(
             .map(|(i, f)| workloads::Function {
                 name: f.name.clone(),
                 app: workloads::AppId(i as u32),
-                memory_mb,
+                memory_mb: f.memory_mb.unwrap_or(memory_mb),
                 concurrency: None,
                 init: None,
                 packages: {

@@ -1632,6 +1632,8 @@ fn real_serve_runs_python_handlers_over_http_and_leaves_nothing_behind() {
         std::fs::create_dir_all(registry.join(name)).unwrap();
         std::fs::write(registry.join(name).join("f.py"), source).unwrap();
     }
+    // boom's own memory; the others get the server's default (256 MB).
+    std::fs::write(registry.join("boom/function.toml"), "memory_mb = 128\n").unwrap();
     if confined {
         use std::os::unix::fs::PermissionsExt;
         // Open the test's directories to the sandboxes' user.
@@ -1763,6 +1765,11 @@ fn real_serve_runs_python_handlers_over_http_and_leaves_nothing_behind() {
     assert_eq!(records.lines().count(), 9 + sent, "{records}");
     assert!(leftovers(fs.as_ref(), pid).is_empty());
 
+    let functions = std::fs::read_to_string(out.join("trace/functions.csv")).unwrap();
+    assert!(
+        functions.contains("\nboom,boom,128,") && functions.contains("\nhello,hello,256,"),
+        "{functions}"
+    );
     // The simulator replays what was served: the same requests, nearly all warm in both (the
     // load's overlapping requests may need a second sandbox, a matter of timing).
     let (rows, _) = validate_served(&out);

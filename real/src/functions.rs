@@ -1,12 +1,16 @@
 //! Users' own functions, in a directory laid out as OpenLambda's registry: one directory per
 //! function, named as the function, holding its handler `f.py` (which defines `f(event)`) and,
-//! optionally, the packages it needs in `requirements.txt`:
+//! optionally, the packages it needs in `requirements.txt` and its settings in `function.toml`:
 //!
 //! ```text
 //! DIR/hello/f.py
 //! DIR/resize/f.py
 //! DIR/resize/requirements.txt      # pillow==10.4.0
+//! DIR/resize/function.toml         # memory_mb = 1024
 //! ```
+//!
+//! `function.toml` may set `memory_mb`, the memory of the function's sandboxes (before the
+//! memory scale); without it the server's default applies. Any other key is an error.
 //!
 //! [`FunctionRegistry::read`] checks the whole directory before anything runs, so that a typo is
 //! an error naming its file and line rather than a failure at the first request. A requirement is
@@ -25,6 +29,8 @@ use std::path::{Path, PathBuf};
 pub const HANDLER_FILE: &str = "f.py";
 /// Name of a function's list of packages.
 pub const REQUIREMENTS_FILE: &str = "requirements.txt";
+/// Name of a function's settings.
+pub const SETTINGS_FILE: &str = "function.toml";
 /// Longest function name, in bytes: it is a directory name and a URL path segment.
 pub const MAX_NAME_BYTES: usize = 128;
 
@@ -54,6 +60,15 @@ pub struct RegisteredFunction {
     pub handler: PathBuf,
     /// Its packages, sorted by name, each once.
     pub requirements: Vec<Requirement>,
+    /// Memory of its sandboxes in MB, from its `function.toml`; `None`: the server's default.
+    pub memory_mb: Option<u32>,
+}
+
+/// A function's `function.toml`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Settings {
+    memory_mb: Option<u32>,
 }
 
 /// The functions of a registry directory, sorted by name.
@@ -163,10 +178,39 @@ fn read_function(dir: &Path, name: String) -> Result<RegisteredFunction, Registr
             });
         }
     };
+    let settings_path = dir.join(SETTINGS_FILE);
+    let settings = match fs::read_to_string(&settings_path) {
+        Ok(text) => toml::from_str::<Settings>(&text).map_err(|e| {
+            let path = settings_path.display().to_string();
+            let message = e.message().to_string();
+            match e.span() {
+                Some(span) => RegistryError::Line {
+                    path,
+                    line: text[..span.start.min(text.len())].matches('\n').count() + 1,
+                    message,
+                },
+                None => RegistryError::File { path, message },
+            }
+        })?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Settings::default(),
+        Err(e) => {
+            return Err(RegistryError::File {
+                path: settings_path.display().to_string(),
+                message: e.to_string(),
+            });
+        }
+    };
+    if settings.memory_mb == Some(0) {
+        return Err(RegistryError::File {
+            path: settings_path.display().to_string(),
+            message: "memory_mb must be at least 1".into(),
+        });
+    }
     Ok(RegisteredFunction {
         name,
         handler,
         requirements,
+        memory_mb: settings.memory_mb,
     })
 }
 
@@ -345,6 +389,34 @@ mod tests {
         );
         assert_eq!(resize.requirements[0].to_string(), "pillow==10.4.0");
         assert!(registry.get("nope").is_none());
+    }
+
+    #[test]
+    fn a_function_toml_sets_the_memory_and_nothing_else() {
+        let dir = TempDir::new("settings");
+        dir.write("big/f.py", "def f(event):\n    return event\n");
+        dir.write("big/function.toml", "# a large model\nmemory_mb = 1024\n");
+        dir.write("small/f.py", "def f(event):\n    return event\n");
+        let registry = FunctionRegistry::read(&dir.0).unwrap();
+        assert_eq!(registry.get("big").unwrap().memory_mb, Some(1024));
+        assert_eq!(registry.get("small").unwrap().memory_mb, None);
+        for (text, why) in [
+            ("memory = 1024\n", "line 1: unknown field `memory`"),
+            (
+                "memory_mb = \"1GB\"\n",
+                "line 1: invalid type: string \"1GB\", expected u32",
+            ),
+            ("memory_mb = 0\n", "memory_mb must be at least 1"),
+            ("memory_mb = 1024\nmemory_mb = 2048\n", "line 2"),
+        ] {
+            let path = dir.write("big/function.toml", text);
+            let err = FunctionRegistry::read(&dir.0).unwrap_err().to_string();
+            assert!(
+                err.starts_with(&path.display().to_string()),
+                "{text:?}: {err}"
+            );
+            assert!(err.contains(why), "{text:?}: {err}");
+        }
     }
 
     #[test]
