@@ -1501,6 +1501,78 @@ fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {
     (status, body)
 }
 
+/// The interpreter serve tests run handlers with (`LAMBDASIM_TEST_PYTHON`, else python3 on the
+/// PATH), and whether sandboxes can run it confined (its user must reach it).
+fn test_python() -> (PathBuf, bool) {
+    let given = std::env::var_os("LAMBDASIM_TEST_PYTHON").map(PathBuf::from);
+    let python = real::python::interpreter(given.as_deref()).expect("real-mode tests need python3");
+    let confined = real::python::reachable_by_others(&python, true).is_ok();
+    if !confined {
+        eprintln!(
+            "{} is not reachable by other users: sandboxes run unconfined",
+            python.display()
+        );
+    }
+    (python, confined)
+}
+
+/// `real serve` of `registry` with `python`, on any free port, writing its records and summary
+/// into `out`, unconfined unless `confined`, with `extra` flags; its standard output piped.
+fn serve_command(
+    registry: &Path,
+    python: &Path,
+    confined: bool,
+    out: &Path,
+    extra: &[&str],
+) -> Command {
+    let mut cmd = Command::new(runner());
+    cmd.args(["real", "serve", "--listen", "127.0.0.1:0", "--registry"])
+        .arg(registry)
+        .arg("--python")
+        .arg(python)
+        .args(["--json", "--records", "--out"])
+        .arg(out)
+        .args(extra)
+        .args(if confined {
+            &[][..]
+        } else {
+            &["--unconfined"][..]
+        })
+        .stdout(Stdio::piped());
+    cmd
+}
+
+/// Writes a registry into `dir/registry` (each file by its path in it, such as `hello/f.py`);
+/// with `open`, makes `dir` and everything in the registry readable by the sandboxes' user.
+fn write_registry(
+    dir: &Path,
+    files: &[(impl AsRef<Path>, impl AsRef<[u8]>)],
+    open: bool,
+) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let registry = dir.join("registry");
+    for (path, text) in files {
+        let path = registry.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+    }
+    if open {
+        let mode = |p: &Path, mode: u32| {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap()
+        };
+        mode(dir, 0o755);
+        mode(&registry, 0o755);
+        for function in std::fs::read_dir(&registry).unwrap() {
+            let function = function.unwrap().path();
+            mode(&function, 0o755);
+            for file in std::fs::read_dir(&function).unwrap() {
+                mode(&file.unwrap().path(), 0o644);
+            }
+        }
+    }
+    registry
+}
+
 /// A running `real serve`; dropped without [`Serving::stop`] (a failed assertion), it is stopped
 /// as Ctrl-C does, and killed if it does not end within 10 s, so that no server outlives its test.
 struct Serving {
@@ -1611,69 +1683,41 @@ fn validate_served(dir: &Path) -> (std::collections::HashMap<String, (f64, f64)>
 #[test]
 fn real_serve_runs_python_handlers_over_http_and_leaves_nothing_behind() {
     let Some(fs) = host() else { return };
-    let given = std::env::var_os("LAMBDASIM_TEST_PYTHON").map(PathBuf::from);
-    let python = real::python::interpreter(given.as_deref()).expect("real-mode tests need python3");
-    let confined = real::python::reachable_by_others(&python, true).is_ok();
+    let (python, confined) = test_python();
     let dir = TempDir::new("serve");
-    let registry = dir.path().join("registry");
     let functions = [
         (
-            "hello",
+            "hello/f.py",
             "import os\ndef f(event):\n    print('a handler prints', event)\n    return {'hello': event, 'pid': os.getpid()}\n",
         ),
         (
-            "boom",
+            "boom/f.py",
             "def f(event):\n    raise KeyError('no ' + str(event))\n",
         ),
-        ("slow", "import time\ndef f(event):\n    time.sleep(30)\n"),
-        ("broken", "def f(event)\n    return 1\n"),
+        // boom's own memory; the others get the server's default (256 MB).
+        ("boom/function.toml", "memory_mb = 128\n"),
+        (
+            "slow/f.py",
+            "import time\ndef f(event):\n    time.sleep(30)\n",
+        ),
+        ("broken/f.py", "def f(event)\n    return 1\n"),
     ];
-    for (name, source) in functions {
-        std::fs::create_dir_all(registry.join(name)).unwrap();
-        std::fs::write(registry.join(name).join("f.py"), source).unwrap();
-    }
-    // boom's own memory; the others get the server's default (256 MB).
-    std::fs::write(registry.join("boom/function.toml"), "memory_mb = 128\n").unwrap();
-    if confined {
-        use std::os::unix::fs::PermissionsExt;
-        // Open the test's directories to the sandboxes' user.
-        let open = |p: &Path, mode: u32| {
-            std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap()
-        };
-        open(dir.path(), 0o755);
-        open(&registry, 0o755);
-        for (name, _) in functions {
-            open(&registry.join(name), 0o755);
-            open(&registry.join(name).join("f.py"), 0o644);
-        }
-    }
+    let registry = write_registry(dir.path(), &functions, confined);
     let out = dir.path().join("out");
-    let mut cmd = Command::new(runner());
-    cmd.args(["real", "serve", "--listen", "127.0.0.1:0", "--registry"])
-        .arg(&registry)
-        .arg("--python")
-        .arg(&python)
-        .args([
+    let mut cmd = serve_command(
+        &registry,
+        &python,
+        confined,
+        &out,
+        &[
             "--workers",
             "1",
             "--keep-alive",
             "ttl,idle=10m",
             "--invocation-timeout",
             "1s",
-            "--records",
-            "--json",
-            "--out",
-        ])
-        .arg(&out)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    if !confined {
-        eprintln!(
-            "{} is not reachable by other users: sandboxes run unconfined",
-            python.display()
-        );
-        cmd.arg("--unconfined");
-    }
+        ],
+    );
     // The server's standard error is closed: neither hello's prints nor the server's own
     // messages (broken's SyntaxError) may fail a call.
     let server = Serving::start(&mut cmd, false);
@@ -1787,8 +1831,7 @@ fn real_serve_runs_python_handlers_over_http_and_leaves_nothing_behind() {
 #[test]
 fn real_serve_installs_packages_and_forks_sandboxes_from_a_zygote() {
     let Some(fs) = host() else { return };
-    let given = std::env::var_os("LAMBDASIM_TEST_PYTHON").map(PathBuf::from);
-    let python = real::python::interpreter(given.as_deref()).expect("real-mode tests need python3");
+    let (python, confined) = test_python();
     let dir = TempDir::new("serve-packages");
     let wheels = dir.path().join("wheels");
     real::pip::build_wheel(
@@ -1818,48 +1861,22 @@ fn real_serve_installs_packages_and_forks_sandboxes_from_a_zygote() {
     .unwrap();
     // Confined (the zygote confines each sandbox it forks) when the sandboxes' user can run
     // the interpreter.
-    let confined = real::python::reachable_by_others(&python, true).is_ok();
+    let out = dir.path().join("out");
     let serve = |extra: &[&str]| {
-        let mut cmd = Command::new(runner());
-        cmd.args(["real", "serve", "--listen", "127.0.0.1:0"])
-            .args(if confined {
-                &[][..]
-            } else {
-                &["--unconfined"][..]
-            })
-            .arg("--registry")
-            .arg(&registry)
-            .arg("--python")
-            .arg(&python)
-            .arg("--config")
-            .arg(&scenario)
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        let mut cmd = serve_command(&registry, &python, confined, &out, extra);
+        cmd.arg("--config").arg(&scenario);
         cmd
     };
     // Without a source for its packages, the server says so before it listens.
-    let out = serve(&[]).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let said = String::from_utf8_lossy(&out.stderr);
+    let refused = serve(&[]).output().unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&refused.stderr);
     assert!(
         said.contains("requirements.txt") && said.contains("--wheels"),
         "{said}"
     );
 
-    let out = dir.path().join("out");
-    let out_arg = out.display().to_string();
-    let server = Serving::start(
-        &mut serve(&[
-            "--wheels",
-            wheels.to_str().unwrap(),
-            "--json",
-            "--records",
-            "--out",
-            &out_arg,
-        ]),
-        true,
-    );
+    let server = Serving::start(&mut serve(&["--wheels", wheels.to_str().unwrap()]), true);
     let (pid, addr) = (server.pid(), server.addr.clone());
     let mut pids = Vec::new();
     for _ in 0..3 {
@@ -1910,67 +1927,44 @@ fn real_serve_installs_packages_and_forks_sandboxes_from_a_zygote() {
 #[test]
 fn real_serve_evicts_under_memory_pressure_as_the_simulator_predicts() {
     let Some(fs) = host() else { return };
-    let given = std::env::var_os("LAMBDASIM_TEST_PYTHON").map(PathBuf::from);
-    let python = real::python::interpreter(given.as_deref()).expect("real-mode tests need python3");
-    let confined = real::python::reachable_by_others(&python, true).is_ok();
+    let (python, confined) = test_python();
     let dir = TempDir::new("serve-evict");
-    let registry = dir.path().join("registry");
-    for name in ["a", "b", "c"] {
-        std::fs::create_dir_all(registry.join(name)).unwrap();
-        std::fs::write(
-            registry.join(name).join("f.py"),
-            format!("import time\ndef f(event):\n    time.sleep(0.02)\n    return '{name}'\n"),
-        )
-        .unwrap();
-    }
-    if confined {
-        use std::os::unix::fs::PermissionsExt;
-        for entry in [dir.path(), &registry] {
-            std::fs::set_permissions(entry, std::fs::Permissions::from_mode(0o755)).unwrap();
-        }
-        for name in ["a", "b", "c"] {
-            let d = registry.join(name);
-            std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
-            std::fs::set_permissions(d.join("f.py"), std::fs::Permissions::from_mode(0o644))
-                .unwrap();
-        }
-    }
+    let files: Vec<(String, String)> = ["a", "b", "c"]
+        .iter()
+        .map(|name| {
+            let handler =
+                format!("import time\ndef f(event):\n    time.sleep(0.02)\n    return '{name}'\n");
+            (format!("{name}/f.py"), handler)
+        })
+        .collect();
+    let registry = write_registry(dir.path(), &files, confined);
     let out = dir.path().join("out");
-    let mut cmd = Command::new(runner());
     // Room for two sandboxes of 256 MB: a third function's cold start evicts the least
     // recently used idle one.
-    cmd.args(["real", "serve", "--listen", "127.0.0.1:0", "--registry"])
-        .arg(&registry)
-        .arg("--python")
-        .arg(&python)
-        .args([
+    let mut cmd = serve_command(
+        &registry,
+        &python,
+        confined,
+        &out,
+        &[
             "--workers",
             "1",
             "--memory-mb",
             "600",
             "--function-memory-mb",
             "256",
-        ])
-        .args([
-            "--keep-alive",
-            "ttl,idle=10m",
-            "--json",
-            "--records",
-            "--out",
-        ])
-        .arg(&out)
-        .args(if confined {
-            &[][..]
-        } else {
-            &["--unconfined"][..]
-        })
-        .stdout(Stdio::piped());
+        ],
+    );
+    cmd.args(["--keep-alive", "ttl,idle=10m"]);
     let server = Serving::start(&mut cmd, true);
     let (pid, addr) = (server.pid(), server.addr.clone());
+    // 100 ms apart: a sandbox has long finished its call when the next one comes, in the real
+    // run and in the simulated one (whose default cold start is not this host's).
     let calls = ["a", "a", "b", "b", "c", "a", "c", "b"];
     for name in calls {
         let (status, body) = http(&addr, "POST", &format!("/run/{name}"), "null");
         assert_eq!((status, body), (200, format!("\"{name}\"")));
+        std::thread::sleep(Duration::from_millis(100));
     }
     let (_, body) = http(&addr, "GET", "/stats", "");
     let stats: serde_json::Value = serde_json::from_str(&body).unwrap();
