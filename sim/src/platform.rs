@@ -242,6 +242,8 @@ pub struct Platform {
     load_bits: Vec<u64>,
     /// The lowest load level with a worker on it.
     min_load: u32,
+    /// The largest memory of any worker: nothing on any worker is ever more reclaimable.
+    max_capacity_mb: u64,
     /// Source of recency stamps.
     next_stamp: u64,
     live: usize,
@@ -350,6 +352,7 @@ impl Platform {
                 })
                 .collect(),
             min_load: 0,
+            max_capacity_mb: workers.iter().map(|w| w.memory.capacity_mb).max().unwrap_or(0),
             next_stamp: 0,
             pools: vec![Vec::new(); functions.len()],
             workers,
@@ -408,6 +411,11 @@ impl Platform {
     /// [`Platform::load_mask`].
     pub fn min_load(&self) -> u32 {
         self.min_load
+    }
+
+    /// The largest memory of any worker, an upper bound of [`Platform::reclaimable_mb`].
+    pub fn max_capacity_mb(&self) -> u64 {
+        self.max_capacity_mb
     }
 
     /// One more than the highest load level [`Platform::load_mask`] knows.

@@ -24,9 +24,11 @@ impl Scheduler for LeastLoaded {
             return worker;
         }
         // The least loaded workers are exactly those on the lowest occupied load level, so only
-        // they are compared, by memory free or reclaimable, then id.
+        // they are compared, by memory free or reclaimable, then id. The scan goes in id order
+        // and stops at a worker with all the memory any worker has: none after it can win.
+        let ceiling = platform.max_capacity_mb();
         let mut best: Option<(u64, WorkerId)> = None;
-        for (i, &word) in platform.load_mask(platform.min_load()).iter().enumerate() {
+        'scan: for (i, &word) in platform.load_mask(platform.min_load()).iter().enumerate() {
             let mut bits = word;
             while bits != 0 {
                 let w = WorkerId(i as u32 * 64 + bits.trailing_zeros());
@@ -34,6 +36,9 @@ impl Scheduler for LeastLoaded {
                 let room = platform.reclaimable_mb(w);
                 if best.is_none_or(|(r, _)| room > r) {
                     best = Some((room, w));
+                    if room >= ceiling {
+                        break 'scan;
+                    }
                 }
             }
         }
