@@ -352,7 +352,11 @@ impl Platform {
                 })
                 .collect(),
             min_load: 0,
-            max_capacity_mb: workers.iter().map(|w| w.memory.capacity_mb).max().unwrap_or(0),
+            max_capacity_mb: workers
+                .iter()
+                .map(|w| w.memory.capacity_mb)
+                .max()
+                .unwrap_or(0),
             next_stamp: 0,
             pools: vec![Vec::new(); functions.len()],
             workers,
