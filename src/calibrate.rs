@@ -84,16 +84,13 @@ pub fn profile(
     };
     // The Python runtime's packages are measured by `real serve` itself, with pip.
     let python = matches!(config.runtime, real::Runtime::Python(_));
-    let packages = [
-        &probe.install_small,
-        &probe.install_large,
-        &probe.import_small,
-        &probe.import_large,
-        &probe.import_memory,
-    ];
-    for s in probe.series() {
-        let probed = !python || !packages.iter().any(|p| std::ptr::eq(*p, s));
-        if probed && s.micros.is_empty() {
+    let packages = if python {
+        &[][..]
+    } else {
+        &probe.package_series()[..]
+    };
+    for s in probe.sandbox_series().iter().chain(packages) {
+        if s.micros.is_empty() {
             return Err(format!("the measurements have no {} timings", s.key));
         }
     }

@@ -89,16 +89,7 @@ pub fn run_load(
     if options.connections == 0 {
         return Err(Error::Input("--connections must be at least 1".into()));
     }
-    for (flag, v) in [
-        ("--time-scale", options.time_scale),
-        ("--duration-scale", options.duration_scale),
-    ] {
-        if !(v.is_finite() && v > 0.0) {
-            return Err(Error::Input(format!(
-                "{flag} must be a positive number, got {v}"
-            )));
-        }
-    }
+    crate::real_mode::check_scales(options.time_scale, options.duration_scale)?;
     // The server must answer before the clock starts.
     TcpStream::connect(&options.target)
         .map_err(|e| Error::Host(format!("cannot connect to {}: {e}", options.target)))?;

@@ -1184,19 +1184,8 @@ fn validate(args: &ValidateArgs) -> Result<(), Error> {
         }
     }
     // With --out, both runs' records are written too, for a look at any invocation.
-    let record_file = |name: &str| -> Result<Option<std::io::BufWriter<std::fs::File>>, Error> {
-        let Some(dir) = &args.out else {
-            return Ok(None);
-        };
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::Output(format!("creating {}: {e}", dir.display())))?;
-        let path = dir.join(name);
-        std::fs::File::create(&path)
-            .map(|f| Some(std::io::BufWriter::new(f)))
-            .map_err(|e| Error::Output(format!("creating {}: {e}", path.display())))
-    };
-    let mut real_file = record_file("real-records.csv")?;
-    let mut sim_file = record_file("sim-records.csv")?;
+    let mut real_file = record_file(args.out.as_deref(), "real-records.csv")?;
+    let mut sim_file = record_file(args.out.as_deref(), "sim-records.csv")?;
     let mut real_records = Collected::default();
     let real = lambdasim::real_mode::run_real(
         &scenario,
@@ -1204,6 +1193,7 @@ fn validate(args: &ValidateArgs) -> Result<(), Error> {
         real_file.as_mut().map(|f| f as &mut dyn std::io::Write),
         Some(&mut real_records),
     )?;
+    close_record_file(real_file, "real-records.csv")?;
     if let Some(stopped) = real.interruption() {
         return Err(stopped);
     }
@@ -1217,6 +1207,7 @@ fn validate(args: &ValidateArgs) -> Result<(), Error> {
         sim_file.as_mut().map(|f| f as &mut dyn std::io::Write),
         Some(&mut sim_records),
     )?;
+    close_record_file(sim_file, "sim-records.csv")?;
     let v = compare(
         &Side {
             summary: real.summary,
@@ -1270,21 +1261,55 @@ fn report_validation(
     }
 }
 
+/// With `validate --out DIR`, a buffered file `DIR/name` for one run's records.
+#[cfg(target_os = "linux")]
+fn record_file(out: Option<&Path>, name: &str) -> Result<Option<BufWriter<File>>, Error> {
+    let Some(dir) = out else {
+        return Ok(None);
+    };
+    create_dir(dir)?;
+    let path = dir.join(name);
+    File::create(&path)
+        .map(|f| Some(BufWriter::new(f)))
+        .map_err(|e| Error::Output(format!("creating {}: {e}", path.display())))
+}
+
+/// Flushes a file of [`record_file`], so that an error writing it is not lost.
+#[cfg(target_os = "linux")]
+fn close_record_file(file: Option<BufWriter<File>>, name: &str) -> Result<(), Error> {
+    match file {
+        Some(mut f) => f
+            .flush()
+            .map_err(|e| Error::Output(format!("writing {name}: {e}"))),
+        None => Ok(()),
+    }
+}
+
+/// An error (`why`) if a scenario flag other than --costs is given, for the commands whose
+/// scenarios come from elsewhere (a matrix plan, a served run).
+#[cfg(target_os = "linux")]
+fn only_costs(args: &ScenarioArgs, why: impl FnOnce() -> String) -> Result<(), Error> {
+    let mut unchanged = RawScenario::default_scenario();
+    if let Some(path) = &args.costs {
+        unchanged.costs = lambdasim::profile::load(path)?;
+    }
+    if raw_scenario(args)? != unchanged {
+        return Err(input(why()));
+    }
+    Ok(())
+}
+
 /// `validate --served DIR`: a served run against the simulator's replay of what it served.
 #[cfg(target_os = "linux")]
 fn validate_served(args: &ValidateArgs, dir: &Path) -> Result<(), Error> {
     use lambdasim::validate::{Collected, SERVED_TRACE, compare, served_side};
-    let mut unchanged = RawScenario::default_scenario();
-    if let Some(path) = &args.scenario.costs {
-        unchanged.costs = lambdasim::profile::load(path)?;
-    }
-    if raw_scenario(&args.scenario)? != unchanged {
-        return Err(input(format!(
+    only_costs(&args.scenario, || {
+        format!(
             "--served takes the scenario of the served run ({}): of the scenario flags only \
              --costs applies",
             dir.join("scenario.toml").display()
-        )));
-    }
+        )
+    })?;
     let path = dir.join("scenario.toml");
     if !path.is_file() {
         return Err(input(format!(
@@ -1314,17 +1339,7 @@ fn validate_served(args: &ValidateArgs, dir: &Path) -> Result<(), Error> {
     );
     let scenario = raw.validate()?;
     let real = served_side(dir).map_err(input)?;
-    let sim_file = match &args.out {
-        Some(out) => {
-            create_dir(out)?;
-            let path = out.join("sim-records.csv");
-            Some(BufWriter::new(File::create(&path).map_err(|e| {
-                Error::Output(format!("creating {}: {e}", path.display()))
-            })?))
-        }
-        None => None,
-    };
-    let mut sim_file = sim_file;
+    let mut sim_file = record_file(args.out.as_deref(), "sim-records.csv")?;
     let mut sim_records = Collected::default();
     let (workload, _) = load_workload(&scenario)?;
     // The served run ended at a signal, not at its last request: so does the simulation.
@@ -1336,10 +1351,7 @@ fn validate_served(args: &ValidateArgs, dir: &Path) -> Result<(), Error> {
         Some(&mut sim_records),
         Some(end),
     )?;
-    if let Some(mut f) = sim_file {
-        f.flush()
-            .map_err(|e| Error::Output(format!("writing sim-records.csv: {e}")))?;
-    }
+    close_record_file(sim_file, "sim-records.csv")?;
     let v = compare(
         &real,
         &lambdasim::validate::Side {
@@ -1367,17 +1379,11 @@ fn validate_matrix(args: &ValidateArgs, plan: &std::path::Path) -> Result<(), Er
         ));
     };
     // The plan gives the scenarios: a scenario flag other than --costs would be ignored.
-    let mut unchanged = RawScenario::default_scenario();
-    if let Some(path) = &args.scenario.costs {
-        unchanged.costs = lambdasim::profile::load(path)?;
-    }
-    if raw_scenario(&args.scenario)? != unchanged {
-        return Err(input(
-            "--matrix takes its scenarios from the plan: set them in its base or grid, not with \
-             scenario flags (only --costs applies, to every cell)"
-                .into(),
-        ));
-    }
+    only_costs(&args.scenario, || {
+        "--matrix takes its scenarios from the plan: set them in its base or grid, not with \
+         scenario flags (only --costs applies, to every cell)"
+            .into()
+    })?;
     let costs = args
         .scenario
         .costs
@@ -1844,8 +1850,9 @@ fn calibrate(args: &CalibrateArgs) -> Result<(), Error> {
         std::thread::available_parallelism().map_or(1, |n| n.get()),
         config.runtime.name(),
         args.trials,
-        probe.install_small.micros.len()
-            + probe.install_large.micros.len()
+        // Every probed package is imported once (none with the Python runtime).
+        probe.import_small.micros.len()
+            + probe.import_large.micros.len()
             + probe.import_memory.micros.len(),
         args.trials.min(50)
     );

@@ -184,6 +184,21 @@ fn set_up_host(
     })
 }
 
+/// An error unless the time and duration scales (see [`scale_workload`]) are positive numbers.
+pub fn check_scales(time_scale: f64, duration_scale: f64) -> Result<(), Error> {
+    for (flag, v) in [
+        ("--time-scale", time_scale),
+        ("--duration-scale", duration_scale),
+    ] {
+        if !(v.is_finite() && v > 0.0) {
+            return Err(Error::Input(format!(
+                "{flag} must be a positive number, got {v}"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Runs `scenario` on this host; writes per-invocation records to `records` and reports
 /// everything to `extra` too, if given.
 pub fn run_real(
@@ -192,16 +207,7 @@ pub fn run_real(
     records: Option<&mut dyn Write>,
     extra: Option<&mut dyn RecordSink>,
 ) -> Result<RealResult, Error> {
-    for (name, v) in [
-        ("--time-scale", options.time_scale),
-        ("--duration-scale", options.duration_scale),
-    ] {
-        if !(v.is_finite() && v > 0.0) {
-            return Err(Error::Input(format!(
-                "{name} must be a positive number, got {v}"
-            )));
-        }
-    }
+    check_scales(options.time_scale, options.duration_scale)?;
     if scenario.controller.concurrency != 1 {
         return Err(Error::Input(format!(
             "cluster.concurrency must be 1 in real mode (a runner runs one invocation at a time), got {}",

@@ -245,12 +245,25 @@ fn run(backend: &mut RealBackend, trials: usize, packages: usize) -> Result<Prob
 impl Probe {
     /// Every series, in the order of the table.
     pub fn series(&self) -> [&Series; 10] {
+        let [a, b, c, d, e] = self.sandbox_series();
+        let [f, g, h, i, j] = self.package_series();
+        [a, b, c, d, e, f, g, h, i, j]
+    }
+
+    /// The sandboxes' series: creation, initialization and dispatch.
+    pub fn sandbox_series(&self) -> [&Series; 5] {
         [
             &self.create,
             &self.create_forked,
             &self.init_small,
             &self.init_large,
             &self.dispatch,
+        ]
+    }
+
+    /// The packages' series, empty when packages were not probed (the Python runtime).
+    pub fn package_series(&self) -> [&Series; 5] {
+        [
             &self.install_small,
             &self.install_large,
             &self.import_small,

@@ -46,16 +46,16 @@ pub fn interpreter(python: Option<&Path>) -> io::Result<PathBuf> {
                 })?
         }
     };
-    let out = Command::new(&candidate)
-        .args([
-            "-c",
-            "import sys; print(sys.version_info >= (3, 9)); print(sys.executable)",
-        ])
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| {
-            io::Error::new(e.kind(), format!("cannot run {}: {e}", candidate.display()))
-        })?;
+    // Through `run_command`: the host's reaper (once real mode runs) must not take its status.
+    let out = crate::spawn::run_command(
+        Command::new(&candidate)
+            .args([
+                "-c",
+                "import sys; print(sys.version_info >= (3, 9)); print(sys.executable)",
+            ])
+            .stdin(Stdio::null()),
+    )
+    .map_err(|e| io::Error::new(e.kind(), format!("cannot run {}: {e}", candidate.display())))?;
     let text = String::from_utf8_lossy(&out.stdout);
     let mut lines = text.lines();
     match (out.status.success(), lines.next(), lines.next()) {
