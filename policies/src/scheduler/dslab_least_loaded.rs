@@ -27,13 +27,20 @@ impl Scheduler for DslabLeastLoaded {
 
     fn select(&mut self, _now: Time, function: FunctionId, platform: &Platform) -> WorkerId {
         let need = u64::from(platform.function(function).memory_mb);
-        // No worker's load is below the lowest in-flight count. Once the choice has a token and
-        // that load, only a later worker with a warm sandbox of the function, that load and an
-        // empty queue can replace it (warmth gives the token): those are found in the bitsets
-        // rather than by scanning the rest.
-        let floor = u64::from(platform.min_load());
+        // No worker's load is below the lowest in-flight count, and the scan below takes the
+        // first worker with a token at that load the moment it meets it (a token beats no token,
+        // a lower load beats a higher one) and then only a later warm worker with that load can
+        // replace it. So when such a worker exists, the workers before it cannot change the
+        // outcome, and it is found in the bitsets instead of by the scan.
+        if let Some(first) = first_ready_at_floor(platform, function, need) {
+            return if platform.has_reusable(function, first) {
+                first
+            } else {
+                first_warm_at_floor(platform, function, first.index() + 1).unwrap_or(first)
+            };
+        }
         let mut best = Choice::NONE;
-        for (i, w) in platform.workers().iter().enumerate() {
+        for w in platform.workers() {
             let warm = platform.has_reusable(function, w.id);
             let token = u8::from(warm || w.memory.free_mb() >= need);
             let load = u64::from(platform.in_flight(w.id)) + w.queue_len() as u64;
@@ -46,19 +53,30 @@ impl Scheduler for DslabLeastLoaded {
                 };
             } else if token == best.token && load == best.load && !best.warm && warm {
                 (best.worker, best.warm) = (w.id, true);
-            } else {
-                continue;
-            }
-            if best.token == 1 && best.load == floor {
-                return if best.warm {
-                    best.worker
-                } else {
-                    first_warm_at_floor(platform, function, i + 1).unwrap_or(best.worker)
-                };
             }
         }
         best.worker
     }
+}
+
+/// The first worker, in id order, that has a token (a warm sandbox of `function`, or `need` MB
+/// free) and the lowest load: the lowest number of invocations in flight and nothing queued.
+fn first_ready_at_floor(platform: &Platform, function: FunctionId, need: u64) -> Option<WorkerId> {
+    let warm = platform.reusable_mask(function);
+    let floor = platform.load_mask(platform.min_load());
+    for (i, (&a, &b)) in warm.iter().zip(floor).enumerate() {
+        let mut bits = b;
+        while bits != 0 {
+            let bit = bits & bits.wrapping_neg();
+            let w = WorkerId((i * 64) as u32 + bits.trailing_zeros());
+            let worker = platform.worker(w);
+            if (a & bit != 0 || worker.memory.free_mb() >= need) && worker.queue_len() == 0 {
+                return Some(w);
+            }
+            bits ^= bit;
+        }
+    }
+    None
 }
 
 /// The scan's choice so far.
