@@ -122,7 +122,7 @@ fn first_warm_at_floor(platform: &Platform, function: FunctionId, from: usize) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scheduler::testkit::{Cluster, FUNCTION_MB, worker_of as worker};
+    use crate::scheduler::testkit::{Cluster, FUNCTION_MB, random_clusters, worker_of as worker};
 
     /// Loads (in flight): worker 0 has 2, worker 1 has 1 and no room left (its 100 MB hold one
     /// running f0), worker 2 has 1 and room. Scanning: worker 0 (token 1, load 2) is the first
@@ -168,48 +168,19 @@ mod tests {
 
     #[test]
     fn the_shortcut_chooses_what_the_full_scan_chooses() {
-        // Clusters of 1 to 150 workers (three bitset words), some too small for one more
-        // sandbox, with invocations running and sandboxes left warm at random.
-        let mb = u64::from(FUNCTION_MB);
-        let mut x: u64 = 5;
-        let mut rand = |n: u64| {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (x >> 33) % n
-        };
         let mut checked = 0;
-        for round in 0..60 {
-            let n = 1 + rand(150) as u32;
-            let specs: Vec<_> = (0..n).map(|_| worker((2 + rand(4)) * mb)).collect();
-            let mut c = Cluster::with_workers(4, &specs);
-            let mut running = Vec::new();
-            for _ in 0..rand(3 * u64::from(n)) {
-                let (f, w) = (rand(4) as u32, rand(u64::from(n)) as u32);
-                let room = c.platform().worker(WorkerId(w)).memory.free_mb() >= mb;
-                if !room && !c.platform().has_reusable(FunctionId(f), WorkerId(w)) {
-                    continue;
-                }
-                if rand(3) == 0 {
-                    c.warm(f, w);
-                } else {
-                    running.push(c.start(f, w));
-                }
-                if rand(4) == 0 && !running.is_empty() {
-                    let run = running.swap_remove(rand(running.len() as u64) as usize);
-                    c.finish(run);
-                }
-            }
+        random_clusters(5, 60, false, |round, c, _| {
             for f in 0..4 {
                 let f = FunctionId(f);
                 assert_eq!(
                     DslabLeastLoaded.select(0, f, c.platform()),
                     scan(f, c.platform()),
-                    "round {round}, {n} workers, {f:?}"
+                    "round {round}, {} workers, {f:?}",
+                    c.platform().workers().len()
                 );
                 checked += 1;
             }
-        }
+        });
         assert_eq!(checked, 240);
     }
 }

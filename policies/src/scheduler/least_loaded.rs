@@ -82,7 +82,7 @@ fn least_loaded_warm(function: FunctionId, platform: &Platform) -> Option<Worker
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scheduler::testkit::{Cluster, FUNCTION_MB, worker_of as worker};
+    use crate::scheduler::testkit::random_clusters;
 
     /// The rule as the module states it, by comparing every worker.
     fn scan(function: FunctionId, platform: &Platform) -> WorkerId {
@@ -106,47 +106,18 @@ mod tests {
 
     #[test]
     fn the_bitset_search_chooses_what_comparing_every_worker_chooses() {
-        // Clusters of 1 to 150 workers (three bitset words), some too small for one more
-        // sandbox, with invocations running and ending and sandboxes left warm at random, asked
-        // after every change.
-        let mb = u64::from(FUNCTION_MB);
-        let mut x: u64 = 11;
-        let mut rand = |n: u64| {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (x >> 33) % n
-        };
+        // Asked after every change, for a random function.
         let mut checked = 0;
-        for round in 0..60 {
-            let n = 1 + rand(150) as u32;
-            let specs: Vec<_> = (0..n).map(|_| worker((2 + rand(4)) * mb)).collect();
-            let mut c = Cluster::with_workers(4, &specs);
-            let mut running = Vec::new();
-            for _ in 0..rand(3 * u64::from(n)) {
-                let (f, w) = (rand(4) as u32, rand(u64::from(n)) as u32);
-                let room = c.platform().worker(WorkerId(w)).memory.free_mb() >= mb;
-                if !room && !c.platform().has_reusable(FunctionId(f), WorkerId(w)) {
-                    continue;
-                }
-                if rand(3) == 0 {
-                    c.warm(f, w);
-                } else {
-                    running.push(c.start(f, w));
-                }
-                if rand(3) == 0 && !running.is_empty() {
-                    let run = running.swap_remove(rand(running.len() as u64) as usize);
-                    c.finish(run);
-                }
-                let f = FunctionId(rand(4) as u32);
-                assert_eq!(
-                    LeastLoaded.select(0, f, c.platform()),
-                    scan(f, c.platform()),
-                    "round {round}, {n} workers, {f:?}"
-                );
-                checked += 1;
-            }
-        }
+        random_clusters(11, 60, true, |round, c, rng| {
+            let f = FunctionId(rng.below(4) as u32);
+            assert_eq!(
+                LeastLoaded.select(0, f, c.platform()),
+                scan(f, c.platform()),
+                "round {round}, {} workers, {f:?}",
+                c.platform().workers().len()
+            );
+            checked += 1;
+        });
         assert!(checked > 2_000, "{checked} choices checked");
     }
 }

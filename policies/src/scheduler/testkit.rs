@@ -207,3 +207,60 @@ impl Cluster {
         self.finish(run);
     }
 }
+
+/// A small deterministic generator for randomized tests (a 64-bit LCG).
+pub struct Lcg(pub u64);
+
+impl Lcg {
+    /// A number below `n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % n
+    }
+}
+
+/// `rounds` clusters of 1 to 150 workers (three bitset words) and functions `f0` to `f3`, some
+/// workers too small for one more sandbox, each built by random changes: invocations started on
+/// a random worker (where they fit) and ended, sandboxes left warm. `check` gets the round, the
+/// cluster and the generator after every change if `every_change`, else once per cluster when it
+/// is built.
+pub fn random_clusters(
+    seed: u64,
+    rounds: u32,
+    every_change: bool,
+    mut check: impl FnMut(u32, &Cluster, &mut Lcg),
+) {
+    let mb = u64::from(FUNCTION_MB);
+    let mut rng = Lcg(seed);
+    for round in 0..rounds {
+        let n = 1 + rng.below(150) as u32;
+        let specs: Vec<_> = (0..n).map(|_| worker_of((2 + rng.below(4)) * mb)).collect();
+        let mut c = Cluster::with_workers(4, &specs);
+        let mut running = Vec::new();
+        for _ in 0..rng.below(3 * u64::from(n)) {
+            let (f, w) = (rng.below(4) as u32, rng.below(u64::from(n)) as u32);
+            let room = c.platform().worker(WorkerId(w)).memory.free_mb() >= mb;
+            if !room && !c.platform().has_reusable(FunctionId(f), WorkerId(w)) {
+                continue;
+            }
+            if rng.below(3) == 0 {
+                c.warm(f, w);
+            } else {
+                running.push(c.start(f, w));
+            }
+            if rng.below(3) == 0 && !running.is_empty() {
+                let run = running.swap_remove(rng.below(running.len() as u64) as usize);
+                c.finish(run);
+            }
+            if every_change {
+                check(round, &c, &mut rng);
+            }
+        }
+        if !every_change {
+            check(round, &c, &mut rng);
+        }
+    }
+}
